@@ -1,0 +1,158 @@
+# MANA-C build. `make` builds everything into build/, laid out like an
+# installed tree (bin/, libexec/mana/, lib/mana/), so it runs in place.
+# `make check` and `make demo` install missing Debian packages first.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+CC      := gcc
+PYTHON  ?= python3
+MPICC   := mpicc.mpich
+MPIRUN  := mpirun.mpich
+VERSION := 0.1.0
+
+# Lazily expanded: pkg-config may only exist once `make deps` has run.
+MPICH_INC = $(shell pkg-config --cflags-only-I mpich 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/mpich)
+
+WARN     := -Wall -Wextra -Werror
+# GCC 12 warns falsely on MPICH's header attributes (shared/FACTS.md).
+MPI_WARN := -Wno-stringop-overflow
+CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -MMD -MP -DMANA_VERSION='"$(VERSION)"' -Iinclude -I$(BUILD)/gen -Iloader
+
+GEN_DIR  := $(BUILD)/gen
+GEN_OUT  := $(GEN_DIR)/mana_mpi_table.h $(GEN_DIR)/upper_mpi_exports.c $(GEN_DIR)/lower_mpi_table_fill.c \
+            $(GEN_DIR)/mpi_exported_names.txt
+
+BIN_LAUNCH   := $(BUILD)/bin/mana-launch
+BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
+LIB_MANA     := $(BUILD)/lib/mana/libmana.so
+STUB_DIR     := $(BUILD)/lib/mana/stub
+STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
+
+LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
+LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
+              lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
+              lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c $(LOADER_SRC)
+LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
+UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
+              upper-half/signal_wrappers.c upper-half/stub_check.c
+
+LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
+LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC))
+UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o
+
+.PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
+all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BUILD)/share/man/man1/mana-launch.1
+
+deps:
+	@scripts/install-deps.sh
+
+# --- generated MPI crossing -------------------------------------------
+$(GEN_DIR)/.stamp: mpi-wrappers/gen_wrappers.py mpi-wrappers/mpi_api.txt
+	@mkdir -p $(GEN_DIR)
+	$(PYTHON) mpi-wrappers/gen_wrappers.py mpi-wrappers/mpi_api.txt $(GEN_DIR)
+	@touch $@
+$(GEN_OUT): $(GEN_DIR)/.stamp
+
+# --- lower half: a normal program linked with the real MPICH ----------
+# The region labeller runs in a SIGSYS handler on any thread, with either
+# half's %fs: no stack protector there (the canary is read through %fs).
+$(BUILD)/obj/lower/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -mfsgsbase -fno-stack-protector -fPIE -c $< -o $@
+$(BUILD)/obj/lower/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -fPIE -c $< -o $@
+# -z now: no lazy symbol binding may run inside the SIGSYS handler.
+$(BIN_LOWER): $(LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -pie -Wl,-z,now -o $@ $^ -lmpich -lelf
+
+# --- mana-launch -------------------------------------------------------
+$(BUILD)/obj/launch/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -c $< -o $@
+$(BIN_LAUNCH): $(LAUNCH_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ -lelf
+
+# --- upper half: libmana.so and the stubs ------------------------------
+# Built without stack protector: crossings change %fs mid-function.
+UPPER_CFLAGS = $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Iupper-half -fPIC -mfsgsbase -fno-stack-protector
+$(BUILD)/obj/upper/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(UPPER_CFLAGS) -c $< -o $@
+$(BUILD)/obj/upper/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(UPPER_CFLAGS) -c $< -o $@
+$(LIB_MANA): $(UPPER_OBJ) upper-half/libmana.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libmana.so -Wl,--version-script=upper-half/libmana.map -Wl,-z,now \
+	    -Wl,--no-undefined -o $@ $(UPPER_OBJ)
+$(STUB_DIR)/%: upper-half/stub_libmpich.c $(LIB_MANA)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -fPIC -shared -Wl,-soname,$* -Wl,--no-as-needed -o $@ $< -L$(BUILD)/lib/mana -lmana
+
+$(BUILD)/share/man/man1/%.1: docs/man/%.1
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# --- examples and test programs, built like users build theirs --------
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
+EXAMPLE_BINS := $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+EXAMPLE_FLAGS_threads_pthreads := -pthread
+EXAMPLE_FLAGS_signals_in_mpi := -pthread
+EXAMPLE_FLAGS_threads_openmp := -fopenmp
+EXAMPLE_FLAGS_halves_apart := -pthread
+examples: $(EXAMPLE_BINS)
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) $(EXAMPLE_FLAGS_$*) -o $@ $<
+
+TEST_PROGS := $(basename $(notdir $(wildcard tests/integration/progs/*.c)))
+TEST_PROG_BINS := $(addprefix $(BUILD)/tests/progs/,$(TEST_PROGS))
+test-programs: $(TEST_PROG_BINS)
+$(BUILD)/tests/progs/%: tests/integration/progs/%.c
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -pthread -o $@ $< -ldl
+
+# --- unit tests (Check), plain and with AddressSanitizer + UBSan --------
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
+UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
+                lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c
+UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half $(shell pkg-config --cflags check)
+UNIT_LIBS = $(shell pkg-config --libs check) -lelf
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+unit-tests: $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
+$(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_MODULES) $(UNIT_LIBS)
+$(BUILD)/tests/unit-san/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $(SAN) -o $@ $< $(UNIT_MODULES) $(UNIT_LIBS)
+
+# --- the two commands of the README ------------------------------------
+check: deps
+	@$(MAKE) --no-print-directory all examples test-programs unit-tests
+	@tests/run-tests.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all examples
+	@examples/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run-bench.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
+	    $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN_LAUNCH) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN_LOWER) $(DESTDIR)$(PREFIX)/libexec/mana/
+	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
+	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/
+	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf $(BUILD)

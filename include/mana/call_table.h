@@ -1,0 +1,41 @@
+/* The contract between the two halves: one table in upper-visible memory,
+ * filled by the lower half before the upper half starts, through which
+ * libmana reaches MPI and the lower half's services. Both halves are
+ * built from this header; the magic, version and size catch a libmana
+ * and a lower half from different builds. */
+#ifndef MANA_CALL_TABLE_H
+#define MANA_CALL_TABLE_H
+
+#include <stdint.h>
+
+#include "mana/fsbase.h"
+#include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
+
+#define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
+#define MANA_CALL_TABLE_VERSION 1
+
+/* How libmana learns the table's address: the lower half puts it in the
+ * upper half's environment, and libmana removes it at start-up so child
+ * processes never inherit it. */
+#define MANA_CALL_TABLE_ENV "MANA_CALL_TABLE"
+
+typedef void (*mana_upper_sighandler_fn)(int, void *, void *);
+
+struct mana_call_table {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t size;
+    uint64_t lower_fs;   /* %fs base of the lower half's main thread */
+    struct mana_fs_method fs_method; /* how %fs is switched here */
+    char stub_dir[4096]; /* where the stub libmpich.so.12 lives */
+
+    /* Lower-half services, called with the lower %fs like MPI. */
+    void (*lower_exit)(int status) __attribute__((noreturn));
+    /* libmana hands the application's SIGSYS handler here, because the
+     * lower half's region labeller owns SIGSYS and chains to it. */
+    void (*set_upper_sigsys)(mana_upper_sighandler_fn handler);
+
+    struct mana_mpi_table mpi;
+};
+
+#endif

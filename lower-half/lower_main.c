@@ -1,0 +1,227 @@
+/* mana-lh-mpich: the program the kernel starts for each rank. It is the
+ * lower half: linked with the real MPI, it records what it owns, loads the
+ * application and the application's own ld.so beside itself, fills the
+ * call table, and jumps into the upper half, which never returns here.
+ *
+ * Usage (from mana-launch, not by hand):
+ *   mana-lh-mpich [--verbose] -- APP_PATH ARGV0 [ARGS...]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "brk_guard.h"
+#include "elf_image.h"
+#include "elf_map.h"
+#include "fsgsbase_probe.h"
+#include "mana/call_table.h"
+#include "mana/fsbase.h"
+#include "mpi_adapters.h"
+#include "region_dump.h"
+#include "region_labeller.h"
+#include "upper_env_build.h"
+#include "upper_jump.h"
+#include "upper_stack.h"
+
+#define PROG "mana-lh-mpich"
+
+extern char **environ;
+
+static uint64_t brk_at_start;
+static int dump_regions_at_exit;
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", PROG);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void __attribute__((noreturn)) lower_exit(int status)
+{
+    if (dump_regions_at_exit)
+        region_dump(brk_at_start, "exit");
+    exit(status);
+}
+
+static void set_upper_sigsys(mana_upper_sighandler_fn fn)
+{
+    region_labeller_set_chain(fn);
+}
+
+/* Paths of libmana and the stubs, relative to this executable so an
+ * installed tree and the build tree both work. */
+struct install_paths {
+    char libmana[PATH_MAX + 16];
+    char stub_dir[PATH_MAX + 16];
+};
+
+static void find_install_paths(struct install_paths *p)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0)
+        die("cannot read /proc/self/exe: %s", strerror(errno));
+    self[n] = '\0';
+    char *dir = dirname(self); /* PREFIX/libexec/mana */
+    char lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/../../lib/mana", dir);
+    char real[PATH_MAX];
+    if (realpath(lib, real) == NULL)
+        die("MANA's library directory %s is missing (%s): reinstall MANA", lib, strerror(errno));
+    snprintf(p->libmana, sizeof p->libmana, "%s/libmana.so", real);
+    snprintf(p->stub_dir, sizeof p->stub_dir, "%s/stub", real);
+    if (access(p->libmana, R_OK) != 0)
+        die("%s is missing (%s): reinstall MANA", p->libmana, strerror(errno));
+}
+
+static void *map_upper_pages(size_t len, const char *what)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        die("cannot map %zu bytes for the %s: %s", len, what, strerror(errno));
+    region_labeller_mark_upper((uint64_t)p, (uint64_t)p + len);
+    return p;
+}
+
+static size_t upper_stack_size(void)
+{
+    struct rlimit rl;
+    size_t size = 8u << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > (1u << 20))
+        size = (size_t)rl.rlim_cur;
+    return (size + 4095) & ~(size_t)4095;
+}
+
+static void load_upper(const char *path, struct elf_image *img, struct elf_mapped *m)
+{
+    char err[8192];
+    if (elf_image_read(path, img, err, sizeof err) != 0 || elf_image_map(img, m, err, sizeof err) != 0)
+        die("%s", err);
+    region_labeller_mark_upper(m->start, m->end);
+}
+
+static void fill_auxv(struct upper_stack_spec *spec, const struct elf_image *app, const struct elf_mapped *appm,
+                      const struct elf_mapped *interp)
+{
+    /* No AT_SYSINFO_EHDR: the upper half never sees the vDSO, so its
+     * glibc keeps no pointer a restart on another kernel would break
+     * (docs/design-decisions.md, "The vDSO"). */
+    const struct auxv_entry entries[] = {
+        {AT_PHDR, appm->phdr},
+        {AT_PHENT, app->phentsize},
+        {AT_PHNUM, app->phnum},
+        {AT_PAGESZ, 4096},
+        {AT_BASE, interp->base},
+        {AT_FLAGS, 0},
+        {AT_ENTRY, appm->entry},
+        {AT_UID, getauxval(AT_UID)},
+        {AT_EUID, getauxval(AT_EUID)},
+        {AT_GID, getauxval(AT_GID)},
+        {AT_EGID, getauxval(AT_EGID)},
+        {AT_SECURE, 0},
+        {AT_HWCAP, getauxval(AT_HWCAP)},
+        {AT_HWCAP2, getauxval(AT_HWCAP2)},
+        {AT_CLKTCK, getauxval(AT_CLKTCK)},
+        {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ)},
+    };
+    spec->nauxv = sizeof entries / sizeof entries[0];
+    memcpy(spec->auxv, entries, sizeof entries);
+    spec->platform = (const char *)getauxval(AT_PLATFORM);
+    if (getrandom(spec->random, sizeof spec->random, 0) != (ssize_t)sizeof spec->random)
+        die("getrandom failed: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+    int verbose = 0, i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--verbose") == 0)
+            verbose = 1;
+        else
+            die("unknown option '%s': this program is started by mana-launch, not by hand", argv[i]);
+    }
+    if (i + 2 >= argc)
+        die("usage: %s [--verbose] -- APP_PATH ARGV0 [ARGS...] (started by mana-launch, not by hand)", PROG);
+    const char *app_path = argv[i + 1];
+    char **app_argv = &argv[i + 2];
+    const char *debug = getenv("MANA_DEBUG");
+    dump_regions_at_exit = debug != NULL && strstr(debug, "regions") != NULL;
+
+    char err[8192];
+    uint64_t guard;
+    if (brk_guard_install(&brk_at_start, &guard, err, sizeof err) != 0)
+        die("%s", err);
+    if (region_labeller_start(err, sizeof err) != 0)
+        die("%s", err);
+
+    struct install_paths paths;
+    find_install_paths(&paths);
+
+    struct elf_image app, interp;
+    struct elf_mapped appm, interpm;
+    load_upper(app_path, &app, &appm);
+    if (app.interp[0] == '\0')
+        die("%s is statically linked: the program must be dynamically linked", app_path);
+    load_upper(app.interp, &interp, &interpm);
+
+    size_t table_len = (sizeof(struct mana_call_table) + 4095) & ~(size_t)4095;
+    struct mana_call_table *table = map_upper_pages(table_len, "call table");
+    table->magic = MANA_CALL_TABLE_MAGIC;
+    table->version = MANA_CALL_TABLE_VERSION;
+    table->size = sizeof *table;
+    fsgsbase_probe(&table->fs_method);
+    if (strlen(paths.stub_dir) >= sizeof table->stub_dir)
+        die("install path %s is too long", paths.stub_dir);
+    memcpy(table->stub_dir, paths.stub_dir, strlen(paths.stub_dir) + 1);
+    table->lower_exit = lower_exit;
+    table->set_upper_sigsys = set_upper_sigsys;
+    mana_lower_fill_mpi_table(&table->mpi);
+
+    size_t stack_len = upper_stack_size();
+    uint8_t *stack = map_upper_pages(stack_len + 4096, "upper stack");
+    mprotect(stack, 4096, PROT_NONE); /* guard page: an overflow faults */
+
+    struct upper_env_inputs envin = {
+        .lower_env = environ, .libmana_path = paths.libmana, .stub_dir = paths.stub_dir,
+        .call_table = (uint64_t)table};
+    char **upper_env = upper_env_build(&envin);
+    if (upper_env == NULL)
+        die("out of memory building the application's environment");
+
+    static struct upper_stack_spec spec;
+    spec.argv = app_argv;
+    spec.envp = upper_env;
+    spec.execfn = app_path;
+    fill_auxv(&spec, &app, &appm, &interpm);
+    uint64_t sp = upper_stack_build(stack + 4096, stack + 4096 + stack_len, &spec, err, sizeof err);
+    if (sp == 0)
+        die("%s", err);
+
+    if (verbose)
+        fprintf(stderr,
+                "%s: app %s at %llx-%llx, ld.so %s at %llx-%llx, call table %p, stack %p+%zu, "
+                "fs read %s, fs write %s\n",
+                PROG, app_path, (unsigned long long)appm.start, (unsigned long long)appm.end, app.interp,
+                (unsigned long long)interpm.start, (unsigned long long)interpm.end, (void *)table,
+                (void *)stack, stack_len, table->fs_method.read_insn ? "rdfsbase" : "arch_prctl",
+                table->fs_method.write_insn ? "wrfsbase" : "arch_prctl");
+    fflush(stderr);
+    fflush(stdout);
+    table->lower_fs = mana_rdfsbase(&table->fs_method);
+    upper_jump(sp, interpm.entry);
+}

@@ -1,0 +1,193 @@
+/* mana-launch: run one MPI rank under MANA. Checks the application,
+ * picks the MPI flavour of the launcher that started us, and execs that
+ * flavour's lower half, which loads the application beside MPI. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app_check.h"
+
+#define PROG "mana-launch"
+#ifndef MANA_VERSION
+#define MANA_VERSION "0.1.0"
+#endif
+
+enum launch_exit {
+    EXIT_RUNTIME = 1,
+    EXIT_USAGE = 2,
+    EXIT_NO_FLAVOUR = 3,
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: " PROG " [OPTIONS] [--] PROGRAM [ARGS...]\n"
+            "Run one rank of an MPI program under MANA, usually as\n"
+            "  mpirun.mpich -np N " PROG " ./program args\n"
+            "Without mpirun the program runs as a one-rank (singleton) MPI job.\n"
+            "The first argument that is not an option is the program; everything\n"
+            "after it is the program's.\n"
+            "\n"
+            "Options:\n"
+            "  --mpi FLAVOUR     MPI implementation of the lower half: mpich, openmpi or\n"
+            "                    auto (default: told by the launcher's environment)\n"
+            "  -v, --verbose     say what is loaded where, on stderr\n"
+            "  -h, --help        this text\n"
+            "  --version         print the version\n"
+            "\n"
+            "Checkpoint options (--ckpt-dir, --interval, --coord, --keep, --signal) are\n"
+            "refused by this version: checkpointing is not implemented yet.\n"
+            "\n"
+            "Environment: MANA_DEBUG=regions prints every memory mapping with the half\n"
+            "that owns it when the rank exits.\n"
+            "\n"
+            "Exit status: the program's own, or 1 (MANA failed at run time), 2 (bad\n"
+            "usage), 3 (MPI flavour not available), 126 (the program cannot be run by\n"
+            "MANA: not ELF, static, Open MPI ABI), 127 (program not found).\n"
+            "See mana-launch(1).\n");
+}
+
+static const char *launcher_flavour(void)
+{
+    if (getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("OMPI_COMM_WORLD_RANK") != NULL)
+        return "openmpi";
+    if (getenv("PMI_RANK") != NULL || getenv("PMI_FD") != NULL || getenv("PMI_SIZE") != NULL ||
+        getenv("HYDRA_CONTROL_FD") != NULL)
+        return "mpich";
+    return NULL; /* not under a launcher: a singleton */
+}
+
+static const char *choose_flavour(const char *requested)
+{
+    const char *launcher = launcher_flavour();
+    if (requested == NULL || strcmp(requested, "auto") == 0)
+        return launcher ? launcher : "mpich";
+    if (strcmp(requested, "mpich") != 0 && strcmp(requested, "openmpi") != 0) {
+        fprintf(stderr, PROG ": --mpi %s: unknown MPI flavour (use mpich, openmpi or auto)\n", requested);
+        exit(EXIT_USAGE);
+    }
+    if (launcher != NULL && strcmp(launcher, requested) != 0) {
+        fprintf(stderr,
+                PROG ": --mpi %s, but this rank was started by %s's launcher: the two must agree; start the job "
+                "with mpirun.%s, or use --mpi %s (or --mpi auto)\n",
+                requested, launcher, requested, launcher);
+        exit(EXIT_NO_FLAVOUR);
+    }
+    return requested;
+}
+
+static void lower_half_path(const char *flavour, char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0) {
+        fprintf(stderr, PROG ": cannot read /proc/self/exe: %s\n", strerror(errno));
+        exit(EXIT_RUNTIME);
+    }
+    self[n] = '\0';
+    snprintf(out, len, "%s/../libexec/mana/mana-lh-%s", dirname(self), flavour);
+    if (access(out, X_OK) != 0) {
+        fprintf(stderr, PROG ": the %s lower half %s is not installed (%s): this MANA build has no %s support; %s\n",
+                flavour, out, strerror(errno), flavour,
+                strcmp(flavour, "mpich") == 0
+                    ? "reinstall MANA"
+                    : "start the job with mpirun.mpich instead (programs built with mpicc.mpich run there)");
+        exit(EXIT_NO_FLAVOUR);
+    }
+}
+
+static void __attribute__((noreturn)) refuse_checkpoint_option(const char *opt)
+{
+    fprintf(stderr,
+            PROG ": %s: checkpointing is not implemented in this version of MANA; run without checkpoint "
+            "options\n",
+            opt);
+    exit(EXIT_USAGE);
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT };
+    static const struct option options[] = {
+        {"mpi", required_argument, NULL, OPT_MPI},       {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, OPT_VERSION},
+        {"ckpt-dir", required_argument, NULL, OPT_CKPT}, {"interval", required_argument, NULL, OPT_CKPT},
+        {"coord", required_argument, NULL, OPT_CKPT},    {"keep", required_argument, NULL, OPT_CKPT},
+        {"signal", required_argument, NULL, OPT_CKPT},   {NULL, 0, NULL, 0},
+    };
+    const char *mpi = NULL;
+    int verbose = 0, opt, index;
+    /* '+': stop at the first non-option, which is the program. */
+    while ((opt = getopt_long(argc, argv, "+vh", options, &index)) != -1) {
+        switch (opt) {
+        case OPT_MPI:
+            mpi = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case OPT_VERSION:
+            printf(PROG " (MANA-C) %s\n", MANA_VERSION);
+            return 0;
+        case OPT_CKPT:
+            refuse_checkpoint_option(argv[optind - 1]);
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, PROG ": no program given\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    char resolved[PATH_MAX], err[8192];
+    static struct elf_image img;
+    enum app_check_status st = app_check(argv[optind], resolved, sizeof resolved, &img, err, sizeof err);
+    if (st != APP_CHECK_OK) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return st;
+    }
+    const char *flavour = choose_flavour(mpi);
+    char lower[PATH_MAX + 64];
+    lower_half_path(flavour, lower, sizeof lower);
+    if (verbose)
+        fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s, program %s\n", flavour,
+                launcher_flavour() ? "from the launcher" : "singleton", lower, resolved);
+
+    /* The user's preload is for the application, not for MPI's half. */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload != NULL) {
+        setenv("MANA_USER_LD_PRELOAD", preload, 1);
+        unsetenv("LD_PRELOAD");
+    }
+
+    int nargs = argc - optind;
+    char **lower_argv = calloc((size_t)nargs + 5, sizeof *lower_argv);
+    if (lower_argv == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    int k = 0;
+    lower_argv[k++] = lower;
+    if (verbose)
+        lower_argv[k++] = "--verbose";
+    lower_argv[k++] = "--";
+    lower_argv[k++] = resolved;
+    for (int i = optind; i < argc; i++)
+        lower_argv[k++] = argv[i];
+    lower_argv[k] = NULL;
+    execv(lower, lower_argv);
+    fprintf(stderr, PROG ": cannot start %s: %s\n", lower, strerror(errno));
+    return EXIT_RUNTIME;
+}

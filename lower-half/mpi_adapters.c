@@ -1,0 +1,23 @@
+#include "mpi_adapters.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+/* MPI runs at least SERIALIZED so MANA's own threads may call it under
+ * the lower lock, whatever level the application asked for. Threads that
+ * MPI_Init starts (UCX's progress thread) inherit a mask that blocks the
+ * application's asynchronous signals, so those signals always land on an
+ * upper thread; SIGSYS and the faults stay open. */
+int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+    sigset_t block, old;
+    sigfillset(&block);
+    static const int keep_open[] = {SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
+    for (size_t i = 0; i < sizeof keep_open / sizeof keep_open[0]; i++)
+        sigdelset(&block, keep_open[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    (void)required; /* the upper half caps what the application is told */
+    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, provided);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}

@@ -1,0 +1,13 @@
+/* Lower-half MPI adapters: what the generated table calls instead of the
+ * real MPI function for the `both` lines of mpi-wrappers/mpi_api.txt. */
+#ifndef MANA_MPI_ADAPTERS_H
+#define MANA_MPI_ADAPTERS_H
+
+#include "mana/call_table.h"
+
+int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
+
+/* Generated (lower_mpi_table_fill.c). */
+void mana_lower_fill_mpi_table(struct mana_mpi_table *t);
+
+#endif

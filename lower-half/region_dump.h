@@ -1,0 +1,13 @@
+/* MANA_DEBUG=regions: every mapping of the process with its owner, so a
+ * test (or a person) can see that the halves are apart. */
+#ifndef MANA_REGION_DUMP_H
+#define MANA_REGION_DUMP_H
+
+#include <stdint.h>
+
+/* Writes the classification of /proc/self/maps to stderr, one line per
+ * mapping ("mana-regions: <rank> <owner> <start>-<end> <perms> <path>"),
+ * and the brk check. Returns the number of mixed mappings. */
+int region_dump(uint64_t brk_at_start, const char *when);
+
+#endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages MANA-C needs to build and test, when missing.
+# Idempotent and quiet when everything is present; runs apt-get update once
+# before the first install.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config
+  mpich libmpich-dev
+  openmpi-bin libopenmpi-dev
+  libelf-dev libzstd-dev check libhwloc-dev
+  gfortran
+  netpipe-mpich2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=sudo
+  else
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: not root and no sudo: install them with apt-get as root, then re-run" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

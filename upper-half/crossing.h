@@ -1,0 +1,45 @@
+/* One crossing from the upper half into the lower half: take the lower
+ * lock, remember the caller's %fs, switch to the lower half's, call, and
+ * switch back. Every MPI wrapper is built from these two steps; files
+ * including this are compiled without stack protector, since the canary
+ * is read through %fs. */
+#ifndef MANA_CROSSING_H
+#define MANA_CROSSING_H
+
+#include <stdint.h>
+
+#include "lower_lock.h"
+#include "mana/call_table.h"
+#include "mana/fsbase.h"
+
+extern struct mana_call_table *mana_lower;
+extern struct mana_fs_method mana_fs;
+/* The %fs of the thread holding the lower lock, for signal handlers and
+ * callbacks that must get back to the upper half from inside it. */
+extern volatile uint64_t mana_holder_upper_fs;
+
+struct mana_crossing {
+    uint64_t upper_fs;
+};
+
+void mana_no_lower_half(const char *function) __attribute__((noreturn, cold));
+
+static inline __attribute__((always_inline)) void mana_cross_enter(struct mana_crossing *c, const char *function)
+{
+    if (__builtin_expect(mana_lower == 0, 0))
+        mana_no_lower_half(function);
+    mana_lower_lock();
+    c->upper_fs = mana_rdfsbase(&mana_fs);
+    mana_holder_upper_fs = c->upper_fs;
+    mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
+}
+
+static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_crossing *c)
+{
+    mana_wrfsbase(&mana_fs, c->upper_fs);
+    mana_lower_unlock();
+}
+
+#define MANA_PMPI_ALIAS(name) __typeof__(name) P##name __attribute__((alias(#name)));
+
+#endif
