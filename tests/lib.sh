@@ -1,0 +1,59 @@
+# Shared helpers for the integration tests (sourced, not run).
+# Each test script prints one line per check, "ok - NAME" or
+# "not ok - NAME", and "skip - NAME: reason" for a check whose
+# prerequisite is really absent; tests/run-tests.sh counts them.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+MANA_LAUNCH=$BUILD/bin/mana-launch
+MPIRUN_MPICH=${MPIRUN_MPICH:-mpirun.mpich}
+MPICC_MPICH=${MPICC_MPICH:-mpicc.mpich}
+# Seconds before a hung job is killed: a hang is a failure, not a stall.
+JOB_TIMEOUT=${JOB_TIMEOUT:-120}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mana-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; }
+skip() { echo "skip - $*"; }
+
+# check NAME COMMAND...: runs COMMAND, reports ok/not ok by its status.
+check() {
+  local name=$1
+  shift
+  if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+run_native() { # NP [--] PROG ARGS...
+  local np=$1
+  shift
+  [ "$1" = "--" ] && shift
+  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np "$np" "$@"
+}
+
+run_mana() { # NP PROG ARGS...
+  local np=$1
+  shift
+  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np "$np" "$MANA_LAUNCH" "$@"
+}
+
+# same_output NAME NP PROG ARGS...: stdout under MANA equals the native run's.
+same_output() {
+  local name=$1 np=$2
+  shift 2
+  local native=$WORK/$name.native mana=$WORK/$name.mana
+  if ! run_native "$np" "$@" >"$native" 2>"$native.err"; then
+    echo "# native run of $name failed:"; sed 's/^/#   /' "$native.err" | tail -5
+    return 1
+  fi
+  if ! run_mana "$np" "$@" >"$mana" 2>"$mana.err"; then
+    echo "# run of $name under mana-launch failed:"; sed 's/^/#   /' "$mana.err" | tail -10
+    return 1
+  fi
+  if ! cmp -s "$native" "$mana"; then
+    echo "# $name: output under mana-launch differs from the native run:"
+    diff "$native" "$mana" | head -10 | sed 's/^/#   /'
+    return 1
+  fi
+  [ -s "$native" ] || { echo "# $name printed nothing"; return 1; }
+}
