@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential pkg-config
+  build-essential pkg-config python3
   mpich libmpich-dev
   openmpi-bin libopenmpi-dev
   libelf-dev libzstd-dev check libhwloc-dev
