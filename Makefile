@@ -20,7 +20,7 @@ CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -MMD -MP -DMANA_VERSION='"$(VERSION)"' 
 
 GEN_DIR  := $(BUILD)/gen
 GEN_OUT  := $(GEN_DIR)/mana_mpi_table.h $(GEN_DIR)/upper_mpi_exports.c $(GEN_DIR)/lower_mpi_table_fill.c \
-            $(GEN_DIR)/mpi_exported_names.txt
+            $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c
 
 BIN_LAUNCH   := $(BUILD)/bin/mana-launch
 BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
@@ -34,11 +34,12 @@ LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/re
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c $(LOADER_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
 UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
-              upper-half/signal_wrappers.c upper-half/stub_check.c
+              upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c
 
 LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC))
-UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o
+UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o \
+              $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o
 
 .PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
 all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BUILD)/share/man/man1/mana-launch.1

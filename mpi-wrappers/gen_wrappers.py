@@ -5,6 +5,7 @@ Writes into OUTDIR:
   mana_mpi_table.h        the table of lower-half MPI entry points
   upper_mpi_exports.c     MPI_x and PMPI_x of libmana for every `pass` line
   lower_mpi_table_fill.c  the lower half's code that fills the table
+  upper_mpi_unsupported.c MPI_x and PMPI_x for every `unsupported` line
   mpi_exported_names.txt  every MPI_x libmana must export (for tests)
 
 The input format is described at the top of mpi_api.txt. Every decision
@@ -13,7 +14,7 @@ lives here or in the data; the output is never edited by hand.
 import re
 import sys
 
-HOWS = ("pass", "upper", "both", "upper-only")
+HOWS = ("pass", "upper", "both", "upper-only", "unsupported")
 PROTO = re.compile(r"^(int|double|MPI_Aint)\s+(MPI_[A-Za-z0-9_]+)\((.*)\)$")
 
 
@@ -69,11 +70,11 @@ def parse(path):
             seen.add(name)
             plist = split_params(params)
             variadic = "..." in plist
-            if variadic and how != "upper-only":
+            if variadic and how not in ("upper-only", "unsupported"):
                 raise ApiError(f"{where}: variadic {name} must be upper-only")
             if plist == ["void"]:
                 plist = []
-            names = [] if variadic else [param_name(p, where) for p in plist]
+            names = [] if variadic or how == "unsupported" else [param_name(p, where) for p in plist]
             funcs.append(dict(how=how, ret=ret, name=name, params=plist, names=names,
                               decl=params if params.strip() else "void"))
     return funcs
@@ -91,7 +92,7 @@ def gen_table(funcs):
     out = [HEADER, "#ifndef MANA_MPI_TABLE_H\n#define MANA_MPI_TABLE_H\n\n#include <mpi.h>\n\n",
            "struct mana_mpi_table {\n"]
     for fn in funcs:
-        if fn["how"] != "upper-only":
+        if fn["how"] not in ("upper-only", "unsupported"):
             out.append(f"    {fn['ret']} (*{fn['name']})({fn['decl']});\n")
     out.append("};\n\n#endif\n")
     return "".join(out)
@@ -118,11 +119,24 @@ def gen_lower(funcs):
     out = [HEADER, '#include "mpi_adapters.h"\n\n',
            "void mana_lower_fill_mpi_table(struct mana_mpi_table *t)\n{\n"]
     for fn in funcs:
-        if fn["how"] == "upper-only":
+        if fn["how"] in ("upper-only", "unsupported"):
             continue
         target = f"mana_lh_{fn['name']}" if fn["how"] == "both" else fn["name"]
         out.append(f"    t->{fn['name']} = {target};\n")
     out.append("}\n")
+    return "".join(out)
+
+
+def gen_unsupported(funcs):
+    out = [HEADER, '#include "crossing.h"\n\n',
+           "/* The parameters exist only to match mpi.h. */\n",
+           '#pragma GCC diagnostic ignored "-Wunused-parameter"\n\n']
+    for fn in funcs:
+        if fn["how"] != "unsupported":
+            continue
+        out.append(f"{fn['ret']} {fn['name']}({fn['decl']})\n{{\n"
+                   f"    mana_unsupported(\"{fn['name']}\");\n}}\n"
+                   f"MANA_PMPI_ALIAS({fn['name']})\n\n")
     return "".join(out)
 
 
@@ -137,6 +151,7 @@ def main():
     write(f"{outdir}/mana_mpi_table.h", gen_table(funcs))
     write(f"{outdir}/upper_mpi_exports.c", gen_upper(funcs))
     write(f"{outdir}/lower_mpi_table_fill.c", gen_lower(funcs))
+    write(f"{outdir}/upper_mpi_unsupported.c", gen_unsupported(funcs))
     write(f"{outdir}/mpi_exported_names.txt", "".join(f"{fn['name']}\n" for fn in funcs))
 
 

@@ -23,6 +23,8 @@ struct mana_crossing {
 };
 
 void mana_no_lower_half(const char *function) __attribute__((noreturn, cold));
+/* Reports FUNCTION as not supported and aborts the whole job. */
+void mana_unsupported(const char *function) __attribute__((noreturn, cold));
 
 static inline __attribute__((always_inline)) void mana_cross_enter(struct mana_crossing *c, const char *function)
 {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# libmana exports every function of the API list (MPI_x and PMPI_x), so
+# coverage cannot shrink silently; and a call to an unsupported function
+# stops the whole job at the call, naming it.
+source "$(dirname "$0")/../lib.sh"
+names=$BUILD/gen/mpi_exported_names.txt
+lib=$BUILD/lib/mana/libmana.so
+
+nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sort >"$WORK/exports"
+{ cat "$names"; sed 's/^/P/' "$names"; } | sort >"$WORK/wanted"
+missing=$(comm -23 "$WORK/wanted" "$WORK/exports" | wc -l)
+comm -23 "$WORK/wanted" "$WORK/exports" | head -5 | sed 's/^/# not exported: /'
+check "every listed MPI function is exported as MPI_ and PMPI_ ($(wc -l <"$names") functions)" test "$missing" -eq 0
+extra=$(grep -vE '^P?MPI_' "$WORK/exports" | grep -vxE 'sigaction|signal|bsd_signal' | tr '\n' ' ')
+check "libmana exports nothing else (${extra:-none})" test -z "$extra"
+wrapped=$(grep -cE '^(pass|upper|both|upper-only) ;' "$TOP/mpi-wrappers/mpi_api.txt")
+check "at least 220 functions fully wrapped ($wrapped)" test "$wrapped" -ge 220
+
+run_mana 2 "$BUILD/tests/progs/calls_unsupported" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+check "unsupported call aborts the job (exit $rc)" test "$rc" -ne 0
+check "unsupported call is named" grep -q "MANA: MPI_Win_create is not supported" "$WORK/err"
+check "nothing runs past the unsupported call" bash -c "! grep -q 'after the unsupported call' '$WORK/out'"
+check "ordinary MPI before it worked" grep -q "before the unsupported call" "$WORK/out"
