@@ -20,10 +20,9 @@ int region_dump(uint64_t brk_at_start, const char *when)
         fprintf(stderr, "mana-regions: cannot read /proc/self/maps\n");
         return -1;
     }
-    static const char *const owner_name[] = {"upper", "lower", "mixed"};
     const struct region_registry *reg = region_labeller_registry();
     const char *rank = rank_label();
-    int mixed = 0, lines[3] = {0, 0, 0};
+    int merged = 0, lines[2] = {0, 0};
     struct maps_entry e;
     const char *cur = maps;
     int rc;
@@ -31,19 +30,29 @@ int region_dump(uint64_t brk_at_start, const char *when)
     while ((rc = proc_maps_next(&cur, &e)) != 0) {
         if (rc < 0)
             continue;
+        /* The kernel merges neighbouring mappings of both halves into one
+         * line: print each owner's piece of it separately. */
         enum region_owner o = region_registry_owner(reg, e.start, e.end);
-        lines[o]++;
-        mixed += o == REGION_MIXED;
-        fprintf(stderr, "mana-regions: %s %s %llx-%llx %s %.*s\n", rank, owner_name[o],
-                (unsigned long long)e.start, (unsigned long long)e.end, e.perms, (int)e.path_len, e.path);
+        merged += o == REGION_MIXED;
+        uint64_t at = e.start;
+        while (at < e.end) {
+            int lower = region_registry_covered(reg, at, at + 4096) != 0;
+            uint64_t piece_end = at + 4096;
+            while (piece_end < e.end && (region_registry_covered(reg, piece_end, piece_end + 4096) != 0) == lower)
+                piece_end += 4096;
+            lines[lower]++;
+            fprintf(stderr, "mana-regions: %s %s %llx-%llx %s %.*s\n", rank, lower ? "lower" : "upper",
+                    (unsigned long long)at, (unsigned long long)piece_end, e.perms, (int)e.path_len, e.path);
+            at = piece_end;
+        }
     }
     struct region_labeller_stats st;
     region_labeller_stats(&st);
     uint64_t brk_now = brk_guard_current();
     fprintf(stderr, "mana-regions: %s brk start=%llx now=%llx %s\n", rank, (unsigned long long)brk_at_start,
             (unsigned long long)brk_now, brk_now == brk_at_start ? "unchanged" : "MOVED");
-    fprintf(stderr, "mana-regions: %s end upper=%d lower=%d mixed=%d trapped=%llu overflows=%llu\n", rank,
-            lines[REGION_UPPER], lines[REGION_LOWER], lines[REGION_MIXED], (unsigned long long)st.trapped_calls,
+    fprintf(stderr, "mana-regions: %s end upper=%d lower=%d merged=%d trapped=%llu overflows=%llu\n", rank,
+            lines[0], lines[1], merged, (unsigned long long)st.trapped_calls,
             (unsigned long long)st.registry_overflows);
-    return mixed;
+    return merged;
 }

@@ -6,8 +6,9 @@
 #include <stdint.h>
 
 /* Writes the classification of /proc/self/maps to stderr, one line per
- * mapping ("mana-regions: <rank> <owner> <start>-<end> <perms> <path>"),
- * and the brk check. Returns the number of mixed mappings. */
+ * mapping or per owner's piece of a mapping the kernel merged
+ * ("mana-regions: <rank> <upper|lower> <start>-<end> <perms> <path>"),
+ * then the brk check and a summary. Returns the number of merged lines. */
 int region_dump(uint64_t brk_at_start, const char *when);
 
 #endif
