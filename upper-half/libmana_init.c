@@ -16,8 +16,6 @@ struct mana_fs_method mana_fs;
 volatile uint64_t mana_holder_upper_fs;
 _Atomic int mana_lower_lock_word;
 
-static int exit_status;
-
 void mana_no_lower_half(const char *function)
 {
     fprintf(stderr,
@@ -28,10 +26,19 @@ void mana_no_lower_half(const char *function)
     _exit(1);
 }
 
-static void remember_exit_status(int status, void *unused)
+/* Registered from libmana's constructor, which runs before the program's
+ * __libc_start_main registers the upper ld.so's finaliser, so this runs
+ * after every upper destructor and atexit handler: the upper half is
+ * done. Hand the process to the lower half's exit, so MPI's and UCX's
+ * destructors run, with the program's exit status. No lock: a thread
+ * still blocked inside MPI must not keep the process from exiting, as it
+ * would not natively. */
+static void exit_through_lower_half(int status, void *unused)
 {
     (void)unused;
-    exit_status = status;
+    fflush(NULL);
+    mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
+    mana_lower->lower_exit(status);
 }
 
 static struct mana_call_table *table_from_environment(void)
@@ -67,16 +74,5 @@ __attribute__((constructor(101))) static void libmana_start(void)
     mana_fs = t->fs_method;
     mana_lower = t;
     mana_upper_env_hide(t->stub_dir);
-    on_exit(remember_exit_status, NULL);
-}
-
-__attribute__((destructor(101))) static void libmana_end(void)
-{
-    if (mana_lower == NULL)
-        return;
-    fflush(NULL);
-    /* No lock: a thread still blocked inside MPI must not keep the
-     * process from exiting, as it would not natively. */
-    mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
-    mana_lower->lower_exit(exit_status);
+    on_exit(exit_through_lower_half, NULL);
 }

@@ -78,3 +78,10 @@ if "$MPICC_MPICH" -no-pie -o "$WORK/hello_nopie" "$TOP/examples/hello.c" 2>/dev/
 else
   not_ok "non-PIE program: mpicc.mpich -no-pie failed"
 fi
+
+# An MPI program's exit status after MPI_Finalize comes through too.
+for np in 1 2; do
+  run_mana "$np" "$BUILD/tests/progs/exit_status" 5 >/dev/null 2>&1
+  rc=$?
+  check "exit status of an MPI program with $np rank(s) is kept (5 -> $rc)" test "$rc" -eq 5
+done
