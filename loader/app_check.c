@@ -36,8 +36,9 @@ static enum app_check_status resolve(const char *name, char *out, size_t outlen,
     const char *path = getenv("PATH");
     if (path == NULL || *path == '\0')
         path = "/usr/local/bin:/usr/bin:/bin";
-    const char *p = path;
-    while (*p) {
+    /* Every entry, including empty ones (the current directory) and a
+     * trailing empty one after the last ':'. */
+    for (const char *p = path;;) {
         const char *colon = strchr(p, ':');
         size_t len = colon ? (size_t)(colon - p) : strlen(p);
         if (len == 0)
@@ -46,7 +47,9 @@ static enum app_check_status resolve(const char *name, char *out, size_t outlen,
             snprintf(out, outlen, "%.*s/%s", (int)len, p, name);
         if (is_regular_executable(out))
             return APP_CHECK_OK;
-        p += len + (colon != NULL);
+        if (colon == NULL)
+            break;
+        p = colon + 1;
     }
     snprintf(err, errlen, "application '%s' not found in $PATH: give its path (for example ./%s)", name, name);
     return APP_CHECK_NOT_FOUND;

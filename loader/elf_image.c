@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PAGE_SIZE_LOADER 4096ULL
@@ -68,7 +69,7 @@ static void read_needed(Elf *elf, struct elf_image *img)
     }
 }
 
-static int read_phdrs(Elf *elf, int fd, struct elf_image *img, char *err, size_t errlen)
+static int read_phdrs(Elf *elf, int fd, uint64_t file_size, struct elf_image *img, char *err, size_t errlen)
 {
     size_t phnum;
     if (elf_getphdrnum(elf, &phnum) != 0 || phnum == 0) {
@@ -92,6 +93,14 @@ static int read_phdrs(Elf *elf, int fd, struct elf_image *img, char *err, size_t
             if (ph.p_filesz > ph.p_memsz || (ph.p_vaddr % PAGE_SIZE_LOADER) != (ph.p_offset % PAGE_SIZE_LOADER)) {
                 snprintf(err, errlen, "%s: PT_LOAD segment %zu is inconsistent (size or alignment): the file is damaged",
                          img->path, i);
+                return -1;
+            }
+            if (ph.p_offset > file_size || ph.p_filesz > file_size - ph.p_offset) {
+                snprintf(err, errlen,
+                         "%s: truncated: PT_LOAD segment %zu ends at byte %llu of a %llu-byte file (an interrupted "
+                         "copy or build?): rebuild or copy the program again",
+                         img->path, i, (unsigned long long)(ph.p_offset + ph.p_filesz),
+                         (unsigned long long)file_size);
                 return -1;
             }
             img->loads[img->nloads++] = (struct elf_load_segment){
@@ -170,7 +179,12 @@ int elf_image_read(const char *path, struct elf_image *img, char *err, size_t er
     img->is_pie = eh.e_type == ET_DYN;
     img->entry = eh.e_entry;
     img->phentsize = eh.e_phentsize;
-    if (read_phdrs(elf, fd, img, err, errlen) != 0)
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        goto out;
+    }
+    if (read_phdrs(elf, fd, (uint64_t)st.st_size, img, err, errlen) != 0)
         goto out;
     locate_phdrs_in_memory(img, eh.e_phoff);
     read_needed(elf, img);

@@ -12,19 +12,27 @@ long proc_maps_read(char *buf, size_t len)
     if (fd < 0)
         return -1;
     size_t used = 0;
+    /* Read into all of BUF; the text fits if end of file comes with room
+     * left for the NUL. */
     for (;;) {
-        if (used + 1 >= len) {
-            close(fd);
-            return -1;
-        }
-        ssize_t n = read(fd, buf + used, len - used - 1);
+        ssize_t n = used < len ? read(fd, buf + used, len - used) : 0;
         if (n < 0) {
             close(fd);
             return -1;
         }
-        if (n == 0)
+        if (n == 0) {
+            char probe;
+            if (used >= len && read(fd, &probe, 1) != 0) {
+                close(fd);
+                return -1;
+            }
             break;
+        }
         used += (size_t)n;
+    }
+    if (used >= len) {
+        close(fd);
+        return -1;
     }
     close(fd);
     buf[used] = '\0';
