@@ -31,10 +31,11 @@ STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
 LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
 LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
               lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
-              lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c $(LOADER_SRC)
+              lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c $(LOADER_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
 UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
-              upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c
+              upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
+              upper-half/mpi_time.c
 
 LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC))
@@ -121,7 +122,8 @@ $(BUILD)/tests/progs/%: tests/integration/progs/%.c
 # --- unit tests (Check), plain and with AddressSanitizer + UBSan --------
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
-                lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c
+                lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
+                lower-half/vdso_symbol.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

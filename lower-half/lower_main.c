@@ -32,6 +32,7 @@
 #include "upper_env_build.h"
 #include "upper_jump.h"
 #include "upper_stack.h"
+#include "vdso_symbol.h"
 
 #define PROG "mana-lh-mpich"
 
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
     memcpy(table->stub_dir, paths.stub_dir, strlen(paths.stub_dir) + 1);
     table->lower_exit = lower_exit;
     table->set_upper_sigsys = set_upper_sigsys;
+    table->vdso_clock_gettime = (int (*)(int, void *))vdso_symbol("__vdso_clock_gettime");
     mana_lower_fill_mpi_table(&table->mpi);
 
     size_t stack_len = upper_stack_size();

@@ -34,6 +34,9 @@ struct mana_call_table {
     /* libmana hands the application's SIGSYS handler here, because the
      * lower half's region labeller owns SIGSYS and chains to it. */
     void (*set_upper_sigsys)(mana_upper_sighandler_fn handler);
+    /* The vDSO's clock_gettime (NULL without a vDSO): vDSO code uses no
+     * TLS, so the upper half calls it without switching %fs. */
+    int (*vdso_clock_gettime)(int clock, void *timespec);
 
     struct mana_mpi_table mpi;
 };
