@@ -140,8 +140,14 @@ static void fill_auxv(struct upper_stack_spec *spec, const struct elf_image *app
         {AT_CLKTCK, getauxval(AT_CLKTCK)},
         {AT_MINSIGSTKSZ, getauxval(AT_MINSIGSTKSZ)},
     };
-    spec->nauxv = sizeof entries / sizeof entries[0];
-    memcpy(spec->auxv, entries, sizeof entries);
+    /* Entries a kernel does not provide (AT_MINSIGSTKSZ before 5.14) stay
+     * out rather than telling glibc zero. */
+    spec->nauxv = 0;
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        int optional = entries[i].type == AT_MINSIGSTKSZ || entries[i].type == AT_HWCAP2;
+        if (!optional || entries[i].value != 0)
+            spec->auxv[spec->nauxv++] = entries[i];
+    }
     spec->platform = (const char *)getauxval(AT_PLATFORM);
     if (getrandom(spec->random, sizeof spec->random, 0) != (ssize_t)sizeof spec->random)
         die("getrandom failed: %s", strerror(errno));
