@@ -27,6 +27,8 @@ BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
 LIB_MANA     := $(BUILD)/lib/mana/libmana.so
 STUB_DIR     := $(BUILD)/lib/mana/stub
 STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
+BIN_INSPECT  := $(BUILD)/bin/mana-inspect
+BIN_IMAGE_TESTGEN := $(BUILD)/tests/bin/image-testgen
 
 LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
 LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
@@ -39,11 +41,16 @@ UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_in
 
 LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC))
+IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c
+IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
+ZSTD_CFLAGS = $(shell pkg-config --cflags libzstd)
+ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash
 UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o \
               $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o
 
 .PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
-all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BUILD)/share/man/man1/mana-launch.1
+all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BUILD)/share/man/man1/mana-launch.1 \
+     $(BUILD)/share/man/man1/mana-inspect.1
 
 deps:
 	@scripts/install-deps.sh
@@ -94,6 +101,17 @@ $(STUB_DIR)/%: upper-half/stub_libmpich.c $(LIB_MANA)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -fPIC -shared -Wl,-soname,$* -Wl,--no-as-needed -o $@ $< -L$(BUILD)/lib/mana -lmana
 
+# --- checkpoint image: format, writer, reader; mana-inspect ------------
+$(BUILD)/obj/image/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Irestart $(ZSTD_CFLAGS) -c $< -o $@
+$(BIN_INSPECT): $(BUILD)/obj/image/restart/mana_inspect.o $(IMAGE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
+$(BIN_IMAGE_TESTGEN): $(BUILD)/obj/image/restart/image_testgen.o $(IMAGE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
+
 $(BUILD)/share/man/man1/%.1: docs/man/%.1
 	@mkdir -p $(dir $@)
 	cp $< $@
@@ -114,7 +132,7 @@ $(BUILD)/examples/%: examples/%.c
 
 TEST_PROGS := $(basename $(notdir $(wildcard tests/integration/progs/*.c)))
 TEST_PROG_BINS := $(addprefix $(BUILD)/tests/progs/,$(TEST_PROGS))
-test-programs: $(TEST_PROG_BINS)
+test-programs: $(TEST_PROG_BINS) $(BIN_IMAGE_TESTGEN)
 $(BUILD)/tests/progs/%: tests/integration/progs/%.c
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -pthread -o $@ $< -ldl
@@ -124,8 +142,10 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
                 lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
                 lower-half/vdso_symbol.c
-UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half $(shell pkg-config --cflags check)
-UNIT_LIBS = $(shell pkg-config --libs check) -lelf
+UNIT_MODULES += $(IMAGE_SRC)
+UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
+              $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
+UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS)
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 unit-tests: $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
@@ -151,7 +171,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN_LAUNCH) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BIN_LOWER) $(DESTDIR)$(PREFIX)/libexec/mana/
 	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
 	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/

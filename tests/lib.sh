@@ -57,3 +57,22 @@ same_output() {
   fi
   [ -s "$native" ] || { echo "# $name printed nothing"; return 1; }
 }
+
+# expect_status NAME STATUS PATTERN COMMAND...: COMMAND exits with STATUS,
+# its stdout+stderr matches PATTERN (extended regex), and nothing crashed.
+expect_status() {
+  local name=$1 want=$2 pattern=$3
+  shift 3
+  "$@" >"$WORK/expect.out" 2>&1
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    not_ok "$name: exit $rc, expected $want"; sed 's/^/#   /' "$WORK/expect.out" | tail -5; return
+  fi
+  if ! grep -qE -- "$pattern" "$WORK/expect.out"; then
+    not_ok "$name: output does not match '$pattern'"; sed 's/^/#   /' "$WORK/expect.out" | tail -8; return
+  fi
+  if grep -qiE 'segmentation|core dumped|stack smashing|Aborted|AddressSanitizer|runtime error' "$WORK/expect.out"; then
+    not_ok "$name: crashed"; return
+  fi
+  ok "$name"
+}
