@@ -1,0 +1,445 @@
+#!/usr/bin/env bash
+# run-bench.sh - MANA-C overhead benchmark: native MPI vs. under mana-launch.
+#
+# Measures, with 2 ranks, natively ("native") and under the launcher ("mana"):
+#   * NetPIPE (NPmpich2) ping-pong: 8-byte latency, 64 KiB latency (one-way
+#     time, microseconds) and 4 MiB bandwidth (MiB/s);
+#   * compute_allreduce (tests/bench/compute_allreduce.c): main-loop time as
+#     measured with MPI_Wtime by the program (targeted); for information, the
+#     wall time of the whole mpirun job (start-up and shut-down included) and
+#     the median time of one iteration (insensitive to occasional stalls).
+#
+# Method
+#   * Runs come in pairs, one native and one mana run back to back, the order
+#     alternating (N M, M N, N M, ...) so that slow drifts cancel.
+#   * Interference gate: for every run the script measures how much CPU time
+#     processes other than the benchmark used meanwhile (/proc/stat busy time
+#     minus the CPU time of the job's own process tree).  A pair in which
+#     either run saw more than BENCH_MAX_FOREIGN percent of the machine's CPU
+#     go elsewhere is "disturbed": it is kept in the raw samples but not used,
+#     and another pair is run, until BENCH_*_REPS clean pairs exist or the
+#     time budget is spent.  (The ranks busy-poll on both cores, so any
+#     foreign CPU time directly slows them down.)
+#   * Estimate: ratio = median over the clean pairs of the per-pair ratio
+#     mana/native (pairing cancels the slow speed drifts of a shared or
+#     virtual machine, the median rejects outliers); "native" and "mana" are
+#     the medians of each mode's clean samples.  "+-" is the standard error of
+#     the median ratio, estimated from the spread of the pair ratios
+#     (1.25 * 1.4826 * MAD / sqrt(pairs)): a MISS or PASS within about twice
+#     that of the target is not significant.  With fewer than 3 clean pairs
+#     all pairs are used and the line is marked "noisy".
+#
+# Output: a table (metric, native, mana, ratio = mana/native, +-, target,
+# PASS/MISS) and a machine-readable copy in $BENCH_BUILD/results.txt
+# ("metric native mana ratio target result ..." lines), raw samples in
+# $BENCH_BUILD/samples.txt and one log per run in $BENCH_BUILD/logs/.
+# A MISS is reported, not fatal: the script exits non-zero only when a run
+# fails (non-zero exit status, time-out, unparsable output, or an application
+# checksum different from the native one) or the set-up is wrong.
+#
+# Environment:
+#   MANA_LAUNCH     launcher (default: <repo>/build/bin/mana-launch).  Runs are
+#                   "$MPIRUN -np 2 $MANA_LAUNCH -- prog args".  May contain
+#                   extra words (launcher options), split on whitespace.
+#   MPIRUN          MPI runner (default mpirun.mpich); may contain options,
+#                   e.g. MPIRUN="mpirun.mpich -bind-to core".
+#   MPICC           compiler for the benchmark program (default mpicc.mpich).
+#   NETPIPE         NetPIPE binary (default NPmpich2).
+#   BENCH_BUILD     build/output dir (default <repo>/build/bench).
+#   BENCH_NP_REPS   clean NetPIPE pairs wanted for the 8 B and 64 KiB
+#                   latencies (default 15).
+#   BENCH_BW_REPS   clean NetPIPE pairs wanted for the 4 MiB bandwidth, which
+#                   varies more from run to run (default 25).
+#   BENCH_APP_REPS  clean compute_allreduce pairs wanted (default 12).
+#   BENCH_MIN_PAIRS pairs always run per metric, budget or not (default 3).
+#   BENCH_BUDGET    seconds after which no new pair starts once
+#                   BENCH_MIN_PAIRS exist (default 165; NetPIPE gets the
+#                   first BENCH_NP_BUDGET=60 of them).  On a quiet machine the
+#                   wanted pairs take about 2.5 minutes.
+#   BENCH_MAX_FOREIGN  foreign CPU use, in percent of the machine, above which
+#                   a run counts as disturbed (default 1; 2 clock ticks are
+#                   always allowed for accounting granularity).
+#   BENCH_APP_ARGS  arguments for compute_allreduce (default: none, i.e. its
+#                   built-in iteration count, 4-5 s with 2 ranks).
+#   BENCH_TIMEOUT   per-run time limit in seconds (default 300).
+#
+# Test mode, before the real launcher exists: point MANA_LAUNCH at a wrapper
+# that drops the leading "--" and execs the rest; ratios should be ~1.0.
+set -euo pipefail
+export LC_ALL=C
+
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/../.." && pwd)
+
+MANA_LAUNCH=${MANA_LAUNCH:-"$(dirname "$0")/../../build/bin/mana-launch"}
+MPIRUN=${MPIRUN:-mpirun.mpich}
+MPICC=${MPICC:-mpicc.mpich}
+NETPIPE=${NETPIPE:-NPmpich2}
+BENCH_BUILD=${BENCH_BUILD:-"$repo_root/build/bench"}
+BENCH_NP_REPS=${BENCH_NP_REPS:-15}
+BENCH_BW_REPS=${BENCH_BW_REPS:-25}
+BENCH_APP_REPS=${BENCH_APP_REPS:-12}
+BENCH_MIN_PAIRS=${BENCH_MIN_PAIRS:-3}
+BENCH_BUDGET=${BENCH_BUDGET:-165}
+BENCH_NP_BUDGET=${BENCH_NP_BUDGET:-60}
+BENCH_MAX_FOREIGN=${BENCH_MAX_FOREIGN:-1}
+BENCH_APP_ARGS=${BENCH_APP_ARGS:-}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+NPROCS=2
+
+die() { echo "run-bench: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- set-up ---
+read -r -a mpirun_cmd <<<"$MPIRUN"
+read -r -a launch_cmd <<<"$MANA_LAUNCH"
+read -r -a app_args <<<"$BENCH_APP_ARGS"
+((${#mpirun_cmd[@]} > 0)) || die "MPIRUN is empty"
+((${#launch_cmd[@]} > 0)) || die "MANA_LAUNCH is empty"
+
+command -v "${mpirun_cmd[0]}" >/dev/null ||
+    die "MPI runner '${mpirun_cmd[0]}' not found (set MPIRUN)"
+netpipe_bin=$(command -v "$NETPIPE") ||
+    die "NetPIPE '$NETPIPE' not found (Debian package netpipe-mpich2; set NETPIPE)"
+
+# Resolve the launcher to an absolute path: the runs happen in another dir.
+launcher=${launch_cmd[0]}
+if [[ $launcher != */* ]]; then
+    launcher=$(command -v "$launcher") || die "launcher '${launch_cmd[0]}' not found"
+fi
+[[ -f $launcher && -x $launcher ]] ||
+    die "launcher '$launcher' does not exist or is not executable;" \
+        "build it first or set MANA_LAUNCH"
+launch_cmd[0]=$(cd "$(dirname "$launcher")" && pwd)/$(basename "$launcher")
+
+for v in BENCH_NP_REPS BENCH_BW_REPS BENCH_APP_REPS BENCH_MIN_PAIRS BENCH_BUDGET \
+    BENCH_NP_BUDGET BENCH_TIMEOUT; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+[[ $BENCH_MAX_FOREIGN =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+    die "BENCH_MAX_FOREIGN must be a number (got '$BENCH_MAX_FOREIGN')"
+# Threshold in parts per million of the machine's CPU time.
+max_foreign_ppm=$(awk -v p="$BENCH_MAX_FOREIGN" 'BEGIN { printf "%d", p * 10000 }')
+ncpu=$(getconf _NPROCESSORS_ONLN)
+clk_tck=$(getconf CLK_TCK)
+
+mkdir -p "$BENCH_BUILD"
+BENCH_BUILD=$(cd "$BENCH_BUILD" && pwd)
+logdir=$BENCH_BUILD/logs
+rm -rf "$logdir"
+mkdir -p "$logdir"
+
+app_src=$script_dir/compute_allreduce.c
+app_bin=$BENCH_BUILD/compute_allreduce
+if [[ ! -x $app_bin || $app_src -nt $app_bin ]]; then
+    echo "run-bench: compiling $app_bin"
+    "$MPICC" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-stringop-overflow \
+        -o "$app_bin" "$app_src" -lm || die "compiling $app_src failed"
+fi
+
+samples=$BENCH_BUILD/samples.txt
+results=$BENCH_BUILD/results.txt
+
+# ------------------------------------------------------------------ runs ---
+# Monotonic-enough clock in microseconds ($EPOCHREALTIME has 6 decimals).
+now_us() { local t=$EPOCHREALTIME; echo $((10#${t/./})); }
+
+# cpu_snap: sets snap_busy (machine non-idle ticks, all CPUs) and snap_ours
+# (CPU ticks of this shell's reaped descendants).  No forks.
+cpu_snap() {
+    local _cpu u n s _idle _iow irq sirq steal rest
+    read -r _cpu u n s _idle _iow irq sirq steal rest </proc/stat
+    snap_busy=$((u + n + s + irq + sirq + steal))
+    read -r rest </proc/$$/stat
+    rest=${rest##*) }
+    local -a f
+    read -r -a f <<<"$rest"
+    snap_ours=$((f[13] + f[14])) # cutime + cstime
+}
+
+run_no=0
+last_log=
+last_wall=
+last_foreign_ppm=0
+
+# run_job MODE TAG CMD...: run CMD with NPROCS ranks, natively or under the
+# launcher, in $logdir, output to a log.  Sets last_log, last_wall (seconds)
+# and last_foreign_ppm (CPU time used by other processes meanwhile, in ppm of
+# the machine's capacity).  Exits the script if the run fails.
+run_job() {
+    local mode=$1 tag=$2
+    shift 2
+    local -a cmd=(timeout -k 10 "$BENCH_TIMEOUT" "${mpirun_cmd[@]}" -np "$NPROCS")
+    [[ $mode == mana ]] && cmd+=("${launch_cmd[@]}" --)
+    cmd+=("$@")
+    run_no=$((run_no + 1))
+    last_log=$logdir/$(printf '%03d' "$run_no")-$mode-$tag.log
+    local rc=0 t0 t1 busy0 ours0
+    cpu_snap
+    busy0=$snap_busy ours0=$snap_ours
+    t0=$(now_us)
+    (cd "$logdir" && exec "${cmd[@]}") </dev/null >"$last_log" 2>&1 || rc=$?
+    t1=$(now_us)
+    cpu_snap
+    local wall_us=$((t1 - t0))
+    ((wall_us > 0)) || wall_us=1
+    # Foreign ticks, less 2 ticks of slack for the granularity of the
+    # tick-sampled /proc/stat counters.
+    local foreign=$(((snap_busy - busy0) - (snap_ours - ours0) - 2))
+    ((foreign > 0)) || foreign=0
+    last_foreign_ppm=$((foreign * 1000000 * 1000000 / clk_tck / (ncpu * wall_us)))
+    last_wall=$(printf '%d.%06d' $((wall_us / 1000000)) $((wall_us % 1000000)))
+    if ((rc != 0)); then
+        {
+            echo "run-bench: FAILED ($mode run, exit status $rc$( ((rc == 124)) && echo ", timed out after ${BENCH_TIMEOUT}s")):"
+            echo "  ${cmd[*]}"
+            echo "---- last lines of $last_log ----"
+            tail -n 40 "$last_log"
+        } >&2
+        exit 1
+    fi
+}
+
+# netpipe MODE SIZE: one NetPIPE run at exactly SIZE bytes; sets meas to
+# "lat_SIZE <one-way time, us>" and "bw_SIZE <MiB/s>".
+netpipe() {
+    local mode=$1 size=$2
+    local out
+    out=$logdir/$(printf '%03d' $((run_no + 1)))-$mode-np$size.out
+    rm -f "$out"
+    run_job "$mode" "np$size" "$netpipe_bin" -l "$size" -u "$size" -p 0 -o "$out"
+    # Output file: "bytes Mbps seconds" per line, Mbps = bits / t / 2^20.
+    # The time column has only 8 decimals (0.00000069 s), so recompute the
+    # time from the throughput column, which has more significant digits.
+    local vals
+    vals=$(awk -v s="$size" '$1 == s && $2 > 0 {
+               printf "%.6f %.3f\n", $1 * 8 / ($2 * 1048576) * 1e6, $2 / 8 }' \
+        "$out" 2>/dev/null | tail -n 1) || vals=
+    [[ -n $vals ]] || {
+        echo "run-bench: FAILED: no $size-byte result in NetPIPE output $out" >&2
+        tail -n 20 "$last_log" >&2
+        exit 1
+    }
+    local lat bw
+    read -r lat bw <<<"$vals"
+    meas=("lat_$size $lat" "bw_$size $bw")
+}
+
+ref_checksum=
+# app MODE [ARGS...]: one compute_allreduce run; sets meas to "app_time <s>",
+# "app_wall <s>" and "app_iter_med <ms>".  The first run after ref_checksum is cleared (always a
+# native one) sets the reference checksum; every later run must reproduce it
+# bit for bit.
+app() {
+    local mode=$1
+    shift
+    run_job "$mode" app "$app_bin" "$@"
+    local line
+    line=$(grep -m1 '^BENCH_RESULT ' "$last_log") || {
+        echo "run-bench: FAILED: no BENCH_RESULT line in $last_log" >&2
+        tail -n 20 "$last_log" >&2
+        exit 1
+    }
+    local el med cs
+    el=$(sed -n 's/.* elapsed_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    med=$(sed -n 's/.* iter_median_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    cs=$(sed -n 's/.* checksum_bits=\(0x[0-9a-f]*\).*/\1/p' <<<"$line")
+    [[ -n $el && -n $med && -n $cs ]] || die "FAILED: malformed result line in $last_log: $line"
+    if [[ -z $ref_checksum ]]; then
+        ref_checksum=$cs
+    elif [[ $cs != "$ref_checksum" ]]; then
+        die "FAILED: checksum mismatch ($mode run: $cs, native reference:" \
+            "$ref_checksum); see $last_log"
+    fi
+    meas=("app_time $el" "app_wall $last_wall" "app_iter_med $(awk -v m="$med" 'BEGIN { printf "%.6f", m * 1000 }')")
+}
+
+# wait_quiet DEADLINE: after a disturbed pair, wait (at most until DEADLINE
+# seconds into the run) until other processes leave the machine idle: at most
+# 3% of its CPU busy over half a second.  Saves re-running disturbed pairs.
+waited_us=0
+wait_quiet() {
+    local deadline=$1 b0 t0 start
+    ((!pair_clean)) || return 0
+    start=$(now_us)
+    while (($(elapsed_s) < deadline)); do
+        cpu_snap
+        b0=$snap_busy t0=$(now_us)
+        sleep 0.5
+        cpu_snap
+        if (((snap_busy - b0) * 1000000 * 100 / clk_tck <= 3 * ncpu * ($(now_us) - t0))); then
+            break
+        fi
+        sleep 1
+    done
+    waited_us=$((waited_us + $(now_us) - start))
+}
+
+# pair KIND NO: one native and one mana run of KIND (np:SIZE or app), order
+# alternating with NO; appends "key mode value pair clean foreign_pct" lines
+# to $samples and sets pair_clean (1 or 0).
+pair_id=0
+pair_clean=1
+pair() {
+    local kind=$1 no=$2 mode m
+    local -a lines=()
+    local -a modes=(native mana)
+    ((no % 2)) || modes=(mana native)
+    pair_id=$((pair_id + 1))
+    pair_clean=1
+    for mode in "${modes[@]}"; do
+        case $kind in
+        np:*) netpipe "$mode" "${kind#np:}" ;;
+        app) app "$mode" "${app_args[@]}" ;;
+        esac
+        ((last_foreign_ppm <= max_foreign_ppm)) || pair_clean=0
+        local pct
+        pct=$(printf '%d.%02d' $((last_foreign_ppm / 10000)) $((last_foreign_ppm / 100 % 100)))
+        for m in "${meas[@]}"; do lines+=("${m%% *} $mode ${m#* } $pair_id CLEAN $pct"); done
+    done
+    for m in "${lines[@]}"; do echo "${m/CLEAN/$pair_clean}" >>"$samples"; done
+}
+
+t_start=$(now_us)
+elapsed_s() { echo $((($(now_us) - t_start) / 1000000)); }
+
+echo "run-bench: native vs. '${launch_cmd[*]}' with $NPROCS ranks"
+echo "run-bench: runner '${mpirun_cmd[*]}', NetPIPE $netpipe_bin, outputs in $BENCH_BUILD"
+read -r load1 _ </proc/loadavg
+if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "run-bench: warning: load average is $load1 before starting; other work on" \
+        "this machine slows the benchmark down (disturbed pairs are re-run)"
+fi
+
+# Warm-up (caches, page cache, lazy binding) and a first correctness check of
+# both modes: short application runs must agree on the checksum.
+echo "run-bench: warm-up"
+app native 100
+app mana 100
+netpipe native 8
+netpipe mana 8
+ref_checksum=
+: >"$samples"
+
+# NetPIPE: rounds over the sizes still short of clean pairs.
+sizes=(8 65536 4194304)
+declare -A clean=() total=() want=()
+for size in "${sizes[@]}"; do clean[$size]=0 total[$size]=0 want[$size]=$BENCH_NP_REPS; done
+want[4194304]=$BENCH_BW_REPS
+echo "run-bench: NetPIPE, ${#sizes[@]} sizes, $BENCH_NP_REPS clean pairs each" \
+    "($BENCH_BW_REPS for 4 MiB)"
+while :; do
+    ran=0
+    for size in "${sizes[@]}"; do
+        ((clean[$size] < want[$size])) || continue
+        if ((total[$size] >= BENCH_MIN_PAIRS)); then
+            (($(elapsed_s) < BENCH_NP_BUDGET)) || continue
+            ((total[$size] < 3 * want[$size])) || continue
+        fi
+        total[$size]=$((total[$size] + 1))
+        wait_quiet "$BENCH_NP_BUDGET"
+        pair "np:$size" "${total[$size]}"
+        clean[$size]=$((clean[$size] + pair_clean))
+        ran=1
+    done
+    ((ran)) || break
+done
+for size in "${sizes[@]}"; do
+    echo "  $size bytes: ${clean[$size]} clean of ${total[$size]} pairs"
+done
+
+echo "run-bench: compute_allreduce, $BENCH_APP_REPS clean pairs"
+app_clean=0 app_total=0
+while ((app_clean < BENCH_APP_REPS)); do
+    if ((app_total >= BENCH_MIN_PAIRS)); then
+        (($(elapsed_s) < BENCH_BUDGET)) || break
+        ((app_total < 3 * BENCH_APP_REPS)) || break
+    fi
+    app_total=$((app_total + 1))
+    wait_quiet "$BENCH_BUDGET"
+    pair app "$app_total"
+    app_clean=$((app_clean + pair_clean))
+    printf '  pair %d: %s (%d clean of %d)\n' "$app_total" \
+        "$( ((pair_clean)) && echo clean || echo disturbed)" "$app_clean" "$app_total"
+done
+echo "run-bench: $((waited_us / 1000000)) s in all spent waiting for a quiet machine"
+total_s=$(awk -v us=$(($(now_us) - t_start)) 'BEGIN { printf "%.1f", us / 1e6 }')
+
+# --------------------------------------------------------------- report ---
+# metric  sample-key  better(lo|hi)  target-op  target
+metrics="latency_8B_us lat_8 lo <= 1.5
+latency_64KiB_us lat_65536 lo <= 1.05
+bandwidth_4MiB_MiBps bw_4194304 hi >= 0.98
+app_time_s app_time lo <= 1.01
+app_wall_s app_wall lo - -
+app_iter_median_ms app_iter_med lo - -"
+
+awk -v metrics="$metrics" -v results="$results" -v launcher="${launch_cmd[*]}" \
+    -v total_s="$total_s" -v maxf="$BENCH_MAX_FOREIGN" '
+function isort(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+}
+function median(a, n) { isort(a, n); return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+function best(a, n, hi,    i, b) {
+    b = a[1]
+    for (i = 2; i <= n; i++) if (hi ? a[i] > b : a[i] < b) b = a[i]
+    return b
+}
+# Standard error of the median of a[1..n] (n >= 2), from the MAD.
+function sem(a, n, med,    d, i) {
+    for (i = 1; i <= n; i++) d[i] = (a[i] > med) ? a[i] - med : med - a[i]
+    return 1.2533 * 1.4826 * median(d, n) / sqrt(n)
+}
+# samples: $1 key, $2 mode, $3 value, $4 pair id, $5 clean, $6 foreign %
+{
+    val[$1, $4, $2] = $3
+    if (!(($1, $4) in seen)) {
+        seen[$1, $4] = 1
+        np[$1]++; pid[$1, np[$1]] = $4; pclean[$1, np[$1]] = $5
+        if ($5 == 1) nclean[$1]++
+    }
+}
+END {
+    nm = split(metrics, lines, "\n")
+    printf "\n%-22s %11s %11s %7s %6s  %-7s %-6s %s\n", "metric", "native", "mana",
+        "ratio", "+-", "target", "result", "clean/pairs"
+    printf "# MANA-C benchmark (run-bench.sh).  ratio = median over clean interleaved pairs\n" > results
+    printf "# of mana/native; native, mana = medians; err = standard error of the ratio;\n" >> results
+    printf "# best_* = best run of each mode (min time, max bandwidth) for information.\n" >> results
+    printf "# launcher: %s\n", launcher >> results
+    printf "# metric native mana ratio target result err clean_pairs pairs best_native best_mana best_ratio\n" >> results
+    for (m = 1; m <= nm; m++) {
+        split(lines[m], f, " ")
+        name = f[1]; k = f[2]; hi = (f[3] == "hi"); op = f[4]; tgt = f[5]
+        n = np[k] + 0; nc = nclean[k] + 0
+        if (n == 0) continue
+        noisy = (nc < 3)
+        delete a; delete b; delete r
+        c = 0
+        for (i = 1; i <= n; i++) {
+            if (!noisy && pclean[k, i] != 1) continue
+            p = pid[k, i]; c++
+            a[c] = val[k, p, "native"]; b[c] = val[k, p, "mana"]
+            r[c] = (a[c] > 0) ? b[c] / a[c] : 0
+        }
+        ratio = median(r, c)
+        err = (c >= 2) ? sem(r, c, ratio) : 0
+        bn = best(a, c, hi); bm = best(b, c, hi)
+        mn = median(a, c); mm = median(b, c)
+        if (op == "<=") res = (ratio <= tgt) ? "PASS" : "MISS"
+        else if (op == ">=") res = (ratio >= tgt) ? "PASS" : "MISS"
+        else res = "info"
+        ts = (op == "-") ? "-" : op " " tgt
+        printf "%-22s %11.4f %11.4f %7.4f %6.4f  %-7s %-6s %d/%d%s\n", name, mn, mm, ratio,
+            err, ts, res, nc, n, noisy ? " noisy" : ""
+        printf "%s %.6f %.6f %.6f %s %s %.6f %d %d %.6f %.6f %.6f\n", name, mn, mm, ratio,
+            (op == "-") ? "-" : op tgt, res, err, nc, n, bn, bm, (bn > 0) ? bm / bn : 0 >> results
+    }
+    printf "(medians over interleaved native/mana pairs; a pair is clean when other\n"
+    printf " processes used <= %s%% of the CPU during both of its runs)\n", maxf
+    printf "# total_seconds %s\n", total_s >> results
+}' "$samples"
+
+echo
+echo "run-bench: results in $results, raw samples in $samples, logs in $logdir"
+echo "run-bench: total time $total_s s"
