@@ -14,32 +14,47 @@
 
 extern struct mana_call_table *mana_lower;
 extern struct mana_fs_method mana_fs;
-/* The %fs of the thread holding the lower lock, for signal handlers and
- * callbacks that must get back to the upper half from inside it. */
+/* The %fs of the thread holding the lower lock (0 when free), for signal
+ * handlers and callbacks that must get back to the upper half from inside
+ * it, and to recognise a nested call from such a callback. */
 extern volatile uint64_t mana_holder_upper_fs;
 
 struct mana_crossing {
     uint64_t upper_fs;
+    int nested; /* the thread already held the lower lock */
 };
 
 void mana_no_lower_half(const char *function) __attribute__((noreturn, cold));
 /* Reports FUNCTION as not supported and aborts the whole job. */
 void mana_unsupported(const char *function) __attribute__((noreturn, cold));
 
+/* A user callback that MPI runs (a reduction op, later an error handler
+ * or attribute callback) may itself call MPI: its thread already holds
+ * the lock. The holder is recognised by its upper %fs, unique per
+ * thread, so no TLS is needed. */
 static inline __attribute__((always_inline)) void mana_cross_enter(struct mana_crossing *c, const char *function)
 {
     if (__builtin_expect(mana_lower == 0, 0))
         mana_no_lower_half(function);
-    mana_lower_lock();
     c->upper_fs = mana_rdfsbase(&mana_fs);
-    mana_holder_upper_fs = c->upper_fs;
+    c->nested = __builtin_expect(atomic_load_explicit(&mana_lower_lock_word, memory_order_relaxed) != 0, 0) &&
+                mana_holder_upper_fs == c->upper_fs;
+    if (!c->nested) {
+        mana_lower_lock();
+        mana_holder_upper_fs = c->upper_fs;
+    }
     mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
 }
 
 static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_crossing *c)
 {
     mana_wrfsbase(&mana_fs, c->upper_fs);
-    mana_lower_unlock();
+    if (!c->nested) {
+        /* Cleared before unlocking, so a stale value can never make
+         * another thread's next call look nested. */
+        mana_holder_upper_fs = 0;
+        mana_lower_unlock();
+    }
 }
 
 #define MANA_PMPI_ALIAS(name) __typeof__(name) P##name __attribute__((alias(#name)));
