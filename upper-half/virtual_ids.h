@@ -105,8 +105,10 @@ extern struct vid_table vid_tables[VID_NKINDS];
 int vid_init(void);
 void vid_fini(void);
 
-/* A new virtual id for the lower half's handle REAL; -1 (cast) when out of
- * memory or of ids, with *ok set to 0 when OK is not NULL. */
+/* A new virtual id for the lower half's handle REAL, or VID_INVALID when
+ * out of memory or of ids (or vid_init was not called). VID_INVALID
+ * (0xffffffff) has kind bits 0xf, so it is never a valid id. */
+#define VID_INVALID ((int32_t)-1)
 int32_t vid_register(enum vid_kind kind, uint64_t real);
 /* 0 and *REAL set, or -1 when VIRT is not a live or predefined id. */
 int vid_lookup_slow(enum vid_kind kind, int32_t virt, uint64_t *real);
