@@ -48,8 +48,9 @@ static void usage(FILE *out)
             "that owns it when the rank exits.\n"
             "\n"
             "Exit status: the program's own, or 1 (MANA failed at run time), 2 (bad\n"
-            "usage), 3 (MPI flavour not available), 126 (the program cannot be run by\n"
-            "MANA: not ELF, static, Open MPI ABI), 127 (program not found).\n"
+            "usage), 3 (MPI flavour not available, or srun gave no PMI), 126 (the\n"
+            "program cannot be run by MANA: not ELF, static, Open MPI ABI), 127\n"
+            "(program not found).\n"
             "See mana-launch(1).\n");
 }
 
@@ -63,9 +64,27 @@ static const char *launcher_flavour(void)
     return NULL; /* not under a launcher: a singleton */
 }
 
+/* Under srun without a PMI plugin every task believes it is a singleton
+ * and the job silently becomes N one-rank jobs: refuse instead. */
+static void refuse_slurm_without_pmi(const char *launcher)
+{
+    const char *ntasks = getenv("SLURM_STEP_NUM_TASKS");
+    if (ntasks == NULL)
+        ntasks = getenv("SLURM_NTASKS");
+    if (launcher != NULL || getenv("SLURM_PROCID") == NULL || ntasks == NULL || atoi(ntasks) <= 1)
+        return;
+    fprintf(stderr,
+            PROG ": Slurm started this step with %s tasks, but no PMI reached this rank, so each task would run as "
+            "its own one-rank MPI job: launch with 'srun --mpi=pmi2' for MPICH (or 'srun --mpi=pmix' for Open MPI), "
+            "or use mpirun.mpich inside the allocation\n",
+            ntasks);
+    exit(EXIT_NO_FLAVOUR);
+}
+
 static const char *choose_flavour(const char *requested)
 {
     const char *launcher = launcher_flavour();
+    refuse_slurm_without_pmi(launcher);
     if (requested == NULL || strcmp(requested, "auto") == 0)
         return launcher ? launcher : "mpich";
     if (strcmp(requested, "mpich") != 0 && strcmp(requested, "openmpi") != 0) {

@@ -67,3 +67,9 @@ for np in 1 2; do
   rc=$?
   check "exit status of an MPI program with $np rank(s) is kept (5 -> $rc)" test "$rc" -eq 5
 done
+
+# Under srun without a PMI plugin the job would silently become N singletons.
+expect_status "srun without PMI is refused, naming --mpi=pmi2" 3 "srun --mpi=pmi2" \
+  env SLURM_PROCID=1 SLURM_STEP_NUM_TASKS=4 "$MANA_LAUNCH" "$BUILD/examples/hello"
+expect_status "a one-task Slurm step runs as a singleton" 0 "hello: OK" \
+  env SLURM_PROCID=0 SLURM_STEP_NUM_TASKS=1 "$MANA_LAUNCH" "$BUILD/examples/hello"
