@@ -142,10 +142,10 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
                 lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
                 lower-half/vdso_symbol.c
-UNIT_MODULES += $(IMAGE_SRC)
+UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
-UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS)
+UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 unit-tests: $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp

@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config python3
   mpich libmpich-dev
   openmpi-bin libopenmpi-dev
-  libelf-dev libzstd-dev libxxhash-dev check libhwloc-dev
+  libelf-dev libzstd-dev libxxhash-dev zlib1g-dev check libhwloc-dev
   gfortran
   netpipe-mpich2
 )
