@@ -20,7 +20,7 @@ CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -MMD -MP -DMANA_VERSION='"$(VERSION)"' 
 
 GEN_DIR  := $(BUILD)/gen
 GEN_OUT  := $(GEN_DIR)/mana_mpi_table.h $(GEN_DIR)/upper_mpi_exports.c $(GEN_DIR)/lower_mpi_table_fill.c \
-            $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c
+            $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c $(GEN_DIR)/mpi_api_list.c
 
 BIN_LAUNCH   := $(BUILD)/bin/mana-launch
 BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
@@ -40,7 +40,7 @@ UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_in
               upper-half/mpi_time.c
 
 LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
-LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC))
+LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
 IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c
 IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
 ZSTD_CFLAGS = $(shell pkg-config --cflags libzstd)
@@ -77,9 +77,12 @@ $(BIN_LOWER): $(LOWER_OBJ)
 	$(CC) -pie -Wl,-z,now -o $@ $^ -lmpich -lelf
 
 # --- mana-launch -------------------------------------------------------
-$(BUILD)/obj/launch/%.o: %.c
+$(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -c $< -o $@
+	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
+$(BUILD)/obj/launch/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
 $(BIN_LAUNCH): $(LAUNCH_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ -lelf

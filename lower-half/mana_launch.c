@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app_check.h"
+#include "mpi_api_list.h"
 
 #define PROG "mana-launch"
 #ifndef MANA_VERSION
@@ -38,6 +39,7 @@ static void usage(FILE *out)
             "  --mpi FLAVOUR     MPI implementation of the lower half: mpich, openmpi or\n"
             "                    auto (default: told by the launcher's environment)\n"
             "  -v, --verbose     say what is loaded where, on stderr\n"
+            "  --list-mpi        list the MPI functions MANA supports and those it does not\n"
             "  -h, --help        this text\n"
             "  --version         print the version\n"
             "\n"
@@ -121,6 +123,21 @@ static void lower_half_path(const char *flavour, char *out, size_t len)
     }
 }
 
+/* --list-mpi: what an application can call, and what stops it. */
+static void list_mpi(void)
+{
+    unsigned supported = 0;
+    for (int want = 1; want >= 0; want--) {
+        printf("%s:\n", want ? "Supported" : "Not supported (a call prints its name and aborts the job)");
+        for (unsigned i = 0; i < mpi_api_count; i++) {
+            if (mpi_api_list[i].supported == want)
+                printf("  %s\n", mpi_api_list[i].name);
+            supported += want && mpi_api_list[i].supported;
+        }
+    }
+    printf("%u functions: %u supported, %u not supported\n", mpi_api_count, supported, mpi_api_count - supported);
+}
+
 static void __attribute__((noreturn)) refuse_checkpoint_option(const char *opt)
 {
     fprintf(stderr,
@@ -132,13 +149,14 @@ static void __attribute__((noreturn)) refuse_checkpoint_option(const char *opt)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT };
+    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT, OPT_LIST_MPI };
     static const struct option options[] = {
         {"mpi", required_argument, NULL, OPT_MPI},       {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, OPT_VERSION},
         {"ckpt-dir", required_argument, NULL, OPT_CKPT}, {"interval", required_argument, NULL, OPT_CKPT},
         {"coord", required_argument, NULL, OPT_CKPT},    {"keep", required_argument, NULL, OPT_CKPT},
-        {"signal", required_argument, NULL, OPT_CKPT},   {NULL, 0, NULL, 0},
+        {"signal", required_argument, NULL, OPT_CKPT},   {"list-mpi", no_argument, NULL, OPT_LIST_MPI},
+        {NULL, 0, NULL, 0},
     };
     const char *mpi = NULL;
     int verbose = 0, opt, index;
@@ -156,6 +174,9 @@ int main(int argc, char **argv)
             return 0;
         case OPT_VERSION:
             printf(PROG " (MANA-C) %s\n", MANA_VERSION);
+            return 0;
+        case OPT_LIST_MPI:
+            list_mpi();
             return 0;
         case OPT_CKPT:
             refuse_checkpoint_option(argv[optind - 1]);

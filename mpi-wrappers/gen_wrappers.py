@@ -7,6 +7,8 @@ Writes into OUTDIR:
   lower_mpi_table_fill.c  the lower half's code that fills the table
   upper_mpi_unsupported.c MPI_x and PMPI_x for every `unsupported` line
   mpi_exported_names.txt  every MPI_x libmana must export (for tests)
+  mpi_api_list.c          names and support of every function, for
+                          mana-launch --list-mpi
 
 The input format is described at the top of mpi_api.txt. Every decision
 lives here or in the data; the output is never edited by hand.
@@ -140,6 +142,16 @@ def gen_unsupported(funcs):
     return "".join(out)
 
 
+def gen_api_list(funcs):
+    out = [HEADER, '#include "mpi_api_list.h"\n\n',
+           "const struct mpi_api_entry mpi_api_list[] = {\n"]
+    for fn in funcs:
+        supported = 0 if fn["how"] == "unsupported" else 1
+        out.append(f'    {{"{fn["name"]}", {supported}}},\n')
+    out.append("};\n\nconst unsigned mpi_api_count = sizeof mpi_api_list / sizeof mpi_api_list[0];\n")
+    return "".join(out)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: gen_wrappers.py API_LIST OUTDIR")
@@ -152,6 +164,7 @@ def main():
     write(f"{outdir}/upper_mpi_exports.c", gen_upper(funcs))
     write(f"{outdir}/lower_mpi_table_fill.c", gen_lower(funcs))
     write(f"{outdir}/upper_mpi_unsupported.c", gen_unsupported(funcs))
+    write(f"{outdir}/mpi_api_list.c", gen_api_list(funcs))
     write(f"{outdir}/mpi_exported_names.txt", "".join(f"{fn['name']}\n" for fn in funcs))
 
 

@@ -28,3 +28,11 @@ run_mana 2 "$BUILD/tests/progs/calls_unsupported" >"$WORK/out2" 2>"$WORK/err2"
 rc=$?
 check "unsupported call aborts a 2-rank job (exit $rc)" test "$rc" -ne 0
 check "no rank of the job runs past the unsupported call" bash -c "! grep -q 'after the unsupported call' '$WORK/out2'"
+
+# --list-mpi agrees with the API list and with what libmana exports.
+"$MANA_LAUNCH" --list-mpi >"$WORK/list" 2>&1
+listed=$(grep -c '^  MPI_' "$WORK/list")
+check "--list-mpi lists every function ($listed of $(wc -l <"$names"))" test "$listed" -eq "$(wc -l <"$names")"
+unsupported=$(grep -c '^unsupported ;' "$TOP/mpi-wrappers/mpi_api.txt")
+check "--list-mpi counts agree with the API list" \
+  grep -qx "$listed functions: $((listed - unsupported)) supported, $unsupported not supported" "$WORK/list"
