@@ -129,7 +129,7 @@ EXAMPLE_FLAGS_signals_in_mpi := -pthread
 EXAMPLE_FLAGS_threads_openmp := -fopenmp
 EXAMPLE_FLAGS_halves_apart := -pthread
 examples: $(EXAMPLE_BINS)
-$(BUILD)/examples/%: examples/%.c
+$(BUILD)/examples/%: examples/%.c examples/example_check.h
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) $(EXAMPLE_FLAGS_$*) -o $@ $<
 

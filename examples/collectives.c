@@ -16,58 +16,7 @@
 #include <string.h>
 
 #define NAME "collectives"
-
-static char g_reason[160];
-
-/* Keeps only the first failure: later ones are usually consequences of it. */
-__attribute__((format(printf, 2, 3)))
-static void check(int ok, const char *fmt, ...)
-{
-    if (ok || g_reason[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_reason, sizeof g_reason, fmt, ap);
-    va_end(ap);
-    if (!g_reason[0])
-        strcpy(g_reason, "unspecified");
-}
-
-/* Every rank's verdict travels to rank 0 so that only rank 0 prints. */
-static int finish(int rank, int size)
-{
-    char *all = NULL;
-    if (rank == 0)
-        all = malloc(sizeof g_reason * (size_t)size);
-    MPI_Gather(g_reason, (int)sizeof g_reason, MPI_CHAR,
-               all, (int)sizeof g_reason, MPI_CHAR, 0, MPI_COMM_WORLD);
-    int rc = 0;
-    if (rank == 0) {
-        for (int r = 0; r < size; r++) {
-            const char *why = all + (size_t)r * sizeof g_reason;
-            if (why[0]) {
-                printf("%s: FAIL (rank %d: %.*s)\n", NAME, r, (int)sizeof g_reason, why);
-                rc = 1;
-                break;
-            }
-        }
-        if (!rc)
-            printf("%s: OK\n", NAME);
-        free(all);
-    }
-    fflush(stdout);
-    return rc;
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        MPI_Abort(MPI_COMM_WORLD, 2);
-    }
-    return p;
-}
+#include "example_check.h"
 
 /* One checksum per test, summed over ranks at the end, so stdout shows that
  * real data moved without printing per-rank noise. */

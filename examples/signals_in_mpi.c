@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #define NAME "signals_in_mpi"
+#include "example_check.h"
 /* With 4 ranks on 2 cores each synchronising MPI call costs several
  * scheduler time slices (tens of ms), so few iterations already take a
  * second or two there; with 2 ranks the same run is much shorter. */
@@ -40,49 +41,6 @@
 #define MEDIUM 2048 /* longs in the medium Allreduce */
 #define ERRNO_MARK 4242
 #define ERRNO_CLOBBER 9999
-
-static char g_reason[160];
-
-/* Keeps only the first failure: later ones are usually consequences of it.
- * Main thread only. */
-__attribute__((format(printf, 2, 3)))
-static void check(int ok, const char *fmt, ...)
-{
-    if (ok || g_reason[0])
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_reason, sizeof g_reason, fmt, ap);
-    va_end(ap);
-    if (!g_reason[0])
-        strcpy(g_reason, "unspecified");
-}
-
-/* Every rank's verdict travels to rank 0 so that only rank 0 prints. */
-static int finish(int rank, int size)
-{
-    char *all = NULL;
-    if (rank == 0)
-        all = malloc(sizeof g_reason * (size_t)size);
-    MPI_Gather(g_reason, (int)sizeof g_reason, MPI_CHAR,
-               all, (int)sizeof g_reason, MPI_CHAR, 0, MPI_COMM_WORLD);
-    int rc = 0;
-    if (rank == 0) {
-        for (int r = 0; r < size; r++) {
-            const char *why = all + (size_t)r * sizeof g_reason;
-            if (why[0]) {
-                printf("%s: FAIL (rank %d: %.*s)\n", NAME, r, (int)sizeof g_reason, why);
-                rc = 1;
-                break;
-            }
-        }
-        if (!rc)
-            printf("%s: OK\n", NAME);
-        free(all);
-    }
-    fflush(stdout);
-    return rc;
-}
 
 /* Incremented only by the handlers.  The __thread copies are the ones that
  * break if a handler runs with the wrong thread pointer. */

@@ -17,11 +17,12 @@
 #include <string.h>
 
 #define NAME "threads_pthreads"
+#define EXAMPLE_OWN_CHECK
+#include "example_check.h"
 #define NTHREADS 4
 #define ROUNDS 6
 #define M (1 << 20) /* terms per rank and round */
 
-static char g_reason[160];
 static pthread_mutex_t g_reason_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Keeps only the first failure: later ones are usually consequences of it.
@@ -41,32 +42,6 @@ static void check(int ok, const char *fmt, ...)
             strcpy(g_reason, "unspecified");
     }
     pthread_mutex_unlock(&g_reason_lock);
-}
-
-/* Every rank's verdict travels to rank 0 so that only rank 0 prints. */
-static int finish(int rank, int size)
-{
-    char *all = NULL;
-    if (rank == 0)
-        all = malloc(sizeof g_reason * (size_t)size);
-    MPI_Gather(g_reason, (int)sizeof g_reason, MPI_CHAR,
-               all, (int)sizeof g_reason, MPI_CHAR, 0, MPI_COMM_WORLD);
-    int rc = 0;
-    if (rank == 0) {
-        for (int r = 0; r < size; r++) {
-            const char *why = all + (size_t)r * sizeof g_reason;
-            if (why[0]) {
-                printf("%s: FAIL (rank %d: %.*s)\n", NAME, r, (int)sizeof g_reason, why);
-                rc = 1;
-                break;
-            }
-        }
-        if (!rc)
-            printf("%s: OK\n", NAME);
-        free(all);
-    }
-    fflush(stdout);
-    return rc;
 }
 
 /* The term of the series; unsigned so that overflow wraps predictably. */
