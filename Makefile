@@ -37,7 +37,7 @@ LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/re
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
 UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
-              upper-half/mpi_time.c
+              upper-half/mpi_time.c upper-half/mpi_callbacks.c
 
 LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o

@@ -57,6 +57,22 @@ static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_c
     }
 }
 
+/* Entering upper code that the lower MPI calls (a user reduction op, an
+ * attribute or error handler callback): the calling thread holds the
+ * lower lock, so its upper %fs is the holder's. Returns the lower %fs to
+ * restore when the callback returns. */
+static inline __attribute__((always_inline)) uint64_t mana_callback_enter(void)
+{
+    uint64_t lower_fs = mana_rdfsbase(&mana_fs);
+    mana_wrfsbase(&mana_fs, mana_holder_upper_fs);
+    return lower_fs;
+}
+
+static inline __attribute__((always_inline)) void mana_callback_leave(uint64_t lower_fs)
+{
+    mana_wrfsbase(&mana_fs, lower_fs);
+}
+
 #define MANA_PMPI_ALIAS(name) __typeof__(name) P##name __attribute__((alias(#name)));
 
 #endif

@@ -15,10 +15,9 @@ static MPI_Op op_handle[OP_SLOTS];
 static inline __attribute__((always_inline)) void call_user_op(int slot, void *in, void *inout, int *len,
                                                                 MPI_Datatype *type)
 {
-    uint64_t lower_fs = mana_rdfsbase(&mana_fs);
-    mana_wrfsbase(&mana_fs, mana_holder_upper_fs);
+    uint64_t lower_fs = mana_callback_enter();
     op_function[slot](in, inout, len, type);
-    mana_wrfsbase(&mana_fs, lower_fs);
+    mana_callback_leave(lower_fs);
 }
 
 #define TRAMPOLINE(name, slot)                                                                             \

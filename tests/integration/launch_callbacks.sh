@@ -6,3 +6,7 @@ for np in 2 4; do
   check "user op calling MPI inside Allreduce, $np ranks" same_output "op_calls_mpi_$np" "$np" \
     "$BUILD/tests/progs/op_calls_mpi"
 done
+for np in 2 4; do
+  check "attribute and error handler callbacks, $np ranks" same_output "attr_errh_$np" "$np" \
+    "$BUILD/tests/progs/attr_errhandler_callbacks"
+done
