@@ -45,7 +45,8 @@ def split_params(text):
 def param_name(param, where):
     base = param.split("[", 1)[0]
     m = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*$", base)
-    if not m or param.strip() in ("void", "..."):
+    # A type alone ("MPI_Comm") is one identifier: a name needs a type before it.
+    if not m or len(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", base)) < 2 or param.strip() in ("void", "..."):
         raise ApiError(f"{where}: cannot find the parameter name in '{param}'")
     return m.group(1)
 
