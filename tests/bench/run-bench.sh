@@ -47,15 +47,16 @@
 #   NETPIPE         NetPIPE binary (default NPmpich2).
 #   BENCH_BUILD     build/output dir (default <repo>/build/bench).
 #   BENCH_NP_REPS   clean NetPIPE pairs wanted for the 8 B and 64 KiB
-#                   latencies (default 15).
+#                   latencies (default 11).
 #   BENCH_BW_REPS   clean NetPIPE pairs wanted for the 4 MiB bandwidth, which
 #                   varies more from run to run (default 25).
 #   BENCH_APP_REPS  clean compute_allreduce pairs wanted (default 12).
 #   BENCH_MIN_PAIRS pairs always run per metric, budget or not (default 3).
 #   BENCH_BUDGET    seconds after which no new pair starts once
 #                   BENCH_MIN_PAIRS exist (default 165; NetPIPE gets the
-#                   first BENCH_NP_BUDGET=60 of them).  On a quiet machine the
-#                   wanted pairs take about 2.5 minutes.
+#                   first BENCH_NP_BUDGET=60 of them), so that a run takes
+#                   about 3 minutes; raise it (and BENCH_APP_REPS) for
+#                   tighter application-time figures.
 #   BENCH_MAX_FOREIGN  foreign CPU use, in percent of the machine, above which
 #                   a run counts as disturbed (default 1; 2 clock ticks are
 #                   always allowed for accounting granularity).
@@ -76,7 +77,7 @@ MPIRUN=${MPIRUN:-mpirun.mpich}
 MPICC=${MPICC:-mpicc.mpich}
 NETPIPE=${NETPIPE:-NPmpich2}
 BENCH_BUILD=${BENCH_BUILD:-"$repo_root/build/bench"}
-BENCH_NP_REPS=${BENCH_NP_REPS:-15}
+BENCH_NP_REPS=${BENCH_NP_REPS:-11}
 BENCH_BW_REPS=${BENCH_BW_REPS:-25}
 BENCH_APP_REPS=${BENCH_APP_REPS:-12}
 BENCH_MIN_PAIRS=${BENCH_MIN_PAIRS:-3}
@@ -125,8 +126,8 @@ clk_tck=$(getconf CLK_TCK)
 mkdir -p "$BENCH_BUILD"
 BENCH_BUILD=$(cd "$BENCH_BUILD" && pwd)
 logdir=$BENCH_BUILD/logs
-rm -rf "$logdir"
 mkdir -p "$logdir"
+rm -f "$logdir"/*.log "$logdir"/*.out
 
 app_src=$script_dir/compute_allreduce.c
 app_bin=$BENCH_BUILD/compute_allreduce
