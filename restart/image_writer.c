@@ -218,26 +218,8 @@ const char *image_writer_temp_path(const struct image_writer *w)
 
 /* ---- output ----------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (n == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
+/* Every write names its offset: appends go to w->flushed, patches to
+ * their header, so the file position is never relied on. */
 static int pwrite_all(int fd, const void *data, size_t len, uint64_t off)
 {
     const uint8_t *p = data;
@@ -268,7 +250,7 @@ static int out_flush(struct image_writer *w)
 {
     if (w->used == 0)
         return 0;
-    if (write_all(w->fd, w->buf, w->used) < 0)
+    if (pwrite_all(w->fd, w->buf, w->used, w->flushed) < 0)
         return fail_errno(w, errno, "writing %s", w->tmp_path);
     w->flushed += w->used;
     w->used = 0;
@@ -281,7 +263,7 @@ static int out_write(struct image_writer *w, const void *data, size_t len)
     if ((w->used + len > OUTBUF_SIZE || len >= OUTBUF_SIZE / 2) && out_flush(w) < 0)
         return -1;
     if (len >= OUTBUF_SIZE / 2) {
-        if (write_all(w->fd, data, len) < 0)
+        if (pwrite_all(w->fd, data, len, w->flushed) < 0)
             return fail_errno(w, errno, "writing %s", w->tmp_path);
         w->flushed += len;
         return 0;
