@@ -31,7 +31,7 @@ BIN_INSPECT  := $(BUILD)/bin/mana-inspect
 BIN_IMAGE_TESTGEN := $(BUILD)/tests/bin/image-testgen
 
 LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
-LOWER_SRC  := lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
+LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
               lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c $(LOADER_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
@@ -39,7 +39,7 @@ UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_in
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
               upper-half/mpi_time.c upper-half/mpi_callbacks.c
 
-LOWER_OBJ  := $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
+LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
 IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c
 IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
@@ -49,8 +49,13 @@ UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/u
               $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o
 
 .PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
+
+# The coordinator (mana-coordinator, mana-ckpt and their client library)
+# keeps its rules beside its sources. It sets COORD_ALL (what `all`
+# builds), COORD_INSTALL_BIN, COORD_CLIENT_SRC, COORD_UNIT_MODULES, COORD_MAN.
+-include coordinator/coordinator.mk
 all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BUILD)/share/man/man1/mana-launch.1 \
-     $(BUILD)/share/man/man1/mana-inspect.1
+     $(BUILD)/share/man/man1/mana-inspect.1 $(COORD_ALL)
 
 deps:
 	@scripts/install-deps.sh
@@ -145,7 +150,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
                 lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
                 lower-half/vdso_symbol.c
-UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c
+UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES)
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz
@@ -174,7 +179,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(COORD_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BIN_LOWER) $(DESTDIR)$(PREFIX)/libexec/mana/
 	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
 	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/
