@@ -276,3 +276,21 @@ check "SIGUSR1 on a rank: checkpoint, then every rank exits 0" test "$s0/$s1" = 
 check "SIGUSR1: the last generation is complete and latest" \
   eval 'manifest_ok "$C" $((n2 + 1)) 2 && latest_is "$C" $(printf gen-%06d $((n2 + 1)))'
 check "job C's coordinator exits when idle" gone "$CPID_C"
+
+# --- job D: a rank that reports a size its file does not have -----------
+D=$WORK/d
+if ! start_coord d; then
+  not_ok "start the coordinator of job D"; exit 0
+fi
+DPID=$CPID
+start_rank d 0 1 --size 100 --lie-size; D0=$RPID
+wait_connected d 1 || not_ok "the rank of job D connects"
+expect_status "a size that does not match the file fails the generation" 1 \
+  "generation 1 failed: rank 0 reported 101 bytes, but $D/gen-000001/rank-00000.mana has 100" \
+  "$CKPT" --ckpt-dir "$D" --checkpoint
+check "size mismatch: no MANIFEST, no latest" test ! -e "$D/gen-000001.failed/MANIFEST" -a ! -e "$D/latest"
+expect_status "--kill with one rank" 0 "told 1 ranks to exit now" "$CKPT" --ckpt-dir "$D" --kill
+wait_exit "$D0"
+check "job D's rank got KILL" test "$WSTATUS" = 4
+kill -TERM "$DPID"
+check "job D's coordinator stops on SIGTERM" gone "$DPID"
