@@ -20,7 +20,8 @@ CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -MMD -MP -DMANA_VERSION='"$(VERSION)"' 
 
 GEN_DIR  := $(BUILD)/gen
 GEN_OUT  := $(GEN_DIR)/mana_mpi_table.h $(GEN_DIR)/upper_mpi_exports.c $(GEN_DIR)/lower_mpi_table_fill.c \
-            $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c $(GEN_DIR)/mpi_api_list.c
+            $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c $(GEN_DIR)/mpi_api_list.c \
+            $(GEN_DIR)/upper_mpi_records.h $(GEN_DIR)/upper_mpi_records.c
 
 BIN_LAUNCH   := $(BUILD)/bin/mana-launch
 BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
@@ -37,7 +38,9 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
 UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
-              upper-half/mpi_time.c upper-half/mpi_callbacks.c
+              upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
+              upper-half/mpi_blob.c upper-half/request_info.c upper-half/mpi_wrap.c upper-half/mpi_replay.c \
+              upper-half/mpi_type_contents.c
 
 LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
@@ -46,7 +49,7 @@ IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
 ZSTD_CFLAGS = $(shell pkg-config --cflags libzstd)
 ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash
 UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o \
-              $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o
+              $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o $(BUILD)/obj/upper/gen/upper_mpi_records.o
 
 .PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
 
@@ -150,7 +153,8 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
                 lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
                 lower-half/vdso_symbol.c
-UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES)
+UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES) \
+                upper-half/mpi_blob.c upper-half/request_info.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz

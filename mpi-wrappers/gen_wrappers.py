@@ -4,20 +4,50 @@
 Writes into OUTDIR:
   mana_mpi_table.h        the table of lower-half MPI entry points
   upper_mpi_exports.c     MPI_x and PMPI_x of libmana for every `pass` line
+  upper_mpi_records.h/.c  per recorded function: the record helper that
+                          logs a constructor or mutator, and its replay
   lower_mpi_table_fill.c  the lower half's code that fills the table
   upper_mpi_unsupported.c MPI_x and PMPI_x for every `unsupported` line
   mpi_exported_names.txt  every MPI_x libmana must export (for tests)
   mpi_api_list.c          names and support of every function, for
                           mana-launch --list-mpi
 
-The input format is described at the top of mpi_api.txt. Every decision
-lives here or in the data; the output is never edited by hand.
+The input format is described at the top of mpi_api.txt and in
+docs/mpi-wrappers.md. Every decision lives here or in the data (the
+parameter roles come from the C types and names, plus the per-line
+annotations where the type cannot tell); the templates below only
+substitute. The output is never edited by hand.
 """
 import re
 import sys
 
 HOWS = ("pass", "upper", "both", "upper-only", "unsupported")
 PROTO = re.compile(r"^(int|double|MPI_Aint)\s+(MPI_[A-Za-z0-9_]+)\((.*)\)$")
+
+# C handle type -> virtual-id kind (upper-half/virtual_ids.h).
+HANDLE_KIND = {
+    "MPI_Comm": "VID_COMM", "MPI_Group": "VID_GROUP", "MPI_Datatype": "VID_DATATYPE", "MPI_Op": "VID_OP",
+    "MPI_Request": "VID_REQUEST", "MPI_Errhandler": "VID_ERRHANDLER", "MPI_Info": "VID_INFO",
+    "MPI_Win": "VID_WIN", "MPI_Message": "VID_MESSAGE",
+}
+KIND_CTYPE = {v: k for k, v in HANDLE_KIND.items()}
+KIND_CTYPE["VID_KEYVAL"] = "int"
+SCALARS = ("int", "MPI_Aint", "MPI_Count", "MPI_Fint", "MPI_Offset")
+
+# The classes, and the template each one picks (see the gen_* functions).
+CLASSES = ("local", "p2p", "collective", "nonblocking", "persistent", "constructor", "destructor", "mutator",
+           "completion", "tools", "handwritten", "unsupported")
+COLLECTIVE = re.compile(r"^MPI_(Allgatherv?|Allreduce|Alltoall[vw]?|Barrier|Bcast|Exscan|Gatherv?|"
+                        r"Neighbor_(allgatherv?|alltoall[vw]?)|Reduce|Reduce_scatter(_block)?|Scan|Scatterv?)$")
+P2P = re.compile(r"^MPI_([BSR]?send|Recv|Sendrecv(_replace)?|Probe|Mprobe|Mrecv|Iprobe|Improbe)$")
+COMPLETION = re.compile(r"^MPI_((Wait|Test)(all|any|some)?|Start(all)?|Cancel|Request_free)$")
+MUTATOR = re.compile(r"(_set_name|_set_errhandler|_set_info|_set_attr|_delete_attr)$|"
+                     r"^MPI_(Info_set|Info_delete|Attr_put|Attr_delete|Errhandler_set|Type_commit)$")
+DESTRUCTOR = re.compile(r"^MPI_(\w+_free|\w+_free_keyval|Keyval_free)$")
+ANNOT = re.compile(r"^(len|in|ref|consume|out)\(([A-Za-z_][A-Za-z0-9_]*)\)(=(.+))?$|^(norec)$|^(replay)=(MPI_\w+)$")
+# Helpers a len() expression may use; each becomes a lower-half query.
+LEN_HELPERS = {"peers": "MANA_PEERS_ALL", "indeg": "MANA_PEERS_IN", "outdeg": "MANA_PEERS_OUT",
+               "cartdim": "MANA_PEERS_CARTDIM"}
 
 
 class ApiError(Exception):
@@ -51,6 +81,139 @@ def param_name(param, where):
     return m.group(1)
 
 
+class Param:
+    """One parameter: its C text, name, base type and role."""
+
+    def __init__(self, text, name):
+        self.text, self.name = text, name
+        head = text.split("[", 1)[0]
+        self.dims = text[len(head):]                     # "", "[]" or "[][3]"
+        head = head[:head.rfind(name)]
+        self.const = "const" in head.split()
+        self.ptr = head.count("*")
+        self.base = head.replace("const", "").replace("*", "").strip()
+        self.arr = self.dims.startswith("[")
+        self.kind = HANDLE_KIND.get(self.base)
+        if self.base == "int" and "keyval" in name:
+            self.kind = "VID_KEYVAL"
+        self.role = None
+        self.len = None
+
+    def decl(self, name=None, drop_const=False):
+        """A local variable of this parameter's type (arrays decay)."""
+        head = self.text.split("[", 1)[0]
+        head = head[:head.rfind(self.name)]
+        if drop_const:
+            head = head.replace("const ", "")
+        name = self.name if name is None else name
+        if self.dims.startswith("[]") and len(self.dims) > 2:
+            return f"{head}(*{name}){self.dims[2:]}"
+        if self.arr:
+            return f"{head}*{name}"
+        return f"{head}{name}"
+
+
+def classify_params(fn, where):
+    """Gives each parameter its role, from its type, name and annotations."""
+    ann = fn["ann"]
+    for i, p in enumerate(fn["params"]):
+        if p.name in ann["len"]:
+            p.len = ann["len"][p.name]
+        if p.kind and not p.arr and p.ptr == 0:
+            p.role = "hin"
+        elif p.kind and not p.arr and p.ptr == 1:
+            if p.name in ann["in"]:
+                p.role = "hinptr"
+            elif p.name in ann["consume"]:
+                p.role = "hconsume"
+            elif fn["cls"] == "destructor" and i == 0:
+                p.role = "hfree"
+            elif fn["cls"] == "completion":
+                p.role = "hreqs"
+            else:
+                p.role = "hout"
+        elif p.kind and p.arr and fn["cls"] == "tools":
+            p.role = "other"   # MPI_T_event_get_info's predefined types
+        elif p.kind and p.arr:
+            if fn["cls"] == "completion":
+                p.role = "hreqs"
+            elif p.name in ann["out"]:
+                p.role = "harr_out"
+            else:
+                p.role = "harr_in"
+        elif p.base == "MPI_Status":
+            p.role = "status"
+        elif p.base in ("void",) and p.ptr >= 1:
+            p.role = "ptr"
+        elif p.base == "char" and p.const and p.ptr + p.arr == 1:
+            p.role = "str"
+        elif p.base.endswith("_function") or p.base.endswith("_fn"):
+            p.role = "ptr"
+        elif p.base in SCALARS and p.ptr == 0 and not p.arr:
+            p.role = "scalar"
+        elif p.base in SCALARS and p.arr:
+            p.role = "array"
+        else:
+            # Output scalars and strings, MPI_T handles (opaque pointers,
+            # not preserved across a checkpoint), argv: passed as they are.
+            p.role = "other"
+        if p.role in ("harr_in", "hreqs") and p.arr and not p.len:
+            raise ApiError(f"{where}: {fn['name']}: array of handles '{p.name}' needs len({p.name})=...")
+    for name in list(ann["len"]) + ann["in"] + ann["ref"] + ann["consume"] + ann["out"]:
+        if name not in [p.name for p in fn["params"]]:
+            raise ApiError(f"{where}: annotation names '{name}', which is not a parameter of {fn['name']}")
+
+
+def classify(fn):
+    """The function's class: which template writes its wrapper."""
+    name, how, params = fn["name"], fn["how"], fn["params"]
+    if how == "unsupported":
+        return "unsupported"
+    if how != "pass":
+        return "handwritten"
+    if COMPLETION.match(name):
+        return "completion"
+    if name.startswith("MPI_T_"):
+        return "tools"
+    outs = [p for p in params if p.kind and p.ptr == 1 and not p.arr and p.name not in fn["ann"]["in"]
+            and p.name not in fn["ann"]["consume"]]
+    if any(p.kind == "VID_REQUEST" for p in outs):
+        return "persistent" if name.endswith("_init") else "nonblocking"
+    if DESTRUCTOR.match(name):
+        return "destructor"
+    if outs and all(p.kind == "VID_MESSAGE" for p in outs):
+        return "p2p"   # Mprobe, Improbe: a matched message, never replayed
+    if outs:
+        return "constructor"
+    if MUTATOR.search(name):
+        return "mutator"
+    if COLLECTIVE.match(name):
+        return "collective"
+    if P2P.match(name):
+        return "p2p"
+    return "local"
+
+
+def parse_annotations(text, where):
+    ann = {"len": {}, "in": [], "ref": [], "consume": [], "out": [], "norec": False, "replay": None}
+    for tok in text.split():
+        m = ANNOT.match(tok)
+        if not m:
+            raise ApiError(f"{where}: unknown annotation '{tok}' (len(P)=EXPR, in(P), out(P), ref(P), "
+                           f"consume(P), norec, replay=MPI_x)")
+        if m.group(5):
+            ann["norec"] = True
+        elif m.group(6):
+            ann["replay"] = m.group(7)
+        elif m.group(1) == "len":
+            if not m.group(4):
+                raise ApiError(f"{where}: len({m.group(2)}) needs '=EXPR'")
+            ann["len"][m.group(2)] = m.group(4)
+        else:
+            ann[m.group(1)].append(m.group(2))
+    return ann
+
+
 def parse(path):
     funcs, seen = [], set()
     with open(path) as f:
@@ -61,7 +224,11 @@ def parse(path):
             where = f"{path}:{lineno}"
             if ";" not in line:
                 raise ApiError(f"{where}: expected '<how> ; <prototype>'")
-            how, proto = (s.strip() for s in line.split(";", 1))
+            parts = [s.strip() for s in line.split(";")]
+            how, proto = parts[0], parts[1]
+            annots = parts[2] if len(parts) > 2 else ""
+            if len(parts) > 3:
+                raise ApiError(f"{where}: more than three ';'-separated fields")
             if how not in HOWS:
                 raise ApiError(f"{where}: unknown kind '{how}' (one of {', '.join(HOWS)})")
             m = PROTO.match(proto)
@@ -78,9 +245,35 @@ def parse(path):
             if plist == ["void"]:
                 plist = []
             names = [] if variadic or how == "unsupported" else [param_name(p, where) for p in plist]
-            funcs.append(dict(how=how, ret=ret, name=name, params=plist, names=names,
-                              decl=params if params.strip() else "void"))
+            fn = dict(how=how, ret=ret, name=name, plist=plist, names=names, where=where,
+                      decl=params if params.strip() else "void", ann=parse_annotations(annots, where))
+            fn["params"] = [Param(t, n) for t, n in zip(plist, names)]
+            fn["cls"] = classify(fn) if names or not plist else "unsupported"
+            if fn["cls"] not in ("unsupported",):
+                classify_params(fn, where)
+            fn["recorded"] = recorded(fn)
+            funcs.append(fn)
     return funcs
+
+
+def recorded(fn):
+    """Whether the function's calls go into the record log (and so replay)."""
+    if fn["cls"] in ("unsupported", "tools", "completion") or fn["ann"]["norec"]:
+        return False
+    if any(p.kind == "VID_WIN" for p in fn["params"]):
+        return False   # windows are never replayed: a checkpoint refuses them
+    if fn["cls"] in ("constructor", "mutator", "persistent"):
+        return True
+    if fn["cls"] == "nonblocking":   # Comm_idup: a communicator to replay
+        return any(p.role == "hout" and p.kind != "VID_REQUEST" for p in fn["params"])
+    # Hand-written constructors (callback-taking) record through the same
+    # generated helper.
+    return fn["cls"] == "handwritten" and any(p.role == "hout" for p in fn["params"]) and \
+        not DESTRUCTOR.match(fn["name"])
+
+
+def rl_op(fn):
+    return "RL_" + fn["name"][4:].upper()
 
 
 def write(path, text):
@@ -91,38 +284,495 @@ def write(path, text):
 HEADER = "/* Generated by mpi-wrappers/gen_wrappers.py from mpi-wrappers/mpi_api.txt: do not edit. */\n"
 
 
+def crosses(fn):
+    return fn["how"] not in ("upper-only", "unsupported")
+
+
 def gen_table(funcs):
     out = [HEADER, "#ifndef MANA_MPI_TABLE_H\n#define MANA_MPI_TABLE_H\n\n#include <mpi.h>\n\n",
            "struct mana_mpi_table {\n"]
     for fn in funcs:
-        if fn["how"] not in ("upper-only", "unsupported"):
+        if crosses(fn):
             out.append(f"    {fn['ret']} (*{fn['name']})({fn['decl']});\n")
     out.append("};\n\n#endif\n")
     return "".join(out)
 
 
+# --- pieces of the upper wrappers ---------------------------------------
+
+def len_expr(fn, p, real_of):
+    """The C expression of P's length; REAL_OF(name) gives the real handle
+    expression of a handle parameter, for the lower-half queries."""
+    expr = p.len
+
+    def helper(m):
+        h, arg = m.group(1), m.group(2).strip()
+        if h == "sum":
+            arr, n = (s.strip() for s in arg.split(","))
+            return f"mana_wrap_sum({arr}, {n})"
+        return f"mana_wrap_peers((MPI_Comm){real_of(arg)}, {LEN_HELPERS[h]})"
+    return re.sub(r"\b(peers|indeg|outdeg|cartdim|sum)\(([^()]*)\)", helper, expr)
+
+
+def translate_in(p, fname):
+    """Code that turns the application's handle P into r_P (uint64_t)."""
+    return (f"    uint64_t r_{p.name};\n"
+            f"    if (__builtin_expect(vid_real({p.kind}, {p.name}, &r_{p.name}) != 0, 0))\n"
+            f"        r_{p.name} = mana_bad_handle({p.kind}, {p.name}, \"{fname}\");\n")
+
+
+def translate_array_in(fn, p, owned):
+    """r_P: the real handles of array P (NULL stays NULL)."""
+    n = len_expr(fn, p, lambda a: f"r_{a}")
+    ctype = p.base
+    small = "NULL" if owned else f"s_{p.name}"
+    decl = "" if owned else f"    {ctype} s_{p.name}[MANA_WRAP_SMALL];\n"
+    return (decl +
+            f"    int n_{p.name} = {p.name} ? (int)({n}) : 0;\n"
+            f"    {ctype} *r_{p.name} = mana_wrap_handles_in({p.kind}, (const int32_t *){p.name}, n_{p.name}, "
+            f"(int32_t *){small}, \"{fn['name']}\");\n"
+            f"    if ({p.name} && !r_{p.name} && n_{p.name} > 0) {{\n"
+            f"        mana_cross_unlock(&c);\n        return MPI_ERR_NO_MEM;\n    }}\n")
+
+
+def call_args(fn):
+    args = []
+    for p in fn["params"]:
+        if p.role == "hin":
+            args.append(f"({p.base})r_{p.name}")
+        elif p.role in ("hout", "hinptr", "hfree", "hconsume"):
+            args.append(f"&o_{p.name}")
+        elif p.role == "harr_in":
+            args.append(f"r_{p.name}")
+        elif p.role == "hreqs":
+            args.append(f"rq.real" if p.arr else "rq.real")
+        else:
+            args.append(p.name)
+    return ", ".join(args)
+
+
+def call_lower(fn, args=None):
+    args = call_args(fn) if args is None else args
+    return (f"    mana_cross_to_lower(&c);\n"
+            f"    {fn['ret']} rc = mana_lower->mpi.{fn['name']}({args});\n"
+            f"    mana_cross_to_upper(&c);\n")
+
+
+def out_locals(fn):
+    code = ""
+    for p in fn["params"]:
+        if p.role == "hout":
+            code += f"    {p.base} o_{p.name} = ({p.base}){null_of(p.kind)};\n"
+        elif p.role in ("hinptr", "hfree", "hconsume"):
+            code += translate_in_ptr(p, fn["name"])
+    return code
+
+
+def null_of(kind):
+    return {"VID_KEYVAL": "MPI_KEYVAL_INVALID"}.get(kind, f"MPI_{kind[4:]}_NULL")
+
+
+def consumed(fn):
+    """A handle the call used up (the message of Mrecv): its id goes."""
+    return "".join(f"    if (rc == MPI_SUCCESS)\n        *{p.name} = mana_handle_consumed({p.kind}, *{p.name}, "
+                   f"MANA_REAL(o_{p.name}));\n" for p in fn["params"] if p.role == "hconsume")
+
+
+def translate_in_ptr(p, fname):
+    return (f"    uint64_t r_{p.name};\n"
+            f"    if (__builtin_expect(vid_real({p.kind}, *{p.name}, &r_{p.name}) != 0, 0))\n"
+            f"        r_{p.name} = mana_bad_handle({p.kind}, *{p.name}, \"{fname}\");\n"
+            f"    {p.base} o_{p.name} = ({p.base})r_{p.name};\n")
+
+
+def helper_args(fn, for_handwritten=False):
+    """Arguments of the record helper, from inside a generated wrapper."""
+    args = []
+    for p in fn["params"]:
+        if p.role == "hout":
+            args.append(f"{p.name}, MANA_REAL(o_{p.name})")
+        elif p.role in ("hinptr", "hfree", "hconsume"):
+            args.append(f"*{p.name}")
+        else:
+            args.append(p.name)
+    return ", ".join(args)
+
+
+def wrapper_head(fn):
+    return (f"/* class: {fn['cls']} */\n{fn['ret']} {fn['name']}({fn['decl']})\n{{\n"
+            f"    struct mana_crossing c;\n    mana_cross_lock(&c, \"{fn['name']}\");\n")
+
+
+def wrapper_tail(fn):
+    return f"    mana_cross_unlock(&c);\n    return rc;\n}}\nMANA_PMPI_ALIAS({fn['name']})\n\n"
+
+
+def ins(fn, owned_arrays=False):
+    code = ""
+    for p in fn["params"]:
+        if p.role == "hin":
+            code += translate_in(p, fn["name"])
+    for p in fn["params"]:
+        if p.role == "harr_in":
+            code += translate_array_in(fn, p, owned_arrays)
+    return code
+
+
+def free_arrays(fn):
+    return "".join(f"    mana_wrap_handles_done(r_{p.name}, s_{p.name});\n"
+                   for p in fn["params"] if p.role == "harr_in")
+
+
+def outs_plain(fn):
+    """Handle outputs of a call that is not recorded: predefined handles
+    stay themselves, known objects keep their id, new ones get one."""
+    code = ""
+    for p in fn["params"]:
+        if p.role == "hout":
+            ref = "MANA_OUT_REF" if p.name in fn["ann"]["ref"] else "0"
+            code += (f"    if (rc == MPI_SUCCESS) {{\n"
+                     f"        int32_t v = mana_handle_out({p.kind}, MANA_REAL(o_{p.name}), {ref}, \"{fn['name']}\");\n"
+                     f"        if (v == VID_INVALID)\n            rc = MPI_ERR_INTERN;\n"
+                     f"        else\n            *{p.name} = ({p.base})v;\n    }}\n")
+    return code
+
+
+# --- the templates, one per class ---------------------------------------
+
+def tpl_call(fn):
+    """local, p2p, collective, tools: translate the handles, call, map
+    any returned handle back."""
+    return (wrapper_head(fn) + ins(fn) + out_locals(fn) + call_lower(fn) + outs_plain(fn) + consumed(fn) +
+            free_arrays(fn) + wrapper_tail(fn))
+
+
+def tpl_constructor(fn):
+    """A new object: its id, and a record of the call so a restart can
+    make it again."""
+    if not fn["recorded"]:
+        return tpl_call(fn)
+    return (wrapper_head(fn) + ins(fn) + out_locals(fn) + call_lower(fn) +
+            f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
+            f"        rc = MPI_ERR_INTERN;\n" + free_arrays(fn) + wrapper_tail(fn))
+
+
+def tpl_mutator(fn):
+    """A change to an existing object: logged after the constructor."""
+    if not fn["recorded"]:
+        return tpl_call(fn)
+    return (wrapper_head(fn) + ins(fn) + out_locals(fn) + call_lower(fn) +
+            f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) != 0)\n"
+            f"        rc = MPI_ERR_INTERN;\n" + free_arrays(fn) + wrapper_tail(fn))
+
+
+def tpl_destructor(fn):
+    """The last reference the application holds frees the lower object,
+    releases the id and prunes the record log."""
+    p = fn["params"][0]
+    null = null_of(p.kind)
+    return (wrapper_head(fn) +
+            f"    uint64_t r_{p.name};\n"
+            f"    int how = mana_handle_free_begin({p.kind}, *{p.name}, &r_{p.name}, \"{fn['name']}\");\n"
+            f"    if (how == MANA_FREE_REF_DROPPED) {{\n"
+            f"        *{p.name} = ({p.base}){null};\n        mana_cross_unlock(&c);\n        return MPI_SUCCESS;\n    }}\n"
+            f"    {p.base} o_{p.name} = ({p.base})r_{p.name};\n" + call_lower(fn) +
+            f"    if (rc == MPI_SUCCESS) {{\n"
+            f"        if (how == MANA_FREE_LAST)\n"
+            f"            mana_handle_freed({p.kind}, *{p.name});\n"
+            f"        *{p.name} = ({p.base}){null};\n    }}\n" + wrapper_tail(fn))
+
+
+REQ_KIND = [(r"^MPI_(Isend|Send_init)$", "MANA_REQ_SEND"), (r"^MPI_(Issend|Ssend_init)$", "MANA_REQ_SSEND"),
+            (r"^MPI_(Ibsend|Bsend_init)$", "MANA_REQ_BSEND"), (r"^MPI_(Irsend|Rsend_init)$", "MANA_REQ_RSEND"),
+            (r"^MPI_(Irecv|Recv_init)$", "MANA_REQ_RECV"), (r"^MPI_Imrecv$", "MANA_REQ_MRECV"),
+            (r"^MPI_Isendrecv", "MANA_REQ_SENDRECV"), (r"^MPI_R(put|get|accumulate|get_accumulate)$", "MANA_REQ_RMA")]
+
+
+def request_kind(fn):
+    for pat, kind in REQ_KIND:
+        if re.match(pat, fn["name"]):
+            return kind
+    return "MANA_REQ_COLLECTIVE"
+
+
+def descriptor(fn):
+    """Fills `d`, the pending request's descriptor, from the parameters."""
+    names = {p.name: p for p in fn["params"]}
+    kind = request_kind(fn)
+    d = [f".kind = {kind}", f".persistent = {1 if fn['cls'] == 'persistent' else 0}",
+         f".active = {0 if fn['cls'] == 'persistent' else 1}", f".function = \"{fn['name']}\""]
+    if "comm" in names:
+        d.append(".comm = comm")
+    send = kind in ("MANA_REQ_SEND", "MANA_REQ_SSEND", "MANA_REQ_BSEND", "MANA_REQ_RSEND", "MANA_REQ_SENDRECV")
+    recv = kind in ("MANA_REQ_RECV", "MANA_REQ_MRECV", "MANA_REQ_SENDRECV")
+    if send:
+        buf = "sendbuf" if "sendbuf" in names else "buf"
+        cnt = "sendcount" if "sendcount" in names else "count"
+        typ = "sendtype" if "sendtype" in names else "datatype"
+        tag = "sendtag" if "sendtag" in names else "tag"
+        d += [f".send_buf = {buf}", f".send_count = {cnt}", f".send_type = {typ}", f".dest = dest",
+              f".send_tag = {tag}"]
+    if recv:
+        buf = "recvbuf" if "recvbuf" in names else "buf"
+        cnt = "recvcount" if "recvcount" in names else "count"
+        typ = "recvtype" if "recvtype" in names else "datatype"
+        tag = "recvtag" if "recvtag" in names else "tag"
+        d += [f".recv_buf = {buf}", f".recv_count = {cnt}", f".recv_type = {typ}"]
+        if kind != "MANA_REQ_MRECV":
+            d += [".source = source", f".recv_tag = {tag}"]
+    return "{" + ", ".join(d) + "}"
+
+
+def tpl_nonblocking(fn):
+    """A pending request: an id and a descriptor (request_info.h) that the
+    checkpoint uses; a persistent one is also recorded for replay. Arrays
+    of handles are kept until the request is released, since MPI may read
+    them until then."""
+    req = [p for p in fn["params"] if p.role == "hout" and p.kind == "VID_REQUEST"][0]
+    others = [p for p in fn["params"] if p.role == "hout" and p is not req]
+    owned = [p for p in fn["params"] if p.role == "harr_in"]
+    code = wrapper_head(fn) + ins(fn, owned_arrays=True) + out_locals(fn) + call_lower(fn) + consumed(fn)
+    if others:   # Comm_idup's new communicator: recorded, replayed as a dup
+        if not fn["recorded"]:
+            raise ApiError(f"{fn['where']}: {fn['name']}: a nonblocking call making an object must be recorded")
+        code += (f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
+                 f"        rc = MPI_ERR_INTERN;\n")
+    code += f"    if (rc == MPI_SUCCESS) {{\n        struct mana_request_info d = {descriptor(fn)};\n"
+    if owned:
+        code += "".join(f"        mana_wrap_keep(&d, r_{p.name});\n" for p in owned)
+    if fn["cls"] == "persistent" and fn["recorded"]:
+        code += (f"        int32_t v = mana_record_{fn['name']}({helper_args(fn)});\n")
+    elif others:
+        code += f"        int32_t v = mana_request_out(MANA_REAL(o_{req.name}));\n"
+    else:
+        code += f"        int32_t v = mana_request_out(MANA_REAL(o_{req.name}));\n"
+    code += (f"        if (v == VID_INVALID || mana_request_describe(v, &d) != 0)\n"
+             f"            rc = MPI_ERR_INTERN;\n"
+             f"        else\n            *{req.name} = (MPI_Request)v;\n    }}")
+    if owned:
+        code += " else {\n" + "".join(f"        free(r_{p.name});\n" for p in owned) + "    }\n"
+    else:
+        code += "\n"
+    return code + wrapper_tail(fn)
+
+
+def tpl_completion(fn):
+    """Wait/Test/Start families: the request ids in, the lower half's
+    requests out; a request MPI freed (set to MPI_REQUEST_NULL) loses its
+    id, and the application gets MPI_REQUEST_NULL as MPI gives it."""
+    names = {p.name: p for p in fn["params"]}
+    rp = [p for p in fn["params"] if p.role == "hreqs"][0]
+    n = rp.len if rp.arr else "1"
+    code = wrapper_head(fn)
+    code += (f"    struct mana_reqs rq;\n"
+             f"    if (mana_reqs_in(&rq, {rp.name}, {n}, \"{fn['name']}\") != 0) {{\n"
+             f"        mana_cross_unlock(&c);\n        return MPI_ERR_NO_MEM;\n    }}\n")
+    code += call_lower(fn)
+    if fn["name"] in ("MPI_Start", "MPI_Startall"):
+        done = "MANA_REQS_STARTED, NULL, 0"
+    elif "indx" in names:
+        flag = "(rc == MPI_SUCCESS && *flag)" if "flag" in names else "rc == MPI_SUCCESS"
+        done = f"MANA_REQS_SOME, indx, {flag} && *indx != MPI_UNDEFINED ? 1 : 0"
+    elif "array_of_indices" in names:
+        done = ("MANA_REQS_SOME, array_of_indices, rc == MPI_SUCCESS && *outcount != MPI_UNDEFINED ? "
+                "*outcount : 0")
+    elif "flag" in names:
+        done = "rc == MPI_SUCCESS && *flag ? MANA_REQS_ALL : MANA_REQS_NONE, NULL, 0"
+    elif fn["name"] in ("MPI_Wait", "MPI_Waitall"):
+        done = "MANA_REQS_ALL, NULL, 0"
+    else:   # Cancel, Request_free: only what MPI freed changes
+        done = "MANA_REQS_NONE, NULL, 0"
+    code += f"    mana_reqs_out(&rq, {rp.name}, {done});\n"
+    return code + wrapper_tail(fn)
+
+
+TEMPLATES = {"local": tpl_call, "p2p": tpl_call, "collective": tpl_call, "tools": tpl_call,
+             "constructor": tpl_constructor, "mutator": tpl_mutator, "destructor": tpl_destructor,
+             "nonblocking": tpl_nonblocking, "persistent": tpl_nonblocking, "completion": tpl_completion}
+
+
 def gen_upper(funcs):
-    out = [HEADER, '#include "crossing.h"\n\n']
+    out = [HEADER, '#include <stdlib.h>\n\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
+           '#include "upper_mpi_records.h"\n\n']
     for fn in funcs:
         if fn["how"] != "pass":
             continue
-        args = ", ".join(fn["names"])
-        name, ret = fn["name"], fn["ret"]
-        out.append(f"{ret} {name}({fn['decl']})\n{{\n"
-                   f"    struct mana_crossing c;\n"
-                   f"    mana_cross_enter(&c, \"{name}\");\n"
-                   f"    {ret} rc = mana_lower->mpi.{name}({args});\n"
-                   f"    mana_cross_leave(&c);\n"
-                   f"    return rc;\n}}\n"
-                   f"MANA_PMPI_ALIAS({name})\n\n")
+        out.append(TEMPLATES[fn["cls"]](fn))
     return "".join(out)
+
+
+# --- record helpers and replay -------------------------------------------
+
+def record_sig(fn):
+    """The record helper's parameters: the function's, with handles as
+    virtual ids (int32_t) and outputs as the real handle (uint64_t)."""
+    ps = []
+    for p in fn["params"]:
+        if p.role == "hout":
+            ps.append(f"{p.base} *{p.name}, uint64_t real_{p.name}")
+        elif p.role in ("hinptr", "hfree", "hconsume"):
+            ps.append(f"int32_t {p.name}")
+        else:
+            ps.append(p.text)
+    return ", ".join(ps) if ps else "void"
+
+
+def blob_puts(fn, real_of):
+    code, deps = "", []
+    for p in fn["params"]:
+        if p.role in ("hin", "hinptr"):
+            deps.append(p.name)
+        elif p.role == "harr_in":
+            n = len_expr(fn, p, real_of)
+            code += (f"    int64_t n_{p.name} = {p.name} ? (int64_t)({n}) : 0;\n"
+                     f"    mana_blob_put(&b, &n_{p.name}, sizeof n_{p.name});\n")
+            deps.append(("arr", p))
+        elif p.role == "scalar":
+            code += f"    mana_blob_put(&b, &{p.name}, sizeof {p.name});\n"
+        elif p.role == "ptr":
+            code += f"    mana_blob_put_ptr(&b, (const void *){p.name});\n"
+        elif p.role == "str":
+            code += f"    mana_blob_put_str(&b, {p.name});\n"
+        elif p.role == "array":
+            if not p.len:
+                if fn["cls"] in ("persistent",) or fn["recorded"] and p.const:
+                    raise ApiError(f"{fn['where']}: {fn['name']} is recorded: input array '{p.name}' needs "
+                                   f"len({p.name})=...")
+                continue
+            n = len_expr(fn, p, real_of)
+            elem = f"sizeof *{p.name}" if not p.dims.startswith("[][") else f"sizeof {p.name}[0]"
+            code += f"    mana_blob_put_array(&b, {p.name}, {p.name} ? (int64_t)({n}) : 0, {elem});\n"
+    return code, deps
+
+
+def gen_record_helper(fn):
+    """mana_record_MPI_x: logs one successful call. For a constructor it
+    also gives the new object its id, written to the output parameter's
+    place and returned (VID_INVALID on failure)."""
+    outs = [p for p in fn["params"] if p.role == "hout"]
+    ret = "int32_t" if outs else "int"
+
+    def real_of(name):
+        return f"mana_wrap_real_of_vid({[p for p in fn['params'] if p.name == name][0].kind}, {name})"
+    puts, deps = blob_puts(fn, real_of)
+    code = f"{ret} mana_record_{fn['name']}({record_sig(fn)})\n{{\n    struct mana_blob b;\n    mana_blob_init(&b);\n"
+    code += puts
+    fixed = [d for d in deps if isinstance(d, str)]
+    arrs = [d[1] for d in deps if not isinstance(d, str)]
+    total = " + ".join([str(len(fixed))] + [f"n_{p.name}" for p in arrs])
+    code += (f"    int32_t dsmall[MANA_WRAP_SMALL];\n"
+             f"    int32_t *deps = mana_wrap_deps(dsmall, {total});\n"
+             f"    size_t nd = 0;\n")
+    for d in deps:
+        if isinstance(d, str):
+            code += f"    if (deps)\n        deps[nd++] = (int32_t){d};\n"
+        else:
+            a = d[1]
+            code += (f"    for (int64_t i = 0; deps && i < n_{a.name}; i++)\n"
+                     f"        deps[nd++] = (int32_t){a.name}[i];\n")
+    op = rl_op(fn)
+    if outs:
+        p = outs[0]
+        ref = "MANA_OUT_REF" if p.name in fn["ann"]["ref"] else "0"
+        code += (f"    int32_t v = deps ? mana_handle_new({p.kind}, real_{p.name}, {ref}, {op}, deps, nd, &b, "
+                 f"\"{fn['name']}\") : VID_INVALID;\n")
+        code += f"    if (v != VID_INVALID)\n        *{p.name} = ({p.base})v;\n"
+        res = "v"
+    else:
+        obj = [p for p in fn["params"] if p.role in ("hin", "hinptr")][0]
+        code += (f"    int rc = deps ? mana_record_mutation({obj.kind}, (int32_t){obj.name}, {op}, deps, nd, &b, "
+                 f"\"{fn['name']}\") : -1;\n")
+        res = "rc"
+    code += f"    mana_wrap_deps_done(deps, dsmall);\n    mana_blob_free(&b);\n    return {res};\n}}\n\n"
+    return code
+
+
+def gen_replay(fn):
+    """replay_MPI_x: reads the record's blob and dependencies in the order
+    the helper wrote them, calls the function on the lower half, and
+    hands the new real handle to the replay engine."""
+    target = fn["ann"]["replay"] or fn["name"]
+    code = (f"static int replay_{fn['name']}(struct mana_replay *x, const struct rl_record *r)\n{{\n"
+            f"    struct mana_blob_reader b;\n    mana_blob_reader_init(&b, r->blob, r->blob_len);\n"
+            f"    unsigned d = 0;\n    (void)d;\n")
+    args, post, obj = [], "", None
+    for p in fn["params"]:
+        a = "a_" + p.name   # never clashes with the function's own locals
+        if p.role in ("hin", "hinptr"):
+            code += f"    {p.base} {a} = ({p.base})mana_replay_dep(x, r, &d, {p.kind});\n"
+            args.append(a if p.role == "hin" else f"&{a}")
+            obj = obj or p
+        elif p.role == "harr_in":
+            code += (f"    int64_t n_{p.name};\n    mana_blob_get(&b, &n_{p.name}, sizeof n_{p.name});\n"
+                     f"    {p.base} *{a} = mana_replay_deps(x, r, &d, {p.kind}, n_{p.name}, &b);\n")
+            args.append(a)
+        elif p.role == "scalar":
+            code += f"    {p.decl(a)};\n    mana_blob_get(&b, &{a}, sizeof {a});\n"
+            args.append(a)
+        elif p.role == "ptr":
+            code += f"    {p.decl(a)} = ({p.decl('')})mana_blob_get_ptr(&b);\n"
+            args.append(a)
+        elif p.role == "str":
+            code += f"    const char *{a} = mana_blob_get_str(&b);\n"
+            args.append(f"({p.decl('')}){a}" if not p.const else a)
+        elif p.role == "array" and p.len:
+            code += (f"    int64_t n_{p.name};\n"
+                     f"    {p.decl(a, drop_const=True)} = mana_blob_get_array(&b, sizeof *{a}, &n_{p.name});\n")
+            args.append(a)
+        elif p.role == "hout":
+            if p.kind == "VID_REQUEST" and fn["ann"]["replay"]:
+                continue
+            code += f"    {p.base} o_{p.name} = ({p.base}){null_of(p.kind)};\n"
+            args.append(f"&o_{p.name}")
+            post += f"    if (rc == MPI_SUCCESS)\n        mana_replay_out(x, r, 0, {p.kind}, MANA_REAL(o_{p.name}));\n"
+        else:
+            raise ApiError(f"{fn['where']}: {fn['name']}: cannot replay parameter '{p.text}' ({p.role})")
+    if not post and obj is not None:   # a mutator: its object is its output
+        val = "a_" + obj.name
+        post = f"    if (rc == MPI_SUCCESS)\n        mana_replay_out(x, r, 0, {obj.kind}, MANA_REAL({val}));\n"
+    code += (f"    if (!mana_blob_reader_ok(&b)) {{\n        mana_blob_reader_done(&b);\n"
+             f"        return mana_replay_fail(x, r, \"its argument record is malformed\");\n    }}\n"
+             f"    if (x->failed) {{\n        mana_blob_reader_done(&b);\n        return -1;\n    }}\n"
+             f"    mana_cross_to_lower(&x->c);\n"
+             f"    int rc = mana_lower->mpi.{target}({', '.join(args)});\n"
+             f"    mana_cross_to_upper(&x->c);\n" + post +
+             f"    mana_blob_reader_done(&b);\n    mana_replay_arrays_done(x);\n"
+             f"    return rc == MPI_SUCCESS ? 0 : mana_replay_mpi_fail(x, r, rc);\n}}\n\n")
+    return code
+
+
+def gen_records(funcs):
+    rec = [fn for fn in funcs if fn["recorded"]]
+    h = [HEADER, "#ifndef MANA_UPPER_MPI_RECORDS_H\n#define MANA_UPPER_MPI_RECORDS_H\n\n#include <mpi.h>\n"
+         "#include <stdint.h>\n\n"
+         "/* Record helpers: log a successful call. A constructor's helper gives\n"
+         " * the new object its id and writes it where the application's output\n"
+         " * goes; 0 or -1 (persistent requests: the id or VID_INVALID). */\n"]
+    c = [HEADER, '#include <stdlib.h>\n\n#include "crossing.h"\n#include "mpi_wrap.h"\n#include "mpi_replay.h"\n'
+         '#include "upper_mpi_records.h"\n\n'
+         '/* A record helper takes every parameter of its function, used or not\n'
+         ' * (Comm_idup\'s request is not part of the communicator\'s record). */\n'
+         '#pragma GCC diagnostic ignored "-Wunused-parameter"\n\n']
+    for fn in rec:
+        ret = "int32_t" if any(p.role == "hout" for p in fn["params"]) else "int"
+        h.append(f"{ret} mana_record_{fn['name']}({record_sig(fn)});\n")
+        c.append(gen_record_helper(fn))
+        c.append(gen_replay(fn))
+    h.append("\n#endif\n")
+    c.append("const struct mana_replay_op mana_replay_ops[] = {\n")
+    for fn in rec:
+        outs = [p for p in fn["params"] if p.role == "hout"]
+        kind = outs[0].kind if outs else [p for p in fn["params"] if p.role in ("hin", "hinptr")][0].kind
+        c.append(f"    {{{rl_op(fn)}, \"{fn['name']}\", replay_{fn['name']}, {kind}, {0 if outs else 1}}},\n")
+    c.append("};\nconst unsigned mana_replay_op_count = sizeof mana_replay_ops / sizeof mana_replay_ops[0];\n")
+    return "".join(h), "".join(c)
 
 
 def gen_lower(funcs):
     out = [HEADER, '#include "mpi_adapters.h"\n\n',
            "void mana_lower_fill_mpi_table(struct mana_mpi_table *t)\n{\n"]
     for fn in funcs:
-        if fn["how"] in ("upper-only", "unsupported"):
+        if not crosses(fn):
             continue
         target = f"mana_lh_{fn['name']}" if fn["how"] == "both" else fn["name"]
         out.append(f"    t->{fn['name']} = {target};\n")
@@ -158,11 +808,15 @@ def main():
         sys.exit("usage: gen_wrappers.py API_LIST OUTDIR")
     try:
         funcs = parse(sys.argv[1])
+        upper = gen_upper(funcs)
+        rec_h, rec_c = gen_records(funcs)
     except ApiError as e:
         sys.exit(f"gen_wrappers: {e}")
     outdir = sys.argv[2]
     write(f"{outdir}/mana_mpi_table.h", gen_table(funcs))
-    write(f"{outdir}/upper_mpi_exports.c", gen_upper(funcs))
+    write(f"{outdir}/upper_mpi_exports.c", upper)
+    write(f"{outdir}/upper_mpi_records.h", rec_h)
+    write(f"{outdir}/upper_mpi_records.c", rec_c)
     write(f"{outdir}/lower_mpi_table_fill.c", gen_lower(funcs))
     write(f"{outdir}/upper_mpi_unsupported.c", gen_unsupported(funcs))
     write(f"{outdir}/mpi_api_list.c", gen_api_list(funcs))

@@ -57,6 +57,43 @@ static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_c
     }
 }
 
+/* The same crossing in four steps, for wrappers that translate handles:
+ * the virtual-id tables may only be touched with the lower lock held and
+ * the upper %fs live (they allocate with the upper malloc), so such a
+ * wrapper locks, translates, switches %fs only around the call itself,
+ * translates the results back and unlocks. */
+static inline __attribute__((always_inline)) void mana_cross_lock(struct mana_crossing *c, const char *function)
+{
+    if (__builtin_expect(mana_lower == 0, 0))
+        mana_no_lower_half(function);
+    c->upper_fs = mana_rdfsbase(&mana_fs);
+    c->nested = __builtin_expect(atomic_load_explicit(&mana_lower_lock_word, memory_order_relaxed) != 0, 0) &&
+                mana_holder_upper_fs == c->upper_fs;
+    if (!c->nested) {
+        mana_lower_lock();
+        mana_holder_upper_fs = c->upper_fs;
+    }
+}
+
+static inline __attribute__((always_inline)) void mana_cross_to_lower(const struct mana_crossing *c)
+{
+    (void)c;
+    mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
+}
+
+static inline __attribute__((always_inline)) void mana_cross_to_upper(const struct mana_crossing *c)
+{
+    mana_wrfsbase(&mana_fs, c->upper_fs);
+}
+
+static inline __attribute__((always_inline)) void mana_cross_unlock(const struct mana_crossing *c)
+{
+    if (!c->nested) {
+        mana_holder_upper_fs = 0;
+        mana_lower_unlock();
+    }
+}
+
 /* Entering upper code that the lower MPI calls (a user reduction op, an
  * attribute or error handler callback): the calling thread holds the
  * lower lock, so its upper %fs is the holder's. Returns the lower %fs to

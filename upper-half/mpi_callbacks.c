@@ -6,17 +6,34 @@
  * never reads back, so the trampoline's context travels there: a small
  * record with the user's functions and the user's extra_state. Error
  * handlers get no context (and are variadic), so they use a fixed pool
- * of trampolines, like user reduction ops. */
+ * of trampolines, like user reduction ops.
+ *
+ * MPI passes the lower half's handles (the object, the keyval); the user
+ * function gets the ids the application knows. The trampolines, not the
+ * user functions, are what the lower half and the record log see, so a
+ * replayed keyval or error handler reaches the same user code. During a
+ * replay the delete callbacks are not run: their effect (often a free of
+ * the attribute value) already happened before the checkpoint. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "crossing.h"
+#include "mpi_wrap.h"
+#include "upper_mpi_records.h"
 
 struct keyval_callbacks {
     MPI_Comm_copy_attr_function *copy;
     MPI_Comm_delete_attr_function *del;
     void *extra_state;
+    enum vid_kind kind; /* of the objects the keyval's attributes hang on */
 };
+
+/* The application's id for a handle MPI gives a callback. */
+static int32_t app_handle(enum vid_kind kind, int32_t real)
+{
+    int32_t v = vid_find_real(kind, MANA_REAL(real));
+    return v != VID_INVALID ? v : real;
+}
 
 /* Communicator and datatype handles are both ints in the MPICH ABI, so one
  * pair of trampolines serves comm, type and MPI-1 keyvals. */
@@ -24,7 +41,7 @@ static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in
 {
     struct keyval_callbacks *cb = extra_state;
     uint64_t lower_fs = mana_callback_enter();
-    int rc = cb->copy(old, keyval, cb->extra_state, in, out, flag);
+    int rc = cb->copy(app_handle(cb->kind, old), app_handle(VID_KEYVAL, keyval), cb->extra_state, in, out, flag);
     mana_callback_leave(lower_fs);
     return rc;
 }
@@ -33,7 +50,8 @@ static int delete_trampoline(MPI_Comm comm, int keyval, void *value, void *extra
 {
     struct keyval_callbacks *cb = extra_state;
     uint64_t lower_fs = mana_callback_enter();
-    int rc = cb->del(comm, keyval, value, cb->extra_state);
+    int rc = mana_replaying ? MPI_SUCCESS
+                            : cb->del(app_handle(cb->kind, comm), app_handle(VID_KEYVAL, keyval), value, cb->extra_state);
     mana_callback_leave(lower_fs);
     return rc;
 }
@@ -41,11 +59,12 @@ static int delete_trampoline(MPI_Comm comm, int keyval, void *value, void *extra
 /* The record lives as long as the process: MPI may still call it for
  * attributes set before the keyval was freed. */
 static struct keyval_callbacks *keyval_callbacks_new(MPI_Comm_copy_attr_function *copy,
-                                                     MPI_Comm_delete_attr_function *del, void *extra_state)
+                                                     MPI_Comm_delete_attr_function *del, void *extra_state,
+                                                     enum vid_kind kind)
 {
     struct keyval_callbacks *cb = malloc(sizeof *cb);
     if (cb != NULL)
-        *cb = (struct keyval_callbacks){copy, del, extra_state};
+        *cb = (struct keyval_callbacks){copy, del, extra_state, kind};
     return cb;
 }
 
@@ -61,39 +80,50 @@ int MPIR_Dup_fn(MPI_Comm old, int keyval, void *extra_state, void *in, void *out
     return MPI_SUCCESS;
 }
 
-#define CREATE_KEYVAL(name, copy_type, delete_type)                                                         \
+#define CREATE_KEYVAL(name, copy_type, delete_type, kind)                                                   \
     int name(copy_type *copy, delete_type *del, int *keyval, void *extra_state)                            \
     {                                                                                                      \
         struct keyval_callbacks *cb = keyval_callbacks_new((MPI_Comm_copy_attr_function *)copy,            \
-                                                           (MPI_Comm_delete_attr_function *)del, extra_state); \
+                                                           (MPI_Comm_delete_attr_function *)del, extra_state, \
+                                                           kind);                                          \
         if (cb == NULL)                                                                                    \
             return MPI_ERR_NO_MEM;                                                                         \
+        copy_type *lower_copy = copy ? (copy_type *)copy_trampoline : NULL;                                \
+        delete_type *lower_del = del ? (delete_type *)delete_trampoline : NULL;                            \
+        int real = MPI_KEYVAL_INVALID;                                                                     \
         struct mana_crossing c;                                                                            \
-        mana_cross_enter(&c, #name);                                                                       \
-        int rc = mana_lower->mpi.name(copy ? (copy_type *)copy_trampoline : NULL,                          \
-                                      del ? (delete_type *)delete_trampoline : NULL, keyval, cb);          \
-        mana_cross_leave(&c);                                                                              \
+        mana_cross_lock(&c, #name);                                                                        \
+        mana_cross_to_lower(&c);                                                                           \
+        int rc = mana_lower->mpi.name(lower_copy, lower_del, &real, cb);                                   \
+        mana_cross_to_upper(&c);                                                                           \
+        if (rc == MPI_SUCCESS &&                                                                           \
+            mana_record_##name(lower_copy, lower_del, keyval, MANA_REAL(real), cb) == VID_INVALID) \
+            rc = MPI_ERR_INTERN;                                                                           \
+        mana_cross_unlock(&c);                                                                             \
         if (rc != MPI_SUCCESS)                                                                             \
             free(cb);                                                                                      \
         return rc;                                                                                         \
     }                                                                                                      \
     MANA_PMPI_ALIAS(name)
 
-CREATE_KEYVAL(MPI_Comm_create_keyval, MPI_Comm_copy_attr_function, MPI_Comm_delete_attr_function)
-CREATE_KEYVAL(MPI_Type_create_keyval, MPI_Type_copy_attr_function, MPI_Type_delete_attr_function)
-CREATE_KEYVAL(MPI_Keyval_create, MPI_Copy_function, MPI_Delete_function)
+CREATE_KEYVAL(MPI_Comm_create_keyval, MPI_Comm_copy_attr_function, MPI_Comm_delete_attr_function, VID_COMM)
+CREATE_KEYVAL(MPI_Type_create_keyval, MPI_Type_copy_attr_function, MPI_Type_delete_attr_function, VID_DATATYPE)
+CREATE_KEYVAL(MPI_Keyval_create, MPI_Copy_function, MPI_Delete_function, VID_COMM)
+CREATE_KEYVAL(MPI_Win_create_keyval, MPI_Win_copy_attr_function, MPI_Win_delete_attr_function, VID_WIN)
 
 /* --- error handlers -------------------------------------------------- */
 
 #define ERRHANDLER_SLOTS 32
 
 static MPI_Comm_errhandler_function *errhandler_function[ERRHANDLER_SLOTS];
+static enum vid_kind errhandler_kind[ERRHANDLER_SLOTS]; /* comm or win */
 static int errhandler_slots_used;
 
 static void call_errhandler(int slot, MPI_Comm *comm, int *code)
 {
     uint64_t lower_fs = mana_callback_enter();
-    errhandler_function[slot](comm, code);
+    MPI_Comm app = app_handle(errhandler_kind[slot], *comm);
+    errhandler_function[slot](&app, code);
     mana_callback_leave(lower_fs);
 }
 
@@ -123,33 +153,41 @@ static MPI_Comm_errhandler_function *const errhandler_trampoline[ERRHANDLER_SLOT
 /* A slot is never given back: an error handler stays callable while any
  * communicator still has it, even after MPI_Errhandler_free. The same
  * function reuses its slot. */
-static int errhandler_slot(MPI_Comm_errhandler_function *fn)
+static int errhandler_slot(MPI_Comm_errhandler_function *fn, enum vid_kind kind)
 {
     for (int i = 0; i < errhandler_slots_used; i++)
-        if (errhandler_function[i] == fn)
+        if (errhandler_function[i] == fn && errhandler_kind[i] == kind)
             return i;
     if (errhandler_slots_used == ERRHANDLER_SLOTS)
         return -1;
     errhandler_function[errhandler_slots_used] = fn;
+    errhandler_kind[errhandler_slots_used] = kind;
     return errhandler_slots_used++;
 }
 
-#define CREATE_ERRHANDLER(name)                                                                            \
-    int name(MPI_Comm_errhandler_function *fn, MPI_Errhandler *errhandler)                                 \
+#define CREATE_ERRHANDLER(name, fn_type, kind)                                                             \
+    int name(fn_type *fn, MPI_Errhandler *errhandler)                                                      \
     {                                                                                                      \
-        int slot = errhandler_slot(fn);                                                                    \
+        int slot = errhandler_slot((MPI_Comm_errhandler_function *)fn, kind);                              \
         if (slot < 0) {                                                                                    \
             fprintf(stderr, "MANA: " #name ": more than %d distinct error handler functions (a limit of "    \
                             "this version of MANA)\n", ERRHANDLER_SLOTS);                                  \
             return MPI_ERR_INTERN;                                                                         \
         }                                                                                                  \
+        fn_type *tramp = (fn_type *)errhandler_trampoline[slot];                                           \
+        MPI_Errhandler real = MPI_ERRHANDLER_NULL;                                                         \
         struct mana_crossing c;                                                                            \
-        mana_cross_enter(&c, #name);                                                                       \
-        int rc = mana_lower->mpi.name(errhandler_trampoline[slot], errhandler);                            \
-        mana_cross_leave(&c);                                                                              \
+        mana_cross_lock(&c, #name);                                                                        \
+        mana_cross_to_lower(&c);                                                                           \
+        int rc = mana_lower->mpi.name(tramp, &real);                                                       \
+        mana_cross_to_upper(&c);                                                                           \
+        if (rc == MPI_SUCCESS && mana_record_##name(tramp, errhandler, MANA_REAL(real)) == VID_INVALID)     \
+            rc = MPI_ERR_INTERN;                                                                           \
+        mana_cross_unlock(&c);                                                                             \
         return rc;                                                                                         \
     }                                                                                                      \
     MANA_PMPI_ALIAS(name)
 
-CREATE_ERRHANDLER(MPI_Comm_create_errhandler)
-CREATE_ERRHANDLER(MPI_Errhandler_create)
+CREATE_ERRHANDLER(MPI_Comm_create_errhandler, MPI_Comm_errhandler_function, VID_COMM)
+CREATE_ERRHANDLER(MPI_Errhandler_create, MPI_Comm_errhandler_function, VID_COMM)
+CREATE_ERRHANDLER(MPI_Win_create_errhandler, MPI_Win_errhandler_function, VID_WIN)

@@ -4,9 +4,13 @@
  * for, capped at what the lock makes safe), and memory that must live in
  * the upper half to be saved. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "crossing.h"
+#include "mpi_replay.h"
+#include "mpi_wrap.h"
 #include "stub_check.h"
 
 static int app_thread_level = MPI_THREAD_SINGLE;
@@ -16,6 +20,8 @@ int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
 {
     if (mana_lower != NULL)
         mana_stub_check();
+    if (mana_mpi_state_init() != 0)
+        return MPI_ERR_NO_MEM;
     init_thread = pthread_self();
     int lower_provided = MPI_THREAD_SINGLE;
     struct mana_crossing c;
@@ -73,10 +79,26 @@ int MPI_Free_mem(void *base)
 }
 MANA_PMPI_ALIAS(MPI_Free_mem)
 
-/* MPICH's MPI_Pcontrol does nothing; a variadic call cannot be forwarded. */
+/* MPICH's MPI_Pcontrol does nothing; a variadic call cannot be forwarded.
+ *
+ * A test hook, off unless MANA_DEBUG contains "replay": MPI_Pcontrol(99)
+ * replays the record log on the live lower half, as a restart does on a
+ * fresh one. Every object the application holds is made a second time
+ * and its id moved to the new one, so whatever the program does with
+ * its objects afterwards shows whether the replay rebuilt them right
+ * (tests/integration/replay_objects.sh). */
+#define MANA_PCONTROL_REPLAY 99
+
 int MPI_Pcontrol(const int level, ...)
 {
-    (void)level;
+    const char *debug = getenv("MANA_DEBUG");
+    if (level == MANA_PCONTROL_REPLAY && debug && strstr(debug, "replay")) {
+        char err[512];
+        if (mana_mpi_replay(err, sizeof err) != 0) {
+            fprintf(stderr, "MANA: MANA_DEBUG=replay: %s\n", err);
+            return MPI_ERR_OTHER;
+        }
+    }
     return MPI_SUCCESS;
 }
 MANA_PMPI_ALIAS(MPI_Pcontrol)

@@ -2,10 +2,15 @@
  * the lower %fs live. MPI gives the function no context argument, so each
  * user op gets one of a fixed pool of trampolines; the trampoline switches
  * %fs to the upper half of the thread holding the lower lock (the thread
- * inside the reduction), calls the user's function and switches back. */
+ * inside the reduction), calls the user's function and switches back.
+ * The datatype MPI passes is the lower half's: the user function gets
+ * the id the application knows instead. The trampoline's address is what
+ * the record log keeps, so a replayed op calls the same slot. */
 #include <stdio.h>
 
 #include "crossing.h"
+#include "mpi_wrap.h"
+#include "upper_mpi_records.h"
 
 #define OP_SLOTS 64
 
@@ -16,7 +21,9 @@ static inline __attribute__((always_inline)) void call_user_op(int slot, void *i
                                                                 MPI_Datatype *type)
 {
     uint64_t lower_fs = mana_callback_enter();
-    op_function[slot](in, inout, len, type);
+    int32_t v = vid_find_real(VID_DATATYPE, MANA_REAL(*type));
+    MPI_Datatype app_type = v != VID_INVALID ? (MPI_Datatype)v : *type;
+    op_function[slot](in, inout, len, &app_type);
     mana_callback_leave(lower_fs);
 }
 
@@ -51,13 +58,20 @@ int MPI_Op_create(MPI_User_function *user_fn, int commute, MPI_Op *op)
         return MPI_ERR_INTERN;
     }
     struct mana_crossing c;
-    mana_cross_enter(&c, "MPI_Op_create");
-    int rc = mana_lower->mpi.MPI_Op_create(op_trampoline[slot], commute, op);
-    mana_cross_leave(&c);
+    mana_cross_lock(&c, "MPI_Op_create");
+    MPI_Op real = MPI_OP_NULL;
+    mana_cross_to_lower(&c);
+    int rc = mana_lower->mpi.MPI_Op_create(op_trampoline[slot], commute, &real);
+    mana_cross_to_upper(&c);
     if (rc == MPI_SUCCESS) {
-        op_function[slot] = user_fn;
-        op_handle[slot] = *op;
+        if (mana_record_MPI_Op_create(op_trampoline[slot], commute, op, MANA_REAL(real)) == VID_INVALID) {
+            rc = MPI_ERR_INTERN;
+        } else {
+            op_function[slot] = user_fn;
+            op_handle[slot] = *op;
+        }
     }
+    mana_cross_unlock(&c);
     return rc;
 }
 MANA_PMPI_ALIAS(MPI_Op_create)
@@ -66,10 +80,22 @@ int MPI_Op_free(MPI_Op *op)
 {
     MPI_Op handle = *op;
     struct mana_crossing c;
-    mana_cross_enter(&c, "MPI_Op_free");
-    int rc = mana_lower->mpi.MPI_Op_free(op);
-    mana_cross_leave(&c);
-    if (rc == MPI_SUCCESS) {
+    mana_cross_lock(&c, "MPI_Op_free");
+    uint64_t r;
+    int how = mana_handle_free_begin(VID_OP, handle, &r, "MPI_Op_free");
+    MPI_Op real = (MPI_Op)r;
+    int rc = MPI_SUCCESS;
+    if (how != MANA_FREE_REF_DROPPED) {
+        mana_cross_to_lower(&c);
+        rc = mana_lower->mpi.MPI_Op_free(&real);
+        mana_cross_to_upper(&c);
+    }
+    if (rc == MPI_SUCCESS && how == MANA_FREE_LAST)
+        mana_handle_freed(VID_OP, handle);
+    if (rc == MPI_SUCCESS)
+        *op = MPI_OP_NULL;
+    mana_cross_unlock(&c);
+    if (rc == MPI_SUCCESS && how == MANA_FREE_LAST) {
         for (int i = 0; i < OP_SLOTS; i++) {
             if (op_function[i] != NULL && op_handle[i] == handle) {
                 op_function[i] = NULL;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 struct rl_rec {
     struct rl_record pub; /* first: rl_record pointers convert back */
@@ -81,6 +80,48 @@ static const char *const op_names[RL_OP_MAX_CODE + 1] = {
     [RL_COMM_DELETE_ATTR] = "COMM_DELETE_ATTR",
     [RL_TYPE_SET_ATTR] = "TYPE_SET_ATTR",
     [RL_TYPE_DELETE_ATTR] = "TYPE_DELETE_ATTR",
+    [RL_COMM_IDUP] = "COMM_IDUP",
+    [RL_COMM_IDUP_WITH_INFO] = "COMM_IDUP_WITH_INFO",
+    [RL_COMM_GET_INFO] = "COMM_GET_INFO",
+    [RL_COMM_GET_ERRHANDLER] = "COMM_GET_ERRHANDLER",
+    [RL_ERRHANDLER_GET] = "ERRHANDLER_GET",
+    [RL_ERRHANDLER_SET] = "ERRHANDLER_SET",
+    [RL_ATTR_PUT] = "ATTR_PUT",
+    [RL_ATTR_DELETE] = "ATTR_DELETE",
+    [RL_TYPE_HVECTOR] = "TYPE_HVECTOR",
+    [RL_TYPE_HINDEXED] = "TYPE_HINDEXED",
+    [RL_TYPE_STRUCT] = "TYPE_STRUCT",
+    [RL_ERRHANDLER_CREATE] = "ERRHANDLER_CREATE",
+    [RL_WIN_CREATE_ERRHANDLER] = "WIN_CREATE_ERRHANDLER",
+    [RL_KEYVAL_CREATE] = "KEYVAL_CREATE",
+    [RL_WIN_CREATE_KEYVAL] = "WIN_CREATE_KEYVAL",
+    [RL_SEND_INIT] = "SEND_INIT",
+    [RL_BSEND_INIT] = "BSEND_INIT",
+    [RL_SSEND_INIT] = "SSEND_INIT",
+    [RL_RSEND_INIT] = "RSEND_INIT",
+    [RL_RECV_INIT] = "RECV_INIT",
+    [RL_ALLGATHER_INIT] = "ALLGATHER_INIT",
+    [RL_ALLGATHERV_INIT] = "ALLGATHERV_INIT",
+    [RL_ALLREDUCE_INIT] = "ALLREDUCE_INIT",
+    [RL_ALLTOALL_INIT] = "ALLTOALL_INIT",
+    [RL_ALLTOALLV_INIT] = "ALLTOALLV_INIT",
+    [RL_ALLTOALLW_INIT] = "ALLTOALLW_INIT",
+    [RL_BARRIER_INIT] = "BARRIER_INIT",
+    [RL_BCAST_INIT] = "BCAST_INIT",
+    [RL_EXSCAN_INIT] = "EXSCAN_INIT",
+    [RL_GATHER_INIT] = "GATHER_INIT",
+    [RL_GATHERV_INIT] = "GATHERV_INIT",
+    [RL_NEIGHBOR_ALLGATHER_INIT] = "NEIGHBOR_ALLGATHER_INIT",
+    [RL_NEIGHBOR_ALLGATHERV_INIT] = "NEIGHBOR_ALLGATHERV_INIT",
+    [RL_NEIGHBOR_ALLTOALL_INIT] = "NEIGHBOR_ALLTOALL_INIT",
+    [RL_NEIGHBOR_ALLTOALLV_INIT] = "NEIGHBOR_ALLTOALLV_INIT",
+    [RL_NEIGHBOR_ALLTOALLW_INIT] = "NEIGHBOR_ALLTOALLW_INIT",
+    [RL_REDUCE_INIT] = "REDUCE_INIT",
+    [RL_REDUCE_SCATTER_BLOCK_INIT] = "REDUCE_SCATTER_BLOCK_INIT",
+    [RL_REDUCE_SCATTER_INIT] = "REDUCE_SCATTER_INIT",
+    [RL_SCAN_INIT] = "SCAN_INIT",
+    [RL_SCATTER_INIT] = "SCATTER_INIT",
+    [RL_SCATTERV_INIT] = "SCATTERV_INIT",
 };
 
 const char *rl_op_name(unsigned op)
@@ -88,18 +129,26 @@ const char *rl_op_name(unsigned op)
     return op <= RL_OP_MAX_CODE ? op_names[op] : NULL;
 }
 
-/* zlib's CRC-32 (the IEEE polynomial), over what precedes the trailer. */
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32), over what precedes the
+ * trailer; computed here so that libmana links no compression library. */
 uint32_t rl_crc32(const void *buf, size_t len)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const Bytef *p = buf;
-    while (len > 0) {
-        uInt n = len > 0x40000000u ? 0x40000000u : (uInt)len;
-        crc = crc32(crc, p, n);
-        p += n;
-        len -= n;
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = 1;
     }
-    return (uint32_t)crc;
+    uint32_t crc = 0xffffffffu;
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++)
+        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return crc ^ 0xffffffffu;
 }
 
 struct rl_log *rl_create(void)

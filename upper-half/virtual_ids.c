@@ -13,13 +13,19 @@ static int vid_ready;
 /* MPICH object kinds (HANDLE_GET_MPI_KIND). */
 static const uint32_t mpich_kind[VID_NKINDS] = {
     [VID_COMM] = 0x1, [VID_GROUP] = 0x2,  [VID_DATATYPE] = 0x3, [VID_OP] = 0x6,  [VID_REQUEST] = 0xb,
-    [VID_ERRHANDLER] = 0x5, [VID_INFO] = 0x7, [VID_KEYVAL] = 0x9, [VID_WIN] = 0x8,
+    [VID_ERRHANDLER] = 0x5, [VID_INFO] = 0x7, [VID_KEYVAL] = 0x9, [VID_WIN] = 0x8, [VID_MESSAGE] = 0xc,
+};
+
+/* Kinds whose user objects MPI can hand back to the application. */
+static const uint8_t reverse_users[VID_NKINDS] = {
+    [VID_COMM] = 1, [VID_GROUP] = 1, [VID_DATATYPE] = 1, [VID_OP] = 1, [VID_ERRHANDLER] = 1,
+    [VID_INFO] = 1, [VID_KEYVAL] = 1, [VID_WIN] = 1,
 };
 
 static const char *const kind_names[VID_NKINDS] = {
     [VID_COMM] = "comm", [VID_GROUP] = "group", [VID_DATATYPE] = "datatype", [VID_OP] = "op",
     [VID_REQUEST] = "request", [VID_ERRHANDLER] = "errhandler", [VID_INFO] = "info", [VID_KEYVAL] = "keyval",
-    [VID_WIN] = "win",
+    [VID_WIN] = "win", [VID_MESSAGE] = "message",
 };
 
 /* The predefined handles of MPICH's mpi.h, per kind. Duplicates (aliases
@@ -55,6 +61,7 @@ static const int32_t predef_keyval[] = {
     MPI_WIN_CREATE_FLAVOR, MPI_WIN_MODEL,
 };
 static const int32_t predef_win[] = {MPI_WIN_NULL};
+static const int32_t predef_message[] = {MPI_MESSAGE_NULL, MPI_MESSAGE_NO_PROC};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 static const struct {
@@ -70,6 +77,7 @@ static const struct {
     [VID_INFO] = {predef_info, N(predef_info)},
     [VID_KEYVAL] = {predef_keyval, N(predef_keyval)},
     [VID_WIN] = {predef_win, N(predef_win)},
+    [VID_MESSAGE] = {predef_message, N(predef_message)},
 };
 
 static inline uint32_t hash32(uint32_t v)
@@ -96,6 +104,71 @@ static uint32_t predef_find(const struct vid_table *t, int32_t virt)
             return slot;
         h = (h + 1) & t->predef_hash_mask;
     }
+}
+
+#define REV_DELETED UINT32_MAX
+
+static inline uint32_t hash64(uint64_t v)
+{
+    return hash32((uint32_t)v ^ hash32((uint32_t)(v >> 32)));
+}
+
+static int rev_resize(struct vid_table *t, uint32_t size)
+{
+    uint32_t *h = calloc(size, sizeof *h);
+    if (!h)
+        return -1;
+    uint32_t *old = t->rev_hash, old_size = old ? t->rev_mask + 1 : 0;
+    t->rev_hash = h;
+    t->rev_mask = size - 1;
+    t->rev_used = t->rev_deleted = 0;
+    for (uint32_t i = 0; i < old_size; i++) {
+        uint32_t slot = old[i];
+        if (slot == 0 || slot == REV_DELETED)
+            continue;
+        uint32_t p = hash64(t->entries[slot - 1].real) & t->rev_mask;
+        while (h[p])
+            p = (p + 1) & t->rev_mask;
+        h[p] = slot;
+        t->rev_used++;
+    }
+    free(old);
+    return 0;
+}
+
+/* Entry IDX is findable by its real handle. 0, or -1 (no memory). */
+static int rev_insert(struct vid_table *t, uint32_t idx)
+{
+    if (!t->rev_hash || 2 * (t->rev_used + t->rev_deleted + 1) > t->rev_mask + 1) {
+        /* Rehash at half full (deleted slots count), to a quarter full. */
+        uint32_t size = 32;
+        while (4 * (uint64_t)(t->rev_used + 1) > size)
+            size *= 2;
+        if (rev_resize(t, size) != 0)
+            return -1;
+    }
+    uint32_t p = hash64(t->entries[idx].real) & t->rev_mask;
+    while (t->rev_hash[p] != 0 && t->rev_hash[p] != REV_DELETED)
+        p = (p + 1) & t->rev_mask;
+    if (t->rev_hash[p] == REV_DELETED)
+        t->rev_deleted--;
+    t->rev_hash[p] = idx + 1;
+    t->rev_used++;
+    return 0;
+}
+
+static void rev_remove(struct vid_table *t, uint32_t idx)
+{
+    if (!t->rev_hash)
+        return;
+    uint32_t p = hash64(t->entries[idx].real) & t->rev_mask;
+    for (uint32_t n = 0; n <= t->rev_mask && t->rev_hash[p] != 0; n++, p = (p + 1) & t->rev_mask)
+        if (t->rev_hash[p] == idx + 1) {
+            t->rev_hash[p] = REV_DELETED;
+            t->rev_used--;
+            t->rev_deleted++;
+            return;
+        }
 }
 
 static int grow(struct vid_table *t, uint32_t need)
@@ -148,8 +221,12 @@ int vid_init(void)
             while (t->predef_hash[h])
                 h = (h + 1) & t->predef_hash_mask;
             t->predef_hash[h] = idx + 1;
+            if (rev_insert(t, idx) != 0)
+                goto fail;
         }
         t->n_predef = t->n_entries;
+        t->reverse_users = reverse_users[k];
+        t->predef_identity = 1;
     }
     vid_ready = 1;
     return 0;
@@ -163,6 +240,7 @@ void vid_fini(void)
     for (int k = 0; k < VID_NKINDS; k++) {
         free(vid_tables[k].entries);
         free(vid_tables[k].predef_hash);
+        free(vid_tables[k].rev_hash);
     }
     memset(vid_tables, 0, sizeof vid_tables);
     vid_ready = 0;
@@ -199,7 +277,19 @@ int32_t vid_register(enum vid_kind kind, uint64_t real)
     memset(e->user, 0, sizeof e->user);
     e->state = VID_LIVE;
     e->next_free = UINT32_MAX;
+    e->refs = 1;
     e->virt = (int32_t)(VID_INDIRECT_BITS | t->kind_bits | ((uint32_t)e->gen << VID_GEN_SHIFT) | idx);
+    if (t->reverse_users && rev_insert(t, idx) != 0) {
+        e->state = VID_FREE;
+        e->virt = 0;
+        e->next_free = UINT32_MAX;
+        if (t->free_tail == UINT32_MAX)
+            t->free_head = idx;
+        else
+            t->entries[t->free_tail].next_free = idx;
+        t->free_tail = idx;
+        return VID_INVALID;
+    }
     t->n_live++;
     return e->virt;
 }
@@ -237,7 +327,10 @@ int vid_release(enum vid_kind kind, int32_t virt)
         return -1;
     struct vid_table *t = &vid_tables[kind];
     uint32_t idx = (uint32_t)(e - t->entries);
+    if (t->reverse_users)
+        rev_remove(t, idx);
     e->state = VID_FREE;
+    e->refs = 0;
     e->virt = 0;
     e->real = 0;
     e->gen = (uint8_t)((e->gen + 1) & 0xf);
@@ -256,8 +349,31 @@ int vid_update_real(enum vid_kind kind, int32_t virt, uint64_t new_real)
     struct vid_entry *e = vid_entry_of(kind, virt);
     if (!e)
         return -1;
+    struct vid_table *t = &vid_tables[kind];
+    uint32_t idx = (uint32_t)(e - t->entries);
+    int indexed = e->state == VID_PREDEFINED || t->reverse_users;
+    if (indexed)
+        rev_remove(t, idx);
     e->real = new_real;
-    return 0;
+    if (e->state == VID_PREDEFINED && new_real != (uint64_t)(uint32_t)e->virt)
+        t->predef_identity = 0;
+    return indexed ? rev_insert(t, idx) : 0;
+}
+
+int32_t vid_find_real(enum vid_kind kind, uint64_t real)
+{
+    if (!valid_kind(kind) || !vid_ready)
+        return VID_INVALID;
+    const struct vid_table *t = &vid_tables[kind];
+    if (!t->rev_hash)
+        return VID_INVALID;
+    uint32_t p = hash64(real) & t->rev_mask;
+    for (uint32_t n = 0; n <= t->rev_mask && t->rev_hash[p] != 0; n++, p = (p + 1) & t->rev_mask) {
+        uint32_t slot = t->rev_hash[p];
+        if (slot != REV_DELETED && t->entries[slot - 1].real == real && t->entries[slot - 1].state != VID_FREE)
+            return t->entries[slot - 1].virt;
+    }
+    return VID_INVALID;
 }
 
 uint64_t *vid_user(enum vid_kind kind, int32_t virt)

@@ -19,7 +19,9 @@
  *   bits 31..30  0b11 (MPICH HANDLE_KIND_INDIRECT)
  *   bits 29..26  MPICH object kind (comm 0x1, group 0x2, datatype 0x3,
  *                errhandler 0x5, op 0x6, info 0x7, win 0x8, keyval 0x9,
- *                request 0xb), as in MPICH's HANDLE_GET_MPI_KIND
+ *                request 0xb), as in MPICH's HANDLE_GET_MPI_KIND; messages
+ *                (requests in MPICH) use the otherwise unused kind 0xc so
+ *                that a message id never equals a request id
  *   bits 25..22  generation of the slot (4 bits, bumped on every release)
  *   bits 21..0   index of the slot in the kind's entry array
  *
@@ -32,7 +34,23 @@
  * programs cannot rely on more.
  *
  * Lookup of a user id is an array index plus two compares (inline below);
- * lookup of a predefined handle is a probe of a small open-addressing hash.
+ * lookup of a predefined handle is a probe of a small open-addressing hash,
+ * or nothing at all (vid_real) while every predefined handle of the kind
+ * is its own real handle, as with an MPICH lower half.
+ *
+ * Reverse lookup (real -> virtual, vid_find_real) exists because MPI hands
+ * back objects the application already holds: MPI_Comm_get_errhandler,
+ * MPI_Comm_group, MPI_Type_get_contents, and the handles MPI passes to
+ * callbacks (the datatype of a user op, the communicator of an error
+ * handler or attribute callback). Predefined handles are always in it;
+ * user ids only for the kinds MPI can hand back (not requests and
+ * messages, which are created and completed too often to pay for it).
+ *
+ * Each user entry counts the references the application holds (refs): an
+ * object handed back again gets the same id with one more reference, and
+ * the lower half keeps exactly one reference per live id, so the lower
+ * object is freed with the last MPI_x_free of the id and a replay creates
+ * exactly one.
  *
  * Thread safety: none inside. Every call must be made with MANA's lower
  * lock held (lower_lock.h), as the MPI wrappers do. No TLS is used; memory
@@ -55,6 +73,7 @@ enum vid_kind {
     VID_INFO,
     VID_KEYVAL,
     VID_WIN,
+    VID_MESSAGE,
     VID_NKINDS
 };
 
@@ -80,6 +99,7 @@ struct vid_entry {
     uint8_t gen;        /* generation, 0..15 */
     uint16_t pad;
     uint32_t next_free; /* free list link (index), when free */
+    uint32_t refs;      /* references the application holds (user ids) */
 };
 
 struct vid_table {
@@ -95,6 +115,13 @@ struct vid_table {
      * (stored as index + 1) */
     uint32_t *predef_hash;
     uint32_t predef_hash_mask;
+    /* real -> entry index + 1; 0 empty, UINT32_MAX deleted. Predefined
+     * entries always; user entries when reverse_users. */
+    uint32_t *rev_hash;
+    uint32_t rev_mask, rev_used, rev_deleted;
+    uint8_t reverse_users;
+    /* 1 while every predefined entry's real equals its virtual id. */
+    uint8_t predef_identity;
 };
 
 extern struct vid_table vid_tables[VID_NKINDS];
@@ -123,6 +150,9 @@ struct vid_entry *vid_entry_of(enum vid_kind kind, int32_t virt);
 uint64_t *vid_user(enum vid_kind kind, int32_t virt);
 /* 1 when VIRT is a predefined handle of KIND, else 0. */
 int vid_is_predefined(enum vid_kind kind, int32_t virt);
+/* The live or predefined id whose real handle is REAL, or VID_INVALID.
+ * User ids are found only for kinds with reverse lookup (see above). */
+int32_t vid_find_real(enum vid_kind kind, uint64_t real);
 /* Number of live user ids of KIND. */
 uint32_t vid_live_count(enum vid_kind kind);
 
@@ -154,6 +184,19 @@ static inline int vid_lookup(enum vid_kind kind, int32_t virt, uint64_t *real)
         return -1;
     }
     return vid_lookup_slow(kind, virt, real);
+}
+
+/* What the MPI wrappers use: vid_lookup, except that a handle that cannot
+ * be a user id (not MPICH-indirect) is passed unchanged while predefined
+ * handles are their own real handles. MPICH then checks it as it would
+ * natively, and the common predefined case costs two compares. */
+static inline __attribute__((always_inline)) int vid_real(enum vid_kind kind, int32_t virt, uint64_t *real)
+{
+    if ((((uint32_t)virt & VID_INDIRECT_BITS) != VID_INDIRECT_BITS) && vid_tables[kind].predef_identity) {
+        *real = (uint64_t)(uint32_t)virt;
+        return 0;
+    }
+    return vid_lookup(kind, virt, real);
 }
 
 #endif

@@ -7,10 +7,13 @@ fixtures=$TOP/tests/integration/fixtures
 
 mkdir -p "$WORK/out"
 if python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/out" 2>"$WORK/err"; then
-  for f in upper_mpi_exports.c lower_mpi_table_fill.c; do
+  for f in upper_mpi_exports.c upper_mpi_records.c lower_mpi_table_fill.c; do
     check "generated $f matches the reference" cmp -s "$WORK/out/$f" "$fixtures/gen_expected_$f"
   done
   check "variadic upper-only function has no table entry" bash -c "! grep -q Pcontrol '$WORK/out/mana_mpi_table.h'"
+  check "Comm_rank translates its communicator" grep -q 'vid_real(VID_COMM, comm, &r_comm)' "$WORK/out/upper_mpi_exports.c"
+  check "Group_range_incl records its ranges" grep -q 'mana_blob_put_array(&b, ranges' "$WORK/out/upper_mpi_records.c"
+  check "Irecv describes its request" grep -q '.kind = MANA_REQ_RECV' "$WORK/out/upper_mpi_exports.c"
   check "unsupported function is generated as such" grep -q 'mana_unsupported("MPI_Win_fence")' "$WORK/out/upper_mpi_unsupported.c"
 else
   not_ok "generator failed on the small API list"; sed 's/^/#   /' "$WORK/err"
@@ -25,5 +28,12 @@ bad "a line without a kind" "int MPI_Send(int a)" "expected '<how> ; <prototype>
 bad "a non-prototype" "pass ; MPI_Send" "not a prototype"
 bad "a crossing variadic function" "pass ; int MPI_Pcontrol(const int level, ...)" "variadic MPI_Pcontrol must be upper-only"
 bad "a parameter without a name" "pass ; int MPI_Barrier(MPI_Comm)" "cannot find the parameter name"
+bad "an unknown annotation" "pass ; int MPI_Barrier(MPI_Comm comm) ; magic(comm)" "unknown annotation 'magic"
+bad "an annotation of a missing parameter" "pass ; int MPI_Barrier(MPI_Comm comm) ; in(com)" \
+  "annotation names 'com', which is not a parameter"
+bad "an array of handles without its length" \
+  "pass ; int MPI_Startall(int count, MPI_Request array_of_requests[])" "MPI_Startall: array of handles 'array_of_requests' needs len"
+bad "a recorded input array without its length" \
+  "pass ; int MPI_Group_incl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)" "MPI_Group_incl is recorded: input array 'ranks' needs len"
 printf 'pass ; int MPI_Barrier(MPI_Comm comm)\npass ; int MPI_Barrier(MPI_Comm comm)\n' >"$WORK/dup.txt"
 expect_status "generator rejects a duplicate" 1 "dup.txt:2: MPI_Barrier is listed twice" python3 "$gen" "$WORK/dup.txt" "$WORK/out"

@@ -1,0 +1,69 @@
+/* What MANA remembers about each pending request, in upper memory, so
+ * that a checkpoint can deal with it: cancel and re-post a pending
+ * receive, let a pending send complete, re-create a persistent request
+ * (which the record log replays), refuse or wait for the rest.
+ *
+ * One descriptor per live request id (virtual_ids.h, VID_REQUEST),
+ * written by the generated wrapper of the call that made the request and
+ * cleared when the request id is released. Lookup is an array index.
+ *
+ * Not thread safe: callers hold MANA's lower lock. Memory from malloc. */
+#ifndef MANA_REQUEST_INFO_H
+#define MANA_REQUEST_INFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mana_req_kind {
+    MANA_REQ_SEND = 1,  /* Isend, Send_init */
+    MANA_REQ_SSEND,     /* Issend, Ssend_init */
+    MANA_REQ_BSEND,     /* Ibsend, Bsend_init */
+    MANA_REQ_RSEND,     /* Irsend, Rsend_init */
+    MANA_REQ_RECV,      /* Irecv, Recv_init */
+    MANA_REQ_MRECV,     /* Imrecv: the message was matched already */
+    MANA_REQ_SENDRECV,  /* Isendrecv, Isendrecv_replace */
+    MANA_REQ_COLLECTIVE, /* I<collective>, <collective>_init, Comm_idup */
+    MANA_REQ_RMA,       /* Rput, Rget, Raccumulate, ... (windows) */
+};
+
+struct mana_request_info {
+    int32_t vid;          /* the request's virtual id; 0 when unused */
+    uint8_t kind;         /* enum mana_req_kind */
+    uint8_t persistent;   /* made by an _init call; survives completion */
+    uint8_t active;       /* not persistent, or started and not completed */
+    uint8_t pad;
+    const char *function; /* the MPI call that made it */
+    int32_t comm;         /* virtual ids */
+    /* Send side (sends, sendrecv): */
+    const void *send_buf;
+    int64_t send_count;
+    int32_t send_type;
+    int32_t dest;
+    int32_t send_tag;
+    /* Receive side (receives, sendrecv): */
+    void *recv_buf;
+    int64_t recv_count;
+    int32_t recv_type;
+    int32_t source;
+    int32_t recv_tag;
+    /* malloc'd memory MPI may read until the request is released (the
+     * real datatype arrays of Ialltoallw): freed with the descriptor. */
+    void *owned[2];
+};
+
+/* Stores a copy of INFO for INFO->vid (a request id): 0, or -1 (no
+ * memory, or not a request id). */
+int mana_request_info_set(const struct mana_request_info *info);
+/* The descriptor of request VID, or NULL. Valid until the next set. */
+struct mana_request_info *mana_request_info_get(int32_t vid);
+/* Forgets VID's descriptor and frees what it owns. */
+void mana_request_info_clear(int32_t vid);
+/* Iteration over every descriptor in use: start with *cursor = 0; NULL
+ * at the end. Clearing the one just returned is allowed. */
+struct mana_request_info *mana_request_info_next(size_t *cursor);
+/* Descriptors in use. */
+size_t mana_request_info_count(void);
+/* Frees everything (tests). */
+void mana_request_info_reset(void);
+
+#endif
