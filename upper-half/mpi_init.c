@@ -94,10 +94,12 @@ int MPI_Pcontrol(const int level, ...)
     const char *debug = getenv("MANA_DEBUG");
     if (level == MANA_PCONTROL_REPLAY && debug && strstr(debug, "replay")) {
         char err[512];
+        size_t n = rl_count(mana_record_log());
         if (mana_mpi_replay(err, sizeof err) != 0) {
             fprintf(stderr, "MANA: MANA_DEBUG=replay: %s\n", err);
             return MPI_ERR_OTHER;
         }
+        fprintf(stderr, "MANA: MANA_DEBUG=replay: replayed %zu records\n", n);
     }
     return MPI_SUCCESS;
 }

@@ -218,6 +218,9 @@ int mana_mpi_replay(char *err, size_t errlen)
         recs[x.n_slots] = r;
         x.slots[x.n_slots++].seq = r->seq;
     }
+    /* MANA_DEBUG=replay-trace names each record as it is replayed. */
+    const char *debug = getenv("MANA_DEBUG");
+    int trace = debug && strstr(debug, "replay-trace");
     mana_cross_lock(&x.c, "mana_mpi_replay");
     mana_replaying = 1;
     for (x.cur = 0; x.cur < x.n_slots && !x.failed; x.cur++) {
@@ -227,6 +230,8 @@ int mana_mpi_replay(char *err, size_t errlen)
             failf(&x, r, "no replay exists for op code %u", r->op);
             break;
         }
+        if (trace)
+            fprintf(stderr, "MANA: replay: record %llu %s\n", (unsigned long long)r->seq, op->function);
         op->replay(&x, r);
         mana_replay_arrays_done(&x);
     }

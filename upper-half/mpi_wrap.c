@@ -203,8 +203,19 @@ int32_t mana_handle_new(enum vid_kind kind, uint64_t real, unsigned flags, enum 
                         size_t n_deps, const struct mana_blob *b, const char *function)
 {
     int32_t v = known(kind, real, flags);
-    if (v != VID_INVALID)
+    /* A communicator constructor is collective: a rank that got
+     * MPI_COMM_NULL (Comm_split with MPI_UNDEFINED, Comm_create outside
+     * the group) must still take part when the others replay it, so its
+     * call is recorded too, with the null handle as output. */
+    if (v != VID_INVALID && !(kind == VID_COMM && v == MPI_COMM_NULL))
         return v;
+    if (v == MPI_COMM_NULL) {
+        if (b->failed || rl_append(mana_rl, op, &v, 1, deps, (unsigned)n_deps, b->p, b->len, NULL) != 0) {
+            fprintf(stderr, "MANA: %s: no memory to record the call for a restart\n", function);
+            return VID_INVALID;
+        }
+        return v;
+    }
     if (b->failed) {
         out_of_ids(kind, function);
         return VID_INVALID;

@@ -283,6 +283,59 @@ START_TEST(release_during_iteration)
 }
 END_TEST
 
+/* Reverse lookup: predefined handles always, user ids for the kinds MPI
+ * can hand back, kept right through release, reuse and update_real. */
+START_TEST(reverse_lookup)
+{
+    ck_assert_int_eq(vid_find_real(VID_COMM, (uint32_t)MPI_COMM_WORLD), MPI_COMM_WORLD);
+    ck_assert_int_eq(vid_find_real(VID_DATATYPE, (uint32_t)MPI_DOUBLE), MPI_DOUBLE);
+    ck_assert_int_eq(vid_find_real(VID_COMM, 0x12345678u), VID_INVALID);
+    int32_t ids[500];
+    for (int i = 0; i < 500; i++) {
+        ids[i] = vid_register(VID_GROUP, 0x88000000u + (uint64_t)i);
+        ck_assert_int_ne(ids[i], VID_INVALID);
+    }
+    for (int i = 0; i < 500; i++)
+        ck_assert_int_eq(vid_find_real(VID_GROUP, 0x88000000u + (uint64_t)i), ids[i]);
+    for (int i = 0; i < 500; i += 2)
+        ck_assert_int_eq(vid_release(VID_GROUP, ids[i]), 0);
+    for (int i = 0; i < 500; i++)
+        ck_assert_int_eq(vid_find_real(VID_GROUP, 0x88000000u + (uint64_t)i), i % 2 ? ids[i] : VID_INVALID);
+    /* A released real handle reused by MPI for a new object: the new id. */
+    int32_t again = vid_register(VID_GROUP, 0x88000000u);
+    ck_assert_int_eq(vid_find_real(VID_GROUP, 0x88000000u), again);
+    ck_assert_int_eq(vid_update_real(VID_GROUP, ids[1], 0x7fff0000u), 0);
+    ck_assert_int_eq(vid_find_real(VID_GROUP, 0x88000001u), VID_INVALID);
+    ck_assert_int_eq(vid_find_real(VID_GROUP, 0x7fff0000u), ids[1]);
+    /* Requests have no reverse map: too frequent to pay for one. */
+    int32_t rq = vid_register(VID_REQUEST, 0xac000001u);
+    ck_assert_int_ne(rq, VID_INVALID);
+    ck_assert_int_eq(vid_find_real(VID_REQUEST, 0xac000001u), VID_INVALID);
+    ck_assert_int_eq(vid_find_real(VID_REQUEST, (uint32_t)MPI_REQUEST_NULL), MPI_REQUEST_NULL);
+}
+END_TEST
+
+/* vid_real passes non-indirect handles through while predefined handles
+ * are their own real handles, and falls back to the table afterwards. */
+START_TEST(fast_path_identity)
+{
+    uint64_t real = 0;
+    ck_assert_int_eq(vid_real(VID_COMM, MPI_COMM_WORLD, &real), 0);
+    ck_assert_uint_eq(real, (uint32_t)MPI_COMM_WORLD);
+    int32_t v = vid_register(VID_COMM, 0x84000007u);
+    ck_assert_int_eq(vid_real(VID_COMM, v, &real), 0);
+    ck_assert_uint_eq(real, 0x84000007u);
+    ck_assert_int_eq(vid_update_real(VID_COMM, MPI_COMM_WORLD, 0x1000), 0);
+    ck_assert_int_eq(vid_real(VID_COMM, MPI_COMM_WORLD, &real), 0);
+    ck_assert_uint_eq(real, 0x1000);
+    ck_assert_int_eq(vid_real(VID_COMM, 0x12345, &real), -1);
+    ck_assert_int_eq(vid_find_real(VID_COMM, 0x1000), MPI_COMM_WORLD);
+    struct vid_entry *e = vid_entry_of(VID_COMM, v);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->refs, 1);
+}
+END_TEST
+
 static Suite *virtual_ids_suite(void)
 {
     Suite *s = suite_create("virtual_ids");
@@ -296,6 +349,8 @@ static Suite *virtual_ids_suite(void)
     tcase_add_test(tc, ids_never_equal_predefined);
     tcase_add_test(tc, random_against_model);
     tcase_add_test(tc, release_during_iteration);
+    tcase_add_test(tc, reverse_lookup);
+    tcase_add_test(tc, fast_path_identity);
     suite_add_tcase(s, tc);
     return s;
 }
