@@ -29,13 +29,17 @@ LIB_MANA     := $(BUILD)/lib/mana/libmana.so
 STUB_DIR     := $(BUILD)/lib/mana/stub
 STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
 BIN_INSPECT  := $(BUILD)/bin/mana-inspect
+BIN_RESTART  := $(BUILD)/bin/mana-restart
 BIN_IMAGE_TESTGEN := $(BUILD)/tests/bin/image-testgen
 
 LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
 LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
               lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
-              lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c $(LOADER_SRC)
-LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c
+              lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
+              lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
+              lower-half/ckpt_thread.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
+              $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
+LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
 UPPER_SRC  := upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
               upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
@@ -57,7 +61,7 @@ UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/u
 # keeps its rules beside its sources. It sets COORD_ALL (what `all`
 # builds), COORD_INSTALL_BIN, COORD_CLIENT_SRC, COORD_UNIT_MODULES, COORD_MAN.
 -include coordinator/coordinator.mk
-all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BUILD)/share/man/man1/mana-launch.1 \
+all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
      $(BUILD)/share/man/man1/mana-inspect.1 $(COORD_ALL)
 
 deps:
@@ -75,19 +79,19 @@ $(GEN_OUT): $(GEN_DIR)/.stamp
 # half's %fs: no stack protector there (the canary is read through %fs).
 $(BUILD)/obj/lower/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -mfsgsbase -fno-stack-protector -fPIE -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -Irestart $(ZSTD_CFLAGS) -mfsgsbase -fno-stack-protector -fPIE -c $< -o $@
 $(BUILD)/obj/lower/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -fPIE -c $< -o $@
 # -z now: no lazy symbol binding may run inside the SIGSYS handler.
 $(BIN_LOWER): $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -pie -Wl,-z,now -o $@ $^ -lmpich -lelf
+	$(CC) -pie -Wl,-z,now -o $@ $^ -lmpich -lelf $(ZSTD_LIBS) -pthread
 
 # --- mana-launch -------------------------------------------------------
 $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Impi-wrappers -Ilower-half -c $< -o $@
 $(BUILD)/obj/launch/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
@@ -119,6 +123,13 @@ $(BUILD)/obj/image/%.o: %.c
 $(BIN_INSPECT): $(BUILD)/obj/image/restart/mana_inspect.o $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
+RESTART_SRC := restart/mana_restart.c restart/manifest.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
+$(BUILD)/obj/restart/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Ilower-half -Irestart -c $< -o $@
+$(BIN_RESTART): $(patsubst %.c,$(BUILD)/obj/restart/%.o,$(RESTART_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^
 $(BIN_IMAGE_TESTGEN): $(BUILD)/obj/image/restart/image_testgen.o $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
@@ -183,7 +194,7 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(COORD_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(BIN_RESTART) $(COORD_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BIN_LOWER) $(DESTDIR)$(PREFIX)/libexec/mana/
 	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
 	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/

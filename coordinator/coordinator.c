@@ -36,6 +36,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -99,7 +100,7 @@ static struct {
     int64_t listen_resume;
 } g;
 
-static char listen_marker, signal_marker;
+static char listen_marker, signal_marker, watch_marker;
 
 /* snprintf without -Wformat-truncation: a message cut short is fine,
  * and paths are bounded by the check on the directory's length in main. */
@@ -1142,6 +1143,7 @@ static void usage(FILE *f)
             "  --interval SECONDS  checkpoint every SECONDS (default 0: only on request)\n"
             "  --keep K            keep the K newest complete generations (default 0: all)\n"
             "  --exit-when-idle    exit once every rank that connected has left\n"
+            "  --watch-pid PID     exit when process PID ends (mana-launch: rank 0)\n"
             "  --daemon            print \"HOST:PORT TOKEN\", then run in the background,\n"
             "                      logging to CKPT_DIR/coordinator.log\n"
             "  --help, --version\n"
@@ -1273,12 +1275,14 @@ int main(int argc, char **argv)
     const char *dir = NULL, *listen_addr = "127.0.0.1";
     long port = 0, nranks = 0, interval = 0, keep = 0;
     int daemonize = 0;
-    enum { O_DIR = 256, O_LISTEN, O_PORT, O_NRANKS, O_INTERVAL, O_KEEP, O_IDLE, O_DAEMON, O_HELP, O_VERSION };
+    long watch_pid = 0;
+    enum { O_DIR = 256, O_LISTEN, O_PORT, O_NRANKS, O_INTERVAL, O_KEEP, O_IDLE, O_DAEMON, O_HELP, O_VERSION, O_WATCH };
     static const struct option opts[] = {
         {"ckpt-dir", required_argument, NULL, O_DIR},  {"listen", required_argument, NULL, O_LISTEN},
         {"port", required_argument, NULL, O_PORT},     {"nranks", required_argument, NULL, O_NRANKS},
         {"interval", required_argument, NULL, O_INTERVAL}, {"keep", required_argument, NULL, O_KEEP},
         {"exit-when-idle", no_argument, NULL, O_IDLE}, {"daemon", no_argument, NULL, O_DAEMON},
+        {"watch-pid", required_argument, NULL, O_WATCH},
         {"help", no_argument, NULL, O_HELP},           {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0}};
     int o;
@@ -1292,6 +1296,7 @@ int main(int argc, char **argv)
         case O_INTERVAL: bad = parse_num(optarg, 0, 100000000, &interval); break;
         case O_KEEP: bad = parse_num(optarg, 0, 1000000, &keep); break;
         case O_IDLE: g.exit_when_idle = 1; break;
+        case O_WATCH: bad = parse_num(optarg, 1, 1 << 30, &watch_pid); break;
         case O_DAEMON: daemonize = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return 0;
@@ -1422,6 +1427,21 @@ int main(int argc, char **argv)
     if (nranks)
         coord_log("expecting %ld ranks", nranks);
 
+    /* The process that started us (rank 0) ending means the job is over,
+     * even if no rank ever connected (a program that never calls
+     * MPI_Init, a job that failed at start). */
+    int watch_fd = -1;
+    if (watch_pid != 0) {
+        watch_fd = (int)syscall(SYS_pidfd_open, (pid_t)watch_pid, 0);
+        struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &watch_marker};
+        if (watch_fd < 0 || epoll_ctl(g.epfd, EPOLL_CTL_ADD, watch_fd, &wev) != 0) {
+            coord_log("cannot watch process %ld (%s); it has ended already, or the kernel is older than 5.3", watch_pid,
+                      strerror(errno));
+            remove_file();
+            return 1;
+        }
+    }
+
     struct epoll_event evs[256];
     while (!g.quit) {
         int n = epoll_wait(g.epfd, evs, 256, next_timeout());
@@ -1433,6 +1453,9 @@ int main(int argc, char **argv)
             void *p = evs[i].data.ptr;
             if (p == &listen_marker) {
                 on_accept();
+            } else if (p == &watch_marker) {
+                coord_log("process %ld, which started this job, has ended; exiting", watch_pid);
+                g.quit = 1;
             } else if (p == &signal_marker) {
                 struct signalfd_siginfo si;
                 if (read(g.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {

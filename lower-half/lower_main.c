@@ -3,11 +3,13 @@
  * application and the application's own ld.so beside itself, fills the
  * call table, and jumps into the upper half, which never returns here.
  *
- * Usage (from mana-launch, not by hand):
+ * Usage (from mana-launch or mana-restart, not by hand):
  *   mana-lh-mpich [--verbose] -- APP_PATH ARGV0 [ARGS...]
+ *   mana-lh-mpich [--verbose] --restore IMAGE
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdatomic.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -21,12 +23,16 @@
 #include <unistd.h>
 
 #include "brk_guard.h"
+#include "ckpt_restore.h"
+#include "ckpt_stop.h"
+#include "ckpt_thread.h"
 #include "elf_image.h"
 #include "elf_map.h"
 #include "fsgsbase_probe.h"
 #include "mana/call_table.h"
 #include "mana/fsbase.h"
 #include "mpi_adapters.h"
+#include "mpi_rank_env.h"
 #include "region_dump.h"
 #include "region_labeller.h"
 #include "upper_env_build.h"
@@ -99,6 +105,24 @@ static void *map_upper_pages(size_t len, const char *what)
     return p;
 }
 
+/* Everything in the table that belongs to this process's lower half. At
+ * a restart the table comes back with the upper half's memory and is
+ * filled again; what libmana put there stays. */
+static void fill_call_table(struct mana_call_table *table, const struct install_paths *paths)
+{
+    table->magic = MANA_CALL_TABLE_MAGIC;
+    table->version = MANA_CALL_TABLE_VERSION;
+    table->size = sizeof *table;
+    fsgsbase_probe(&table->fs_method);
+    if (strlen(paths->stub_dir) >= sizeof table->stub_dir)
+        die("install path %s is too long", paths->stub_dir);
+    memcpy(table->stub_dir, paths->stub_dir, strlen(paths->stub_dir) + 1);
+    table->lower_exit = lower_exit;
+    table->set_upper_sigsys = set_upper_sigsys;
+    table->vdso_clock_gettime = (int (*)(int, void *))vdso_symbol("__vdso_clock_gettime");
+    mana_lower_fill_mpi_table(&table->mpi);
+}
+
 static size_t upper_stack_size(void)
 {
     struct rlimit rl;
@@ -153,14 +177,102 @@ static void fill_auxv(struct upper_stack_spec *spec, const struct elf_image *app
         die("getrandom failed: %s", strerror(errno));
 }
 
+/* Where a restart retries for a new random layout when the fresh lower
+ * half landed on a saved upper range (design: Known hazards). */
+#define RESTORE_TRIES_ENV "MANA_RESTORE_TRY"
+#define RESTORE_MAX_TRIES 20
+
+static void __attribute__((noreturn)) reexec_for_new_layout(char **argv)
+{
+    const char *s = getenv(RESTORE_TRIES_ENV);
+    int tries = s ? atoi(s) : 0;
+    if (tries >= RESTORE_MAX_TRIES)
+        die("the new MPI libraries landed on the saved application's memory %d times in a row: the address space "
+            "is too crowded (another MPI or more libraries than at the checkpoint?); restart on a node with "
+            "the same software",
+            tries + 1);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", tries + 1);
+    setenv(RESTORE_TRIES_ENV, buf, 1);
+    execv("/proc/self/exe", argv);
+    die("cannot re-execute myself for a new address layout: %s", strerror(errno));
+}
+
+static void __attribute__((noreturn)) restore_main(char **argv, const char *image, const char *expect_digest,
+                                                   int verbose)
+{
+    char err[8192];
+    int rank, nranks;
+    mpi_rank_from_env(&rank, &nranks);
+    static struct ckpt_restore st;
+    if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0)
+        die("%s", err);
+    int rc = ckpt_restore_reserve(&st, err, sizeof err);
+    if (rc == 1)
+        reexec_for_new_layout(argv);
+    if (rc != 0)
+        die("%s", err);
+    /* The walk to END checked every header; the digest ties the file to
+     * the manifest that named it. */
+    if (expect_digest != NULL && strtoull(expect_digest, NULL, 16) != st.digest)
+        die("%s: its digest %016llx is not the %s its generation's MANIFEST recorded: the image was replaced or "
+            "damaged; restart from another generation (mana-restart --generation N)",
+            image, (unsigned long long)st.digest, expect_digest);
+    unsetenv(RESTORE_TRIES_ENV);
+    int provided;
+    if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
+        die("MPI_Init failed in the restarted rank %d", rank);
+    if (ckpt_restore_memory(&st, err, sizeof err) != 0)
+        die("%s", err);
+    struct install_paths paths;
+    find_install_paths(&paths);
+    struct mana_call_table *table = (struct mana_call_table *)(uintptr_t)st.proc.call_table;
+    if (table->magic != MANA_CALL_TABLE_MAGIC || table->size != sizeof *table)
+        die("%s: the call table at %p is not one this MANA wrote: restart with the MANA build that checkpointed",
+            image, (void *)table);
+    fill_call_table(table, &paths);
+    atomic_store(table->upper_lock_word, 0);
+    *table->upper_holder_fs = 0;
+    if (ckpt_prepare(table, err, sizeof err) != 0 || ckpt_restore_process(&st, err, sizeof err) != 0)
+        die("%s", err);
+    table->lower_fs = mana_rdfsbase(&table->fs_method);
+    if (table->upper_after_restart != NULL) {
+        mana_wrfsbase(&table->fs_method, st.main.upper_fs);
+        rc = table->upper_after_restart(err, sizeof err);
+        mana_wrfsbase(&table->fs_method, table->lower_fs);
+        if (rc != 0)
+            die("restoring the application's MPI state: %s", err);
+    }
+    if (verbose)
+        fprintf(stderr, "%s: rank %d restored from %s: %llu regions, %llu bytes\n", PROG, rank, image,
+                st.regions, st.bytes);
+    ckpt_restore_close(&st);
+    ckpt_after_mpi_init();
+    fflush(stderr);
+    ckpt_resume_frame(st.main.frame, st.main.upper_fs);
+}
+
 int main(int argc, char **argv)
 {
     int verbose = 0, i = 1;
+    const char *restore = NULL, *expect_digest = NULL;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         if (strcmp(argv[i], "--verbose") == 0)
             verbose = 1;
+        else if (strcmp(argv[i], "--restore") == 0 && i + 1 < argc)
+            restore = argv[++i];
+        else if (strcmp(argv[i], "--expect-digest") == 0 && i + 1 < argc)
+            expect_digest = argv[++i];
         else
             die("unknown option '%s': this program is started by mana-launch, not by hand", argv[i]);
+    }
+    if (restore != NULL) {
+        char err[8192];
+        uint64_t guard;
+        if (brk_guard_install(&brk_at_start, &guard, err, sizeof err) != 0 ||
+            region_labeller_start(err, sizeof err) != 0)
+            die("%s", err);
+        restore_main(argv, restore, expect_digest, verbose);
     }
     if (i + 2 >= argc)
         die("usage: %s [--verbose] -- APP_PATH ARGV0 [ARGS...] (started by mana-launch, not by hand)", PROG);
@@ -188,17 +300,9 @@ int main(int argc, char **argv)
 
     size_t table_len = (sizeof(struct mana_call_table) + 4095) & ~(size_t)4095;
     struct mana_call_table *table = map_upper_pages(table_len, "call table");
-    table->magic = MANA_CALL_TABLE_MAGIC;
-    table->version = MANA_CALL_TABLE_VERSION;
-    table->size = sizeof *table;
-    fsgsbase_probe(&table->fs_method);
-    if (strlen(paths.stub_dir) >= sizeof table->stub_dir)
-        die("install path %s is too long", paths.stub_dir);
-    memcpy(table->stub_dir, paths.stub_dir, strlen(paths.stub_dir) + 1);
-    table->lower_exit = lower_exit;
-    table->set_upper_sigsys = set_upper_sigsys;
-    table->vdso_clock_gettime = (int (*)(int, void *))vdso_symbol("__vdso_clock_gettime");
-    mana_lower_fill_mpi_table(&table->mpi);
+    fill_call_table(table, &paths);
+    if (ckpt_prepare(table, err, sizeof err) != 0)
+        die("%s", err);
 
     size_t stack_len = upper_stack_size();
     uint8_t *stack = map_upper_pages(stack_len + 4096, "upper stack");

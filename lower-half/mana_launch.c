@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app_check.h"
+#include "ckpt_launch.h"
 #include "mpi_api_list.h"
 
 #define PROG "mana-launch"
@@ -43,8 +44,17 @@ static void usage(FILE *out)
             "  -h, --help        this text\n"
             "  --version         print the version\n"
             "\n"
-            "Checkpoint options (--ckpt-dir, --interval, --coord, --keep, --signal) are\n"
-            "refused by this version: checkpointing is not implemented yet.\n"
+            "Checkpoint options:\n"
+            "  --ckpt-dir DIR    where checkpoints go (default $MANA_CKPT_DIR, else\n"
+            "                    ./mana-checkpoints)\n"
+            "  --interval SECS   checkpoint every SECS seconds (default: only on request)\n"
+            "  --keep K          keep the K newest checkpoints (default: all)\n"
+            "  --signal SIG      the signal that means checkpoint-and-exit when sent to\n"
+            "                    mpirun or any rank (default USR1)\n"
+            "  --coord HOST:PORT a running mana-coordinator (default: rank 0 starts one;\n"
+            "                    its token comes from MANA_COORD_TOKEN or DIR/.coordinator)\n"
+            "Checkpoint with 'mana-ckpt --ckpt-dir DIR --checkpoint' or 'kill -USR1' on\n"
+            "mpirun; restart with 'mpirun.mpich -np N mana-restart DIR'.\n"
             "\n"
             "Environment: MANA_DEBUG=regions prints every memory mapping with the half\n"
             "that owns it when the rank exits.\n"
@@ -138,26 +148,18 @@ static void list_mpi(void)
     printf("%u functions: %u supported, %u not supported\n", mpi_api_count, supported, mpi_api_count - supported);
 }
 
-static void __attribute__((noreturn)) refuse_checkpoint_option(const char *opt)
-{
-    fprintf(stderr,
-            PROG ": %s: checkpointing is not implemented in this version of MANA; run without checkpoint "
-            "options\n",
-            opt);
-    exit(EXIT_USAGE);
-}
-
 int main(int argc, char **argv)
 {
-    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT, OPT_LIST_MPI };
+    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT_DIR, OPT_INTERVAL, OPT_COORD, OPT_KEEP, OPT_SIGNAL, OPT_LIST_MPI };
     static const struct option options[] = {
-        {"mpi", required_argument, NULL, OPT_MPI},       {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},                {"version", no_argument, NULL, OPT_VERSION},
-        {"ckpt-dir", required_argument, NULL, OPT_CKPT}, {"interval", required_argument, NULL, OPT_CKPT},
-        {"coord", required_argument, NULL, OPT_CKPT},    {"keep", required_argument, NULL, OPT_CKPT},
-        {"signal", required_argument, NULL, OPT_CKPT},   {"list-mpi", no_argument, NULL, OPT_LIST_MPI},
+        {"mpi", required_argument, NULL, OPT_MPI},           {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},                    {"version", no_argument, NULL, OPT_VERSION},
+        {"ckpt-dir", required_argument, NULL, OPT_CKPT_DIR}, {"interval", required_argument, NULL, OPT_INTERVAL},
+        {"coord", required_argument, NULL, OPT_COORD},       {"keep", required_argument, NULL, OPT_KEEP},
+        {"signal", required_argument, NULL, OPT_SIGNAL},     {"list-mpi", no_argument, NULL, OPT_LIST_MPI},
         {NULL, 0, NULL, 0},
     };
+    struct ckpt_launch_opts ckpt = {0};
     const char *mpi = NULL;
     int verbose = 0, opt, index;
     /* '+': stop at the first non-option, which is the program. */
@@ -178,8 +180,21 @@ int main(int argc, char **argv)
         case OPT_LIST_MPI:
             list_mpi();
             return 0;
-        case OPT_CKPT:
-            refuse_checkpoint_option(argv[optind - 1]);
+        case OPT_CKPT_DIR:
+            ckpt.ckpt_dir = optarg;
+            break;
+        case OPT_INTERVAL:
+            ckpt.interval = optarg;
+            break;
+        case OPT_COORD:
+            ckpt.coord = optarg;
+            break;
+        case OPT_KEEP:
+            ckpt.keep = optarg;
+            break;
+        case OPT_SIGNAL:
+            ckpt.signal = optarg;
+            break;
         default:
             usage(stderr);
             return EXIT_USAGE;
@@ -204,6 +219,12 @@ int main(int argc, char **argv)
     if (verbose)
         fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s, program %s\n", flavour,
                 launcher_flavour() ? "from the launcher" : "singleton", lower, resolved);
+
+    char bindir[PATH_MAX];
+    ckpt_launch_self_dir(bindir, sizeof bindir);
+    int rc = ckpt_launch_setup(PROG, &ckpt, bindir);
+    if (rc != 0)
+        return rc;
 
     /* The user's preload is for the application, not for MPI's half. */
     const char *preload = getenv("LD_PRELOAD");

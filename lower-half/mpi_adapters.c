@@ -1,5 +1,7 @@
 #include "mpi_adapters.h"
 
+#include "ckpt_thread.h"
+
 #include <pthread.h>
 #include <signal.h>
 
@@ -8,7 +10,7 @@
  * MPI_Init starts (UCX's progress thread) inherit a mask that blocks the
  * application's asynchronous signals, so those signals always land on an
  * upper thread; SIGSYS and the faults stay open. */
-int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+int lower_mpi_init(int *argc, char ***argv, int *provided)
 {
     sigset_t block, old;
     sigfillset(&block);
@@ -16,8 +18,18 @@ int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided
     for (size_t i = 0; i < sizeof keep_open / sizeof keep_open[0]; i++)
         sigdelset(&block, keep_open[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    (void)required; /* the upper half caps what the application is told */
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, provided);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* The checkpoint thread starts inside the application's MPI_Init, so it
+ * exists exactly when MPI does. */
+int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
+{
+    (void)required; /* the upper half caps what the application is told */
+    int rc = lower_mpi_init(argc, argv, provided);
+    if (rc == MPI_SUCCESS)
+        ckpt_after_mpi_init();
     return rc;
 }

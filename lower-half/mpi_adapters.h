@@ -6,6 +6,10 @@
 #include "mana/call_table.h"
 
 int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
+/* The real MPI_Init at MANA's thread level, with asynchronous signals
+ * blocked for the threads it starts; no checkpoint thread (a restart
+ * starts that later). */
+int lower_mpi_init(int *argc, char ***argv, int *provided);
 
 /* Generated (lower_mpi_table_fill.c). */
 void mana_lower_fill_mpi_table(struct mana_mpi_table *t);

@@ -26,6 +26,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "mana/raw_syscall.h"
 #include "proc_maps.h"
 
 #ifndef SYS_SECCOMP
@@ -60,19 +61,6 @@ static void unlock(void)
     atomic_flag_clear_explicit(&registry_lock, memory_order_release);
 }
 
-static long raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-    long ret;
-    register long r10 __asm__("r10") = a4;
-    register long r8 __asm__("r8") = a5;
-    register long r9 __asm__("r9") = a6;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-
 static void note(int rc)
 {
     if (rc != 0)
@@ -82,7 +70,7 @@ static void note(int rc)
 static void record_shmat(uint64_t addr, long shmid)
 {
     struct shmid_ds ds;
-    if (raw_syscall6(SYS_shmctl, shmid, IPC_STAT, (long)&ds, 0, 0, 0) != 0)
+    if (mana_raw_syscall6(SYS_shmctl, shmid, IPC_STAT, (long)&ds, 0, 0, 0) != 0)
         return;
     uint64_t len = PAGE_UP(ds.shm_segsz);
     note(region_registry_add(&registry, addr, addr + len));
@@ -140,9 +128,9 @@ static void chain_or_default(int sig, siginfo_t *info, void *uctx)
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    raw_syscall6(SYS_rt_sigaction, SIGSYS, (long)&dfl, 0, 8, 0, 0);
-    raw_syscall6(SYS_tgkill, raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0),
-                 raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGSYS, 0, 0, 0);
+    mana_raw_syscall6(SYS_rt_sigaction, SIGSYS, (long)&dfl, 0, 8, 0, 0);
+    mana_raw_syscall6(SYS_tgkill, mana_raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0),
+                 mana_raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0), SIGSYS, 0, 0, 0);
 }
 
 static void sigsys_handler(int sig, siginfo_t *info, void *uctx)
@@ -155,7 +143,7 @@ static void sigsys_handler(int sig, siginfo_t *info, void *uctx)
     long nr = info->si_syscall;
     long a[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
     lock();
-    long ret = raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    long ret = mana_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (ret >= 0 || ret < -4095)
         record(nr, a, ret);
     unlock();

@@ -101,3 +101,19 @@ enum region_owner region_registry_owner(const struct region_registry *r, uint64_
         return REGION_UPPER;
     return covered == end - start ? REGION_LOWER : REGION_MIXED;
 }
+
+int region_registry_next_gap(const struct region_registry *r, uint64_t start, uint64_t end, uint64_t *gap_start,
+                             uint64_t *gap_end)
+{
+    uint64_t at = start;
+    for (size_t i = first_reaching(r, start + 1); at < end; i++) {
+        if (i >= r->count || r->iv[i].start > at) {
+            *gap_start = at;
+            *gap_end = i < r->count && r->iv[i].start < end ? r->iv[i].start : end;
+            return 1;
+        }
+        if (r->iv[i].end > at)
+            at = r->iv[i].end;
+    }
+    return 0;
+}

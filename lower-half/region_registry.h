@@ -39,4 +39,9 @@ enum region_owner region_registry_owner(const struct region_registry *r, uint64_
 /* Number of bytes of [start, end) in the registry. */
 uint64_t region_registry_covered(const struct region_registry *r, uint64_t start, uint64_t end);
 
+/* The first piece of [start, end) that is not in the registry, at or
+ * after START: 1 and [*gap_start, *gap_end), or 0 when all of it is. */
+int region_registry_next_gap(const struct region_registry *r, uint64_t start, uint64_t end, uint64_t *gap_start,
+                             uint64_t *gap_end);
+
 #endif

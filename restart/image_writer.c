@@ -517,6 +517,10 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
      * application's belong to the threads that expect them. */
     sigset_t all, old;
     sigfillset(&all);
+    /* SIGSYS stays open: in a rank, the region labeller's seccomp trap
+     * raises it on every mapping call, and the kernel kills a thread that
+     * has it blocked. */
+    sigdelset(&all, SIGSYS);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     for (unsigned i = 0; i < nthreads; i++) {
         slots[i].pool = p;

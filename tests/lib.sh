@@ -12,6 +12,9 @@ MPICC_MPICH=${MPICC_MPICH:-mpicc.mpich}
 JOB_TIMEOUT=${JOB_TIMEOUT:-120}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mana-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# Checkpoint directories (and the coordinator each job starts) stay in
+# the test's own directory.
+export MANA_CKPT_DIR=$WORK/ckpt
 
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; }

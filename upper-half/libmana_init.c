@@ -73,6 +73,8 @@ __attribute__((constructor(101))) static void libmana_start(void)
         return; /* a child process that inherited LD_PRELOAD: stay inert */
     mana_fs = t->fs_method;
     mana_lower = t;
+    t->upper_lock_word = &mana_lower_lock_word;
+    t->upper_holder_fs = &mana_holder_upper_fs;
     mana_upper_env_hide(t->stub_dir);
     on_exit(exit_through_lower_half, NULL);
 }

@@ -82,6 +82,32 @@ static int sigsys_action(const struct sigaction *act, struct sigaction *old)
     return 0;
 }
 
+/* The checkpoint signals stay MANA's: the application's action is kept
+ * (and reported back as its own) but never installed. */
+static int kept_for_checkpoints(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    static int warned[NSIG];
+    struct sigaction prev = app_action[sig];
+    if (!app_wrapped[sig]) {
+        memset(&prev, 0, sizeof prev);
+        prev.sa_handler = SIG_DFL;
+    }
+    if (act != NULL) {
+        app_action[sig] = *act;
+        app_wrapped[sig] = 1;
+        if (is_function(act) && !warned[sig]) {
+            warned[sig] = 1;
+            fprintf(stderr,
+                    "MANA: the program's handler for signal %d (SIG%s) is not installed: MANA uses that signal "
+                    "for checkpoints; run with 'mana-launch --signal OTHER' to use another one\n",
+                    sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+        }
+    }
+    if (old != NULL)
+        *old = prev;
+    return 0;
+}
+
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     sigaction_fn real = real_sigaction();
@@ -89,6 +115,8 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         return real(sig, act, old);
     if (sig == SIGSYS)
         return sigsys_action(act, old);
+    if (sig == mana_lower->ckpt_signals[0] || sig == mana_lower->ckpt_signals[1])
+        return kept_for_checkpoints(sig, act, old);
 
     struct sigaction prev_app = app_action[sig];
     int prev_wrapped = app_wrapped[sig];

@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 1
+#define MANA_CALL_TABLE_VERSION 2
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -37,6 +37,24 @@ struct mana_call_table {
     /* The vDSO's clock_gettime (NULL without a vDSO): vDSO code uses no
      * TLS, so the upper half calls it without switching %fs. */
     int (*vdso_clock_gettime)(int clock, void *timespec);
+
+    /* Filled by libmana at start-up, for the lower half's checkpoint
+     * thread: the lower lock it takes to keep the application out of MPI
+     * while it stops it, and the holder's %fs word the lock goes with. */
+    _Atomic int *upper_lock_word;
+    volatile uint64_t *upper_holder_fs;
+    /* Run by the restore engine on the restarted main thread, with the
+     * upper %fs, after memory is back and before the application goes on:
+     * libmana re-registers what the new lower half does not know (its
+     * SIGSYS handler) and rebuilds MPI objects. 0, or -1 with ERR. It must
+     * not use the upper malloc: the application may have been stopped
+     * inside it. */
+    int (*upper_after_restart)(char *err, unsigned long errlen);
+
+    /* The signals the lower half keeps for checkpoints (the checkpoint
+     * request, the stop signal): libmana does not let the application
+     * take them. */
+    int ckpt_signals[2];
 
     struct mana_mpi_table mpi;
 };

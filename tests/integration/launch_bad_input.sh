@@ -32,8 +32,11 @@ expect_status "flavour disagrees with the launcher" 3 "--mpi mpich, but this ran
 expect_status "unknown flavour" 2 "unknown MPI flavour" "$MANA_LAUNCH" --mpi lam "$BUILD/examples/hello"
 expect_status "no program" 2 "no program given" "$MANA_LAUNCH"
 expect_status "unknown option" 2 "Usage: mana-launch" "$MANA_LAUNCH" --frobnicate ./x
-expect_status "checkpoint option refused until implemented" 2 "checkpointing is not implemented" \
-  "$MANA_LAUNCH" --interval 10 "$BUILD/examples/hello"
+expect_status "bad --interval" 2 "--interval abc: give a whole number of seconds" \
+  "$MANA_LAUNCH" --interval abc "$BUILD/examples/hello"
+expect_status "bad --keep" 2 "--keep -1: give how many generations" "$MANA_LAUNCH" --keep -1 "$BUILD/examples/hello"
+expect_status "bad --signal" 2 "--signal KILL: not a signal MANA can take" \
+  "$MANA_LAUNCH" --signal KILL "$BUILD/examples/hello"
 expect_status "MPI call outside mana-launch names the fix" 1 "MPI_Init_thread called, but this program was not started by mana-launch" \
   env LD_PRELOAD="$BUILD/lib/mana/libmana.so" LD_LIBRARY_PATH="$BUILD/lib/mana/stub" "$BUILD/examples/hello"
 

@@ -414,6 +414,28 @@ static void random_run(uint64_t seed, uint64_t base, size_t space, size_t maxlen
     free(bits);
 }
 
+START_TEST(test_next_gap)
+{
+    uint64_t gs, ge;
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x1000, 0x5000, &gs, &ge), 1);
+    ck_assert_uint_eq(gs, 0x1000);
+    ck_assert_uint_eq(ge, 0x5000);
+    region_registry_add(reg, 0x2000, 0x3000);
+    region_registry_add(reg, 0x4000, 0x6000);
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x1000, 0x5000, &gs, &ge), 1);
+    ck_assert_uint_eq(gs, 0x1000);
+    ck_assert_uint_eq(ge, 0x2000);
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x2000, 0x5000, &gs, &ge), 1);
+    ck_assert_uint_eq(gs, 0x3000);
+    ck_assert_uint_eq(ge, 0x4000);
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x2800, 0x3000, &gs, &ge), 0);
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x4000, 0x5000, &gs, &ge), 0);
+    ck_assert_int_eq(region_registry_next_gap(reg, 0x4800, 0x7000, &gs, &ge), 1);
+    ck_assert_uint_eq(gs, 0x6000);
+    ck_assert_uint_eq(ge, 0x7000);
+}
+END_TEST
+
 START_TEST(test_random_against_bitmap)
 {
     int refusals;
@@ -457,6 +479,7 @@ static Suite *region_registry_suite(void)
     tcase_add_test(tc, test_remove_edges);
     tcase_add_test(tc, test_remove_across_many);
     tcase_add_test(tc, test_remove_gap_only);
+    tcase_add_test(tc, test_next_gap);
     tcase_add_test(tc, test_owner);
     tcase_add_test(tc, test_covered);
     tcase_add_test(tc, test_high_addresses);

@@ -1,0 +1,169 @@
+#define _GNU_SOURCE
+#include "ckpt_restore.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mana/raw_syscall.h"
+#include "region_labeller.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int nranks, char *err, size_t errlen)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->path, sizeof st->path, "%s", path);
+    st->reader = image_reader_open(path, err, errlen);
+    if (st->reader == NULL)
+        return -1;
+    const struct image_header *h = image_reader_header(st->reader);
+    if ((int)h->nranks != nranks || (int)h->rank != rank) {
+        snprintf(err, errlen,
+                 "%s is the image of rank %u of a %u-rank job, but this is rank %d of %d: restart with "
+                 "'mpirun -np %u mana-restart CKPT_DIR'",
+                 path, h->rank, h->nranks, rank, nranks, h->nranks);
+        return -1;
+    }
+    if (h->flavour != MANA_MPI_MPICH) {
+        snprintf(err, errlen, "%s was saved under %s; restarting under another MPI is not supported yet", path,
+                 image_flavour_name(h->flavour));
+        return -1;
+    }
+    struct image_section s;
+    int rc;
+    while ((rc = image_reader_next(st->reader, &s)) > 0) {
+        if (s.kind != IMAGE_SECTION_THREADS)
+            continue;
+        struct image_thread_list list;
+        if (image_reader_load_threads(st->reader, &s, &list) != 0)
+            break;
+        rc = list.count == 1 ? ckpt_decode_main(list.data[0], list.len[0], &st->main, &st->proc, err, errlen) : -2;
+        image_thread_list_free(&list);
+        if (rc == -2)
+            snprintf(err, errlen, "%s holds %u threads; this version restores one application thread", path,
+                     list.count);
+        if (rc != 0)
+            return -1;
+        image_reader_rewind(st->reader);
+        return 0;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "%s", image_reader_error(st->reader));
+    else
+        snprintf(err, errlen, "%s has no thread records: it is not the image of a running rank", path);
+    return -1;
+}
+
+int ckpt_restore_reserve(struct ckpt_restore *st, char *err, size_t errlen)
+{
+    struct image_section s;
+    int rc;
+    image_reader_rewind(st->reader);
+    while ((rc = image_reader_next(st->reader, &s)) > 0) {
+        if (s.kind != IMAGE_SECTION_REGION || s.region.length == 0)
+            continue;
+        uint64_t a = s.region.addr, len = s.region.length;
+        void *p = mmap((void *)(uintptr_t)a, len, PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED && errno == EEXIST)
+            return 1;
+        if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != a) {
+            if (p != MAP_FAILED)
+                munmap(p, len);
+            snprintf(err, errlen, "cannot reserve %#llx-%#llx (%s) for the saved upper half: %s",
+                     (unsigned long long)a, (unsigned long long)(a + len), s.region.name,
+                     p == MAP_FAILED ? strerror(errno) : "the kernel put it elsewhere (kernel older than 4.17?)");
+            return -1;
+        }
+        region_labeller_mark_upper(a, a + len);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", image_reader_error(st->reader));
+        return -1;
+    }
+    st->digest = image_reader_digest(st->reader);
+    return 0;
+}
+
+int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
+{
+    struct image_section s;
+    int rc;
+    image_reader_rewind(st->reader);
+    while ((rc = image_reader_next(st->reader, &s)) > 0) {
+        if (s.kind != IMAGE_SECTION_REGION || s.region.length == 0)
+            continue;
+        const struct image_region_info *ri = &s.region;
+        void *at = (void *)(uintptr_t)ri->addr;
+        int nodata = (ri->flags & IMAGE_REGION_NODATA) != 0;
+        void *p = mmap(at, ri->length, nodata ? ri->prot : PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (nodata ? MAP_NORESERVE : 0), -1, 0);
+        if (p != at) {
+            snprintf(err, errlen, "cannot map %#llx-%#llx (%s) back: %s", (unsigned long long)ri->addr,
+                     (unsigned long long)(ri->addr + ri->length), ri->name, strerror(errno));
+            return -1;
+        }
+        region_labeller_mark_upper(ri->addr, ri->addr + ri->length);
+        if (nodata)
+            continue;
+        if (image_reader_region_data(st->reader, &s, at, ri->length, IMAGE_DST_ZEROED) != 0) {
+            snprintf(err, errlen, "%s", image_reader_error(st->reader));
+            return -1;
+        }
+        if (ri->prot != (PROT_READ | PROT_WRITE) && mprotect(at, ri->length, ri->prot) != 0) {
+            snprintf(err, errlen, "cannot set the protection of %#llx-%#llx (%s): %s", (unsigned long long)ri->addr,
+                     (unsigned long long)(ri->addr + ri->length), ri->name, strerror(errno));
+            return -1;
+        }
+        st->regions++;
+        st->bytes += ri->length;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", image_reader_error(st->reader));
+        return -1;
+    }
+    return 0;
+}
+
+struct kernel_sigaction {
+    uint64_t handler, flags, restorer, mask;
+};
+
+int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen)
+{
+    const struct ckpt_process_state *p = &st->proc;
+    if (chdir(p->cwd) != 0)
+        fprintf(stderr, "MANA: the saved current directory %s is gone (%s): the application goes on in %s\n",
+                p->cwd, strerror(errno), getcwd(NULL, 0));
+    for (uint32_t i = 0; i < p->nsig; i++) {
+        const struct ckpt_saved_sigaction *s = &p->sig[i];
+        struct kernel_sigaction k = {s->handler, s->flags, s->restorer, s->mask};
+        long rc = mana_raw_syscall6(SYS_rt_sigaction, s->sig, (long)&k, 0, 8, 0, 0);
+        if (rc != 0) {
+            snprintf(err, errlen, "cannot restore the application's action for signal %d: %s", s->sig,
+                     strerror((int)-rc));
+            return -1;
+        }
+    }
+    const struct ckpt_thread_state *t = &st->main;
+    if (t->robust_head != 0)
+        mana_raw_syscall6(SYS_set_robust_list, (long)t->robust_head, (long)t->robust_len, 0, 0, 0, 0);
+    int32_t *tid_slot = (int32_t *)(uintptr_t)(t->upper_fs + t->tid_offset);
+    mana_raw_syscall6(SYS_set_tid_address, (long)tid_slot, 0, 0, 0, 0, 0);
+    *tid_slot = (int32_t)mana_raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+    return 0;
+}
+
+void ckpt_restore_close(struct ckpt_restore *st)
+{
+    if (st->reader != NULL)
+        image_reader_close(st->reader);
+    st->reader = NULL;
+}

@@ -1,0 +1,248 @@
+#define _GNU_SOURCE
+#include "ckpt_thread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mpi.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../coordinator/coord_client.h"
+#include "ckpt_stop.h"
+#include "ckpt_write.h"
+#include "mana/lock_word.h"
+#include "mana/raw_syscall.h"
+
+#define STOP_TIMEOUT_MS 60000
+
+static struct mana_call_table *table;
+static int trigger_pipe[2] = {-1, -1};
+static int trigger_sig = SIGUSR1;
+static MPI_Comm ckpt_comm = MPI_COMM_NULL;
+static int my_rank, world_size;
+
+/* Rank 0 knows where the coordinator is; the others learn it over MPI. */
+struct coord_address {
+    int32_t usable;
+    char hostport[256];
+    char token[128];
+    char why[512]; /* when not usable */
+};
+
+int ckpt_trigger_signal(void)
+{
+    return trigger_sig;
+}
+
+/* Any thread, either %fs: a raw write and nothing else. */
+static void trigger_handler(int sig)
+{
+    (void)sig;
+    char byte = 1;
+    mana_raw_syscall6(SYS_write, trigger_pipe[1], (long)&byte, 1, 0, 0, 0);
+}
+
+int ckpt_prepare(struct mana_call_table *t, char *err, size_t errlen)
+{
+    table = t;
+    const char *s = getenv(MANA_ENV_CKPT_SIGNAL);
+    if (s != NULL && *s != '\0') {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (*end != '\0' || v <= 0 || v >= SIGRTMIN || v == SIGKILL || v == SIGSTOP || v == SIGSYS) {
+            snprintf(err, errlen, "%s=%s is not a signal MANA can use to checkpoint (give a number such as %d)",
+                     MANA_ENV_CKPT_SIGNAL, s, SIGUSR1);
+            return -1;
+        }
+        trigger_sig = (int)v;
+    }
+    if (pipe2(trigger_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "cannot create the checkpoint signal's pipe: %s", strerror(errno));
+        return -1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = trigger_handler;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSYS);
+    if (sigaction(trigger_sig, &sa, NULL) != 0) {
+        snprintf(err, errlen, "cannot install the handler of the checkpoint signal %d: %s", trigger_sig,
+                 strerror(errno));
+        return -1;
+    }
+    t->ckpt_signals[0] = trigger_sig;
+    t->ckpt_signals[1] = MANA_STOP_SIGNAL;
+    return ckpt_stop_install(&t->fs_method, err, errlen);
+}
+
+static void find_coordinator(struct coord_address *a)
+{
+    memset(a, 0, sizeof *a);
+    const char *dir = getenv(MANA_ENV_CKPT_DIR);
+    const char *coord = getenv(MANA_ENV_COORD);
+    char err[512];
+    if (coord != NULL && strcmp(coord, MANA_COORD_NONE) == 0) {
+        a->why[0] = '\0';
+        return;
+    }
+    if (coord_client_find(dir, a->hostport, sizeof a->hostport, a->token, sizeof a->token, err, sizeof err) != 0)
+        snprintf(a->why, sizeof a->why, "%s", err);
+    else
+        a->usable = 1;
+}
+
+static void report_failure(struct coord_client *c, uint64_t gen, const char *why)
+{
+    fprintf(stderr, "MANA: rank %d: checkpoint generation %llu failed: %s\n", my_rank, (unsigned long long)gen,
+            why);
+    coord_client_report(c, gen, 0, 0, 0, why);
+}
+
+static void __attribute__((noreturn)) exit_job(struct coord_client *c, int status)
+{
+    /* Every rank leaves together, so MPI may finish cleanly; the
+     * application's thread stays stopped and its unflushed output stays in
+     * the image, where a restart will write it once. */
+    coord_client_close(c, status == 0);
+    MPI_Finalize();
+    fflush(stderr);
+    exit(status);
+}
+
+/* After DONE: the coordinator says whether the generation is durable and
+ * whether to go on or to exit. */
+static void await_verdict(struct coord_client *c, uint64_t gen)
+{
+    for (;;) {
+        struct coord_cmd cmd;
+        char err[1024];
+        int rc = coord_client_poll(c, &cmd, -1, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "MANA: rank %d: lost the coordinator during checkpoint %llu (%s); the job goes on\n",
+                    my_rank, (unsigned long long)gen, err);
+            return;
+        }
+        if (cmd.kind == COORD_CMD_RESUME)
+            return;
+        if (cmd.kind == COORD_CMD_EXIT)
+            exit_job(c, 0);
+        if (cmd.kind == COORD_CMD_KILL) {
+            fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
+            exit_job(c, 1);
+        }
+    }
+}
+
+static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
+{
+    char err[8192], path[PATH_MAX + 32];
+    mana_lock_word_acquire(table->upper_lock_word);
+    struct ckpt_stopped s;
+    if (ckpt_stop_app(&s, STOP_TIMEOUT_MS, err, sizeof err) != 0) {
+        mana_lock_word_release(table->upper_lock_word);
+        report_failure(c, cmd->gen, err);
+        await_verdict(c, cmd->gen);
+        return;
+    }
+    struct ckpt_thread_state t = {.frame = s.frame, .upper_fs = s.upper_fs, .robust_head = s.robust_head,
+                                  .robust_len = s.robust_len, .tid = s.tid};
+    static struct ckpt_process_state p;
+    const int ours[] = {SIGSYS, MANA_STOP_SIGNAL, trigger_sig};
+    struct image_summary sum;
+    snprintf(path, sizeof path, "%s/rank-%05d.mana", cmd->dir, my_rank);
+    struct image_writer_header hdr = {.rank = (uint32_t)my_rank, .nranks = (uint32_t)world_size,
+                                      .flavour = MANA_MPI_MPICH, .generation = cmd->gen};
+    int rc = ckpt_find_tid_offset(&t, err, sizeof err);
+    if (rc == 0)
+        rc = ckpt_capture_process(&p, (uint64_t)(uintptr_t)table, ours, sizeof ours / sizeof ours[0], err,
+                                  sizeof err);
+    if (rc == 0)
+        rc = ckpt_write_image(path, &hdr, &t, &p, &sum, err, sizeof err);
+    if (rc == 0)
+        coord_client_report(c, cmd->gen, 1, sum.file_size, sum.digest, NULL);
+    else
+        report_failure(c, cmd->gen, err);
+    await_verdict(c, cmd->gen);
+    ckpt_stop_resume();
+    mana_lock_word_release(table->upper_lock_word);
+}
+
+static void *ckpt_thread_main(void *arg)
+{
+    struct coord_address *a = arg;
+    struct coord_client *c;
+    char err[1024];
+    if (coord_client_connect(a->hostport, a->token, my_rank, world_size, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "MANA: rank %d: this job cannot be checkpointed: %s\n", my_rank, err);
+        return NULL;
+    }
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = coord_client_fd(c), .events = POLLIN}, {.fd = trigger_pipe[0], .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0)
+            continue;
+        if (fds[1].revents & POLLIN) {
+            char buf[64];
+            while (read(trigger_pipe[0], buf, sizeof buf) > 0)
+                ;
+            coord_client_request_checkpoint(c, 1);
+        }
+        if (fds[0].revents == 0)
+            continue;
+        struct coord_cmd cmd;
+        int rc = coord_client_poll(c, &cmd, 0, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "MANA: rank %d: lost the coordinator (%s); no more checkpoints of this job\n", my_rank,
+                    err);
+            coord_client_close(c, 0);
+            return NULL;
+        }
+        if (rc == 0)
+            continue;
+        if (cmd.kind == COORD_CMD_CHECKPOINT)
+            checkpoint(c, &cmd);
+        else if (cmd.kind == COORD_CMD_KILL) {
+            fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
+            mana_lock_word_acquire(table->upper_lock_word);
+            exit_job(c, 1);
+        }
+    }
+}
+
+void ckpt_after_mpi_init(void)
+{
+    static struct coord_address addr;
+    MPI_Comm_dup(MPI_COMM_WORLD, &ckpt_comm);
+    MPI_Comm_rank(ckpt_comm, &my_rank);
+    MPI_Comm_size(ckpt_comm, &world_size);
+    ckpt_stop_set_target((pid_t)syscall(SYS_gettid));
+    if (my_rank == 0)
+        find_coordinator(&addr);
+    MPI_Bcast(&addr, sizeof addr, MPI_BYTE, 0, ckpt_comm);
+    if (!addr.usable) {
+        if (my_rank == 0 && addr.why[0] != '\0')
+            fprintf(stderr, "MANA: this job cannot be checkpointed: %s\n", addr.why);
+        return;
+    }
+    /* The thread takes no asynchronous signal: they belong to the
+     * application's threads (and the checkpoint signal to whoever gets it). */
+    sigset_t block, old;
+    sigfillset(&block);
+    sigdelset(&block, SIGSYS);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pthread_t th;
+    int rc = pthread_create(&th, NULL, ckpt_thread_main, &addr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        fprintf(stderr, "MANA: rank %d: cannot start the checkpoint thread (%s); this job cannot be checkpointed\n",
+                my_rank, strerror(rc));
+    else
+        pthread_detach(th);
+}
