@@ -7,7 +7,25 @@
 #   * compute_allreduce (tests/bench/compute_allreduce.c): main-loop time as
 #     measured with MPI_Wtime by the program (targeted); for information, the
 #     wall time of the whole mpirun job (start-up and shut-down included) and
-#     the median time of one iteration (insensitive to occasional stalls).
+#     the median time of one iteration (insensitive to occasional stalls);
+#   * call_cost (tests/bench/call_cost.c), 1 rank: nanoseconds per
+#     MPI_Comm_rank (the trivial call; target <= 40 ns added) and per
+#     MPI_Type_create_struct + MPI_Type_commit + MPI_Type_free of a 3-block
+#     struct type (the handle-heavy call), with each of the three parts also
+#     timed alone (batches of 256 types); reported as native, mana, ratio and
+#     added ns (median over pairs of mana - native);
+#   * checkpoint/restart (tests/bench/ckpt_memory.c), 2 ranks under the
+#     launcher with BENCH_CKPT_MIB MiB each (default 1024: 1/2 zeros, 1/4
+#     random, 1/4 text): the wall time of "mana-ckpt --checkpoint --exit"
+#     (request to durable generation) against writing the same bytes (dumped
+#     by the program beforehand) with "zstd -T0 -1" plus sync to the same
+#     disk (fsync of the outputs), as throughput ratio zstd_time/ckpt_time
+#     (target >= 0.8); the wall time of "mpirun -np 2 mana-restart DIR" until
+#     the program has verified every byte and exited, against "cat" of the
+#     image files, both after dropping the page cache (target <= 1.5x); image
+#     bytes per rank.  BENCH_CKPT_REPS repetitions, baseline and MANA
+#     interleaved (order alternating), medians.  These lines go to
+#     results.txt with the baseline in the "native" column.
 #
 # Method
 #   * Runs come in pairs, one native and one mana run back to back, the order
@@ -63,6 +81,19 @@
 #   BENCH_APP_ARGS  arguments for compute_allreduce (default: none, i.e. its
 #                   built-in iteration count, 4-5 s with 2 ranks).
 #   BENCH_TIMEOUT   per-run time limit in seconds (default 300).
+#   BENCH_PARTS     which parts to run, any of "netpipe app call ckpt"
+#                   (default: all four), e.g. BENCH_PARTS="call ckpt".
+#   BENCH_CALL_PAIRS  native/mana pairs of call_cost (default 7); each run
+#                   reports the median of BENCH_CALL_REPS (default 7)
+#                   repetitions of BENCH_CALL_MS (default 100) ms per loop.
+#   BENCH_CKPT_MIB  MiB per rank for the checkpoint part (default 1024;
+#                   64 for a quick smoke test).
+#   BENCH_CKPT_REPS checkpoint/restart repetitions (default 3).
+#   BENCH_CKPT_DIR  where images and the zstd baseline go (default
+#                   $BENCH_BUILD/ckpt; the disk being measured).  Needs
+#                   about 2 * BENCH_CKPT_MIB MiB for the raw dumps plus room
+#                   for two generations of images.
+#   ZSTD            zstd command-line tool (default zstd; Debian package zstd).
 #
 # Test mode, before the real launcher exists: point MANA_LAUNCH at a wrapper
 # that drops the leading "--" and execs the rest; ratios should be ~1.0.
@@ -86,6 +117,11 @@ BENCH_NP_BUDGET=${BENCH_NP_BUDGET:-60}
 BENCH_MAX_FOREIGN=${BENCH_MAX_FOREIGN:-1}
 BENCH_APP_ARGS=${BENCH_APP_ARGS:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+BENCH_PARTS=${BENCH_PARTS:-netpipe app call ckpt}
+BENCH_CALL_PAIRS=${BENCH_CALL_PAIRS:-7}
+BENCH_CKPT_MIB=${BENCH_CKPT_MIB:-1024}
+BENCH_CKPT_REPS=${BENCH_CKPT_REPS:-3}
+ZSTD=${ZSTD:-zstd}
 NPROCS=2
 
 die() { echo "run-bench: $*" >&2; exit 1; }
@@ -97,10 +133,25 @@ read -r -a app_args <<<"$BENCH_APP_ARGS"
 ((${#mpirun_cmd[@]} > 0)) || die "MPIRUN is empty"
 ((${#launch_cmd[@]} > 0)) || die "MANA_LAUNCH is empty"
 
+# want_part NAME: is NAME in BENCH_PARTS?
+want_part() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
+for p in $BENCH_PARTS; do
+    [[ $p == netpipe || $p == app || $p == call || $p == ckpt ]] ||
+        die "BENCH_PARTS: unknown part '$p' (netpipe, app, call, ckpt)"
+done
+
 command -v "${mpirun_cmd[0]}" >/dev/null ||
     die "MPI runner '${mpirun_cmd[0]}' not found (set MPIRUN)"
-netpipe_bin=$(command -v "$NETPIPE") ||
-    die "NetPIPE '$NETPIPE' not found (Debian package netpipe-mpich2; set NETPIPE)"
+netpipe_bin=
+if want_part netpipe; then
+    netpipe_bin=$(command -v "$NETPIPE") ||
+        die "NetPIPE '$NETPIPE' not found (Debian package netpipe-mpich2; set NETPIPE)"
+fi
+if want_part ckpt; then
+    command -v "$ZSTD" >/dev/null ||
+        die "'$ZSTD' not found: the checkpoint baseline needs the zstd command-line" \
+            "tool (Debian package zstd; set ZSTD, or leave ckpt out of BENCH_PARTS)"
+fi
 
 # Resolve the launcher to an absolute path: the runs happen in another dir.
 launcher=${launch_cmd[0]}
@@ -111,9 +162,17 @@ fi
     die "launcher '$launcher' does not exist or is not executable;" \
         "build it first or set MANA_LAUNCH"
 launch_cmd[0]=$(cd "$(dirname "$launcher")" && pwd)/$(basename "$launcher")
+bindir=$(dirname "${launch_cmd[0]}")
+MANA_CKPT=${MANA_CKPT:-$bindir/mana-ckpt}
+MANA_RESTART=${MANA_RESTART:-$bindir/mana-restart}
+if want_part ckpt; then
+    [[ -x $MANA_CKPT && -x $MANA_RESTART ]] ||
+        die "the checkpoint part needs $MANA_CKPT and $MANA_RESTART (set MANA_CKPT," \
+            "MANA_RESTART, or leave ckpt out of BENCH_PARTS)"
+fi
 
 for v in BENCH_NP_REPS BENCH_BW_REPS BENCH_APP_REPS BENCH_MIN_PAIRS BENCH_BUDGET \
-    BENCH_NP_BUDGET BENCH_TIMEOUT; do
+    BENCH_NP_BUDGET BENCH_TIMEOUT BENCH_CALL_PAIRS BENCH_CKPT_MIB BENCH_CKPT_REPS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 [[ $BENCH_MAX_FOREIGN =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
@@ -129,13 +188,21 @@ logdir=$BENCH_BUILD/logs
 mkdir -p "$logdir"
 rm -f "$logdir"/*.log "$logdir"/*.out
 
-app_src=$script_dir/compute_allreduce.c
+# build_prog NAME: compile tests/bench/NAME.c to $BENCH_BUILD/NAME if stale.
+build_prog() {
+    local src=$script_dir/$1.c bin=$BENCH_BUILD/$1
+    if [[ ! -x $bin || $src -nt $bin ]]; then
+        echo "run-bench: compiling $bin"
+        "$MPICC" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-stringop-overflow \
+            -o "$bin" "$src" -lm || die "compiling $src failed"
+    fi
+}
 app_bin=$BENCH_BUILD/compute_allreduce
-if [[ ! -x $app_bin || $app_src -nt $app_bin ]]; then
-    echo "run-bench: compiling $app_bin"
-    "$MPICC" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-stringop-overflow \
-        -o "$app_bin" "$app_src" -lm || die "compiling $app_src failed"
-fi
+call_bin=$BENCH_BUILD/call_cost
+ckpt_bin=$BENCH_BUILD/ckpt_memory
+build_prog compute_allreduce
+want_part call && build_prog call_cost
+want_part ckpt && build_prog ckpt_memory
 
 samples=$BENCH_BUILD/samples.txt
 results=$BENCH_BUILD/results.txt
@@ -162,14 +229,14 @@ last_log=
 last_wall=
 last_foreign_ppm=0
 
-# run_job MODE TAG CMD...: run CMD with NPROCS ranks, natively or under the
+# run_job MODE TAG CMD...: run CMD with NPROCS ranks (job_np if set), natively or under the
 # launcher, in $logdir, output to a log.  Sets last_log, last_wall (seconds)
 # and last_foreign_ppm (CPU time used by other processes meanwhile, in ppm of
 # the machine's capacity).  Exits the script if the run fails.
 run_job() {
     local mode=$1 tag=$2
     shift 2
-    local -a cmd=(timeout -k 10 "$BENCH_TIMEOUT" "${mpirun_cmd[@]}" -np "$NPROCS")
+    local -a cmd=(timeout -k 10 "$BENCH_TIMEOUT" "${mpirun_cmd[@]}" -np "${job_np:-$NPROCS}")
     [[ $mode == mana ]] && cmd+=("${launch_cmd[@]}" --)
     cmd+=("$@")
     run_no=$((run_no + 1))
@@ -254,6 +321,25 @@ app() {
     meas=("app_time $el" "app_wall $last_wall" "app_iter_med $(awk -v m="$med" 'BEGIN { printf "%.6f", m * 1000 }')")
 }
 
+# call_run MODE: one call_cost run with 1 rank; sets meas to the per-call
+# times in ns ("call_rank", "call_cycle", "call_create", "call_commit",
+# "call_free").
+call_run() {
+    local mode=$1 line k v
+    job_np=1 run_job "$mode" call "$call_bin"
+    line=$(grep -m1 '^CALL_RESULT ' "$last_log") || {
+        echo "run-bench: FAILED: no CALL_RESULT line in $last_log" >&2
+        tail -n 20 "$last_log" >&2
+        exit 1
+    }
+    meas=()
+    for k in rank:comm_rank cycle:type_cycle create:type_create commit:type_commit free:type_free; do
+        v=$(sed -n "s/.* ${k#*:}_ns=\([0-9.]*\).*/\1/p" <<<"$line")
+        [[ -n $v ]] || die "FAILED: malformed result line in $last_log: $line"
+        meas+=("call_${k%%:*} $v")
+    done
+}
+
 # wait_quiet DEADLINE: after a disturbed pair, wait (at most until DEADLINE
 # seconds into the run) until other processes leave the machine idle: at most
 # 3% of its CPU busy over half a second.  Saves re-running disturbed pairs.
@@ -291,6 +377,7 @@ pair() {
         case $kind in
         np:*) netpipe "$mode" "${kind#np:}" ;;
         app) app "$mode" "${app_args[@]}" ;;
+        call) call_run "$mode" ;;
         esac
         ((last_foreign_ppm <= max_foreign_ppm)) || pair_clean=0
         local pct
@@ -304,7 +391,7 @@ t_start=$(now_us)
 elapsed_s() { echo $((($(now_us) - t_start) / 1000000)); }
 
 echo "run-bench: native vs. '${launch_cmd[*]}' with $NPROCS ranks"
-echo "run-bench: runner '${mpirun_cmd[*]}', NetPIPE $netpipe_bin, outputs in $BENCH_BUILD"
+echo "run-bench: runner '${mpirun_cmd[*]}', parts: $BENCH_PARTS, outputs in $BENCH_BUILD"
 read -r load1 _ </proc/loadavg
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
     echo "run-bench: warning: load average is $load1 before starting; other work on" \
@@ -314,19 +401,28 @@ fi
 # Warm-up (caches, page cache, lazy binding) and a first correctness check of
 # both modes: short application runs must agree on the checksum.
 echo "run-bench: warm-up"
-app native 100
-app mana 100
-netpipe native 8
-netpipe mana 8
+if want_part app || want_part netpipe; then
+    app native 100
+    app mana 100
+fi
+if want_part netpipe; then
+    netpipe native 8
+    netpipe mana 8
+fi
+if want_part call; then
+    BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run native
+    BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run mana
+fi
 ref_checksum=
 : >"$samples"
 
 # NetPIPE: rounds over the sizes still short of clean pairs.
 sizes=(8 65536 4194304)
+want_part netpipe || sizes=()
 declare -A clean=() total=() want=()
 for size in "${sizes[@]}"; do clean[$size]=0 total[$size]=0 want[$size]=$BENCH_NP_REPS; done
 want[4194304]=$BENCH_BW_REPS
-echo "run-bench: NetPIPE, ${#sizes[@]} sizes, $BENCH_NP_REPS clean pairs each" \
+((${#sizes[@]} == 0)) || echo "run-bench: NetPIPE, ${#sizes[@]} sizes, $BENCH_NP_REPS clean pairs each" \
     "($BENCH_BW_REPS for 4 MiB)"
 while :; do
     ran=0
@@ -348,9 +444,9 @@ for size in "${sizes[@]}"; do
     echo "  $size bytes: ${clean[$size]} clean of ${total[$size]} pairs"
 done
 
-echo "run-bench: compute_allreduce, $BENCH_APP_REPS clean pairs"
+want_part app && echo "run-bench: compute_allreduce, $BENCH_APP_REPS clean pairs"
 app_clean=0 app_total=0
-while ((app_clean < BENCH_APP_REPS)); do
+while want_part app && ((app_clean < BENCH_APP_REPS)); do
     if ((app_total >= BENCH_MIN_PAIRS)); then
         (($(elapsed_s) < BENCH_BUDGET)) || break
         ((app_total < 3 * BENCH_APP_REPS)) || break
@@ -362,6 +458,156 @@ while ((app_clean < BENCH_APP_REPS)); do
     printf '  pair %d: %s (%d clean of %d)\n' "$app_total" \
         "$( ((pair_clean)) && echo clean || echo disturbed)" "$app_clean" "$app_total"
 done
+if want_part call; then
+    echo "run-bench: call_cost (1 rank), $BENCH_CALL_PAIRS clean pairs"
+    call_clean=0 call_total=0
+    while ((call_clean < BENCH_CALL_PAIRS && call_total < 2 * BENCH_CALL_PAIRS)); do
+        call_total=$((call_total + 1))
+        wait_quiet $(($(elapsed_s) + 20))
+        pair call "$call_total"
+        call_clean=$((call_clean + pair_clean))
+    done
+    echo "  $call_clean clean of $call_total pairs"
+fi
+
+# ------------------------------------------------- checkpoint / restart ---
+# One line per repetition in $ckpt_samples:
+#   rep zstd_s ckpt_s cat_s restart_s verify_s image_bytes du_bytes zst_bytes
+#   unzstd_s resume_s
+ckpt_samples=$BENCH_BUILD/ckpt-samples.txt
+: >"$ckpt_samples"
+can_drop=0
+if want_part ckpt; then
+    ckdir=${BENCH_CKPT_DIR:-$BENCH_BUILD/ckpt}
+    mkdir -p "$ckdir"
+    ckdir=$(cd "$ckdir" && pwd)
+    rm -rf "${ckdir:?}"/raw-* "$ckdir"/zst-* "$ckdir"/job
+    sync
+    if { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then can_drop=1; fi
+    # drop_cache: write back, then empty the page cache when we may.
+    drop_cache() {
+        sync
+        if ((can_drop)); then echo 3 >/proc/sys/vm/drop_caches; fi
+    }
+    export BENCH_CKPT_MIB
+    echo "run-bench: checkpoint/restart, 2 ranks x $BENCH_CKPT_MIB MiB, $BENCH_CKPT_REPS repetitions, in $ckdir" \
+        "($( ((can_drop)) && echo "page cache dropped before reads" || echo "page cache NOT dropped: no permission"))"
+    for r in 0 1; do
+        "$ckpt_bin" --dump "$ckdir/raw-$r" $r || die "FAILED: ckpt_memory --dump $r"
+    done
+    sync
+
+    # zstd_write: the baseline, same bytes, same disk; sets t_zstd (s), zst_bytes.
+    zstd_write() {
+        local t0 r
+        sync
+        t0=$(now_us)
+        for r in 0 1; do
+            "$ZSTD" -T0 -1 -q -f "$ckdir/raw-$r" -o "$ckdir/zst-$r" || die "FAILED: $ZSTD on raw-$r"
+        done
+        # fsync of the two outputs (the checkpoint fsyncs its images), not a
+        # global sync that would also pay for other processes' dirty pages.
+        sync "$ckdir/zst-0" "$ckdir/zst-1"
+        t_zstd=$(($(now_us) - t0))
+        zst_bytes=$(($(stat -c %s "$ckdir/zst-0") + $(stat -c %s "$ckdir/zst-1")))
+    }
+    # ckpt_write: run the job under the launcher, checkpoint-and-exit when it
+    # is ready; sets t_ckpt (us), gen_dir, img_bytes (MANIFEST), du_bytes.
+    ckpt_write() {
+        local d=$ckdir/job log t0 rc=0 i pid
+        rm -rf "$d"
+        mkdir -p "$d"
+        run_no=$((run_no + 1))
+        log=$logdir/$(printf '%03d' "$run_no")-mana-ckpt.log
+        (cd "$logdir" && exec timeout -k 10 "$BENCH_TIMEOUT" "${mpirun_cmd[@]}" -np 2 \
+            "${launch_cmd[@]}" --ckpt-dir "$d" -- "$ckpt_bin" "$d") </dev/null >"$log" 2>&1 &
+        pid=$!
+        for ((i = 0; i < BENCH_TIMEOUT * 10; i++)); do
+            grep -q '^ready ' "$log" && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        grep -q '^ready ' "$log" || {
+            kill "$pid" 2>/dev/null || :
+            wait "$pid" || :
+            echo "run-bench: FAILED: the checkpoint job did not get ready; last lines of $log:" >&2
+            tail -n 30 "$log" >&2
+            exit 1
+        }
+        sync
+        t0=$(now_us)
+        "$MANA_CKPT" --ckpt-dir "$d" --checkpoint --exit --timeout "$BENCH_TIMEOUT" >"${log%.log}-cmd.log" 2>&1 || rc=$?
+        t_ckpt=$(($(now_us) - t0))
+        if ((rc != 0)); then
+            kill "$pid" 2>/dev/null || :
+            wait "$pid" || :
+            echo "run-bench: FAILED: mana-ckpt exited with $rc; see ${log%.log}-cmd.log and $log:" >&2
+            tail -n 20 "${log%.log}-cmd.log" "$log" >&2
+            exit 1
+        fi
+        wait "$pid" || rc=$?
+        ((rc == 0)) || die "FAILED: the checkpointed job exited with status $rc after" \
+            "--checkpoint --exit; see $log"
+        gen_dir=$d/$(cat "$d/latest")
+        img_bytes=$(awk '$1 == "total_bytes" { print $2 }' "$gen_dir/MANIFEST")
+        [[ $img_bytes =~ ^[0-9]+$ ]] || die "FAILED: no total_bytes in $gen_dir/MANIFEST"
+        du_bytes=$(du -sB1 "$gen_dir" | awk '{ print $1 }')
+    }
+    # read_images: cat the images of $gen_dir from disk; sets t_cat (us).
+    read_images() {
+        local t0
+        drop_cache
+        t0=$(now_us)
+        cat "$gen_dir"/rank-*.mana >/dev/null
+        t_cat=$(($(now_us) - t0))
+    }
+    # unzstd: for information, decompress the baseline from disk; sets t_unzstd.
+    unzstd() {
+        local t0
+        drop_cache
+        t0=$(now_us)
+        "$ZSTD" -T0 -q -d -c "$ckdir/zst-0" "$ckdir/zst-1" >/dev/null
+        t_unzstd=$(($(now_us) - t0))
+    }
+    # restart_job: restart from $gen_dir's checkpoint until the program has
+    # verified its data and exited; sets t_restart (us), verify_s, and
+    # t_resume (us): from the start of mpirun until the last rank runs its
+    # own code again (left its compute loop, from the program's clock).
+    restart_job() {
+        local d=$ckdir/job log t0 rc=0 line r0 ra
+        run_no=$((run_no + 1))
+        log=$logdir/$(printf '%03d' "$run_no")-mana-restart.log
+        touch "$d/stop"
+        drop_cache
+        r0=$EPOCHREALTIME
+        t0=$(now_us)
+        (cd "$logdir" && exec timeout -k 10 "$BENCH_TIMEOUT" "${mpirun_cmd[@]}" -np 2 \
+            "$MANA_RESTART" "$d") </dev/null >"$log" 2>&1 || rc=$?
+        t_restart=$(($(now_us) - t0))
+        line=$(grep -m1 '^verified ok .*stopped_by=file' "$log") || { ((rc)) || rc=1; }
+        if ((rc != 0)); then
+            echo "run-bench: FAILED: restart (exit status $rc, or no verification line); last lines of $log:" >&2
+            tail -n 30 "$log" >&2
+            exit 1
+        fi
+        verify_s=$(sed -n 's/.* verify_s=\([0-9.]*\).*/\1/p' <<<"$line")
+        ra=$(sed -n 's/.* resumed_at=\([0-9.]*\).*/\1/p' <<<"$line")
+        [[ -n $verify_s && -n $ra ]] || die "FAILED: malformed verification line in $log: $line"
+        t_resume=$(awk -v a="$ra" -v b="$r0" 'BEGIN { printf "%d", (a - b) * 1e6 }')
+    }
+    for ((rep = 1; rep <= BENCH_CKPT_REPS; rep++)); do
+        if ((rep % 2)); then zstd_write; ckpt_write; else ckpt_write; zstd_write; fi
+        if ((rep % 2)); then read_images; restart_job; else restart_job; read_images; fi
+        unzstd
+        echo "$rep $t_zstd $t_ckpt $t_cat $t_restart $verify_s $img_bytes $du_bytes $zst_bytes $t_unzstd $t_resume" |
+            awk '{ printf "%d %.6f %.6f %.6f %.6f %s %s %s %s %.6f %.6f\n", $1, $2 / 1e6, $3 / 1e6,
+                   $4 / 1e6, $5 / 1e6, $6, $7, $8, $9, $10 / 1e6, $11 / 1e6 }' >>"$ckpt_samples"
+        tail -n 1 "$ckpt_samples" | awk '{ printf "  rep %d: checkpoint %.2f s (zstd %.2f s), restart %.2f s to" \
+            " resume, %.2f s with verification (cat %.2f s)\n", $1, $3, $2, $11, $5, $4 }'
+
+    done
+    rm -f "$ckdir"/raw-* "$ckdir"/zst-*
+fi
 echo "run-bench: $((waited_us / 1000000)) s in all spent waiting for a quiet machine"
 total_s=$(awk -v us=$(($(now_us) - t_start)) 'BEGIN { printf "%.1f", us / 1e6 }')
 
@@ -372,7 +618,12 @@ latency_64KiB_us lat_65536 lo <= 1.05
 bandwidth_4MiB_MiBps bw_4194304 hi >= 0.98
 app_time_s app_time lo <= 1.01
 app_wall_s app_wall lo - -
-app_iter_median_ms app_iter_med lo - -"
+app_iter_median_ms app_iter_med lo - -
+call_comm_rank_ns call_rank lo +<= 40
+call_type_cycle_ns call_cycle lo - -
+call_type_create_ns call_create lo - -
+call_type_commit_ns call_commit lo - -
+call_type_free_ns call_free lo - -"
 
 awk -v metrics="$metrics" -v results="$results" -v launcher="${launch_cmd[*]}" \
     -v total_s="$total_s" -v maxf="$BENCH_MAX_FOREIGN" '
@@ -415,13 +666,14 @@ END {
         n = np[k] + 0; nc = nclean[k] + 0
         if (n == 0) continue
         noisy = (nc < 3)
-        delete a; delete b; delete r
+        delete a; delete b; delete r; delete d
         c = 0
         for (i = 1; i <= n; i++) {
             if (!noisy && pclean[k, i] != 1) continue
             p = pid[k, i]; c++
             a[c] = val[k, p, "native"]; b[c] = val[k, p, "mana"]
             r[c] = (a[c] > 0) ? b[c] / a[c] : 0
+            d[c] = b[c] - a[c]
         }
         ratio = median(r, c)
         err = (c >= 2) ? sem(r, c, ratio) : 0
@@ -430,6 +682,18 @@ END {
         if (op == "<=") res = (ratio <= tgt) ? "PASS" : "MISS"
         else if (op == ">=") res = (ratio >= tgt) ? "PASS" : "MISS"
         else res = "info"
+        # Per-call metrics: the added time (median of the pairs mana - native).
+        if (k ~ /^call_/) {
+            added = median(d, c); aerr = (c >= 2) ? sem(d, c, added) : 0
+            if (op == "+<=") res = (added <= tgt) ? "PASS" : "MISS"
+            atgt = (op == "+<=") ? "<= " tgt " ns" : "-"
+            added_out = added_out sprintf("  %-22s %+11.1f ns %8.1f   %-10s %s\n", name, added, aerr,
+                atgt, (op == "+<=") ? res : "info")
+            sub(/_ns$/, "", name)
+            printf "%s_added_ns %.6f %.6f %.6f %s %s %.6f %d %d - - -\n", name, mn, mm, added,
+                (op == "+<=") ? "<=" tgt : "-", res, aerr, nc, n >> results
+            name = name "_ns"
+        }
         ts = (op == "-") ? "-" : op " " tgt
         printf "%-22s %11.4f %11.4f %7.4f %6.4f  %-7s %-6s %d/%d%s\n", name, mn, mm, ratio,
             err, ts, res, nc, n, noisy ? " noisy" : ""
@@ -438,9 +702,59 @@ END {
     }
     printf "(medians over interleaved native/mana pairs; a pair is clean when other\n"
     printf " processes used <= %s%% of the CPU during both of its runs)\n", maxf
+    if (added_out != "") {
+        printf "\nadded time per call (median over pairs of mana - native), +- its standard error:\n"
+        printf "%s", added_out
+    }
     printf "# total_seconds %s\n", total_s >> results
 }' "$samples"
 
+if [[ -s $ckpt_samples ]]; then
+    awk -v results="$results" -v mib="$BENCH_CKPT_MIB" -v dropped="$can_drop" '
+function isort(a, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+}
+function median(a, n,    i, t) {
+    for (i = 1; i <= n; i++) t[i] = a[i]
+    isort(t, n); return n % 2 ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+}
+function row(name, base, mana, ratio, tgt, res) {
+    printf "%-22s %11.3f %11.3f %7.3f  %-7s %s\n", name, base, mana, ratio, tgt, res
+    printf "%s %.6f %.6f %.6f %s %s - %d %d - - -\n", name, base, mana, ratio,
+        (tgt == "-") ? "-" : tgt, res, n, n >> results
+}
+# $1 rep $2 zstd_s $3 ckpt_s $4 cat_s $5 restart_s $6 verify_s $7 image_bytes
+# $8 du_bytes $9 zst_bytes $10 unzstd_s $11 resume_s
+{
+    n++; zs[n] = $2; ck[n] = $3; ct[n] = $4; rs[n] = $5; vf[n] = $6
+    img[n] = $7 / 2 / 1e6; du[n] = $8 / 2 / 1e6; zb[n] = $9 / 2 / 1e6; uz[n] = $10
+    rz[n] = $11
+    tr[n] = $2 / $3; rr[n] = $11 / $4; rv[n] = $5 / $4; ir[n] = $7 / $9
+}
+END {
+    data = 2 * mib * 1048576 / 1e6
+    printf "\ncheckpoint/restart: 2 ranks x %d MiB (%.0f MB of data), %d repetitions, medians;\n", mib, data, n
+    printf "baseline: zstd -T0 -1 + sync of the same bytes (checkpoint), cat of the images (restart)\n"
+    printf "%-22s %11s %11s %7s  %-7s %s\n", "metric", "baseline", "mana", "ratio", "target", "result"
+    t = median(tr, n)
+    row("ckpt_throughput_MBps", data / median(zs, n), data / median(ck, n), t, ">=0.8", t >= 0.8 ? "PASS" : "MISS")
+    t = median(rr, n)
+    row("restart_time_s", median(ct, n), median(rz, n), t, "<=1.5", t <= 1.5 ? "PASS" : "MISS")
+    t = median(rv, n)
+    row("restart_verified_s", median(ct, n), median(rs, n), t, "<=1.5", t <= 1.5 ? "PASS" : "MISS")
+    row("ckpt_time_s", median(zs, n), median(ck, n), median(zs, n) > 0 ? median(ck, n) / median(zs, n) : 0, "-", "info")
+    row("image_MB_per_rank", median(zb, n), median(img, n), median(ir, n), "-", "info")
+    printf "(image_MB_per_rank: baseline = zstd output per rank, mana = MANIFEST total_bytes per rank;\n"
+    printf " on disk (du) %.1f MB per rank.  restart_time_s: mpirun start until the ranks run again;\n", median(du, n)
+    printf " restart_verified_s: until the job exited after checking every byte (%.3f s of checking).\n", median(vf, n)
+    printf " zstd -d of the baseline files from disk takes %.3f s.%s)\n", median(uz, n),
+        dropped ? "" : "  The page cache could NOT be dropped: reads may come from memory"
+    printf "# ckpt image_MB_per_rank_du %.3f restart_verify_s %.3f unzstd_s %.3f cache_dropped %d\n",
+        median(du, n), median(vf, n), median(uz, n), dropped >> results
+}' "$ckpt_samples"
+fi
+
 echo
-echo "run-bench: results in $results, raw samples in $samples, logs in $logdir"
+echo "run-bench: results in $results, raw samples in $samples$([[ -s $ckpt_samples ]] && echo " and $ckpt_samples"), logs in $logdir"
 echo "run-bench: total time $total_s s"
