@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# Checkpoint and restart of a real 2-rank job (progs/ckpt_compute: steps
+# of deterministic compute between MPI_Allreduce calls, a line per step on
+# stdout and in a file per rank, a 4 MiB heap pattern checked at the end),
+# compared with a native run byte for byte:
+#   (a) mana-ckpt --checkpoint while it runs; the job goes on;
+#   (b) mana-ckpt --checkpoint --exit, then mana-restart;
+#   (c) a completed checkpoint, kill -9 of every rank and mpirun, restart;
+#   (d) a chain: launch, checkpoint-and-exit, restart, checkpoint-and-exit,
+#       restart (three runs, two generations);
+#   (e) SIGUSR1 to mpirun (hydra passes it to the ranks): checkpoint and
+#       exit, then restart.
+# Checkpoints are requested while every rank is in compute (nearly all of
+# the program's time): ranks inside MPI calls are another test's subject.
+source "$(dirname "$0")/../lib.sh"
+
+PROG=$BUILD/tests/progs/ckpt_compute
+RESTART=$BUILD/bin/mana-restart
+CKPT=$BUILD/bin/mana-ckpt
+INSPECT=$BUILD/bin/mana-inspect
+NP=2
+STEPS=16
+for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
+  if [ ! -x "$b" ]; then
+    not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
+    exit 0
+  fi
+done
+
+# Every background job started here (the timeout process in front of
+# mpirun), to end them by pid whatever happens.
+STARTED=()
+cleanup() {
+  local p
+  for p in "${STARTED[@]}"; do kill_tree "$p"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+descendants() { # PID: every process below PID, children first listed
+  local c
+  for c in $(pgrep -P "$1"); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+
+kill_tree() { # PID: kill -9 PID's descendants, then PID
+  local pids
+  pids=$(descendants "$1")
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+  kill -9 "$1" 2>/dev/null
+}
+
+# start_job NAME COMMAND...: runs COMMAND (an mpirun line) in the
+# background under a timeout, stdout in $WORK/NAME.out, stderr in
+# $WORK/NAME.err; its pid (the timeout's) in JOB.
+start_job() {
+  local name=$1
+  shift
+  timeout -k 5 "$JOB_TIMEOUT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  JOB=$!
+  STARTED+=("$JOB")
+}
+
+# finish_job NAME: waits for the background job; its exit status in JST.
+finish_job() {
+  { wait "$JOB"; } 2>/dev/null
+  JST=$?
+}
+
+# wait_step NAME STEP: until $WORK/NAME.out shows STEP (30 s); fails at
+# once when the job has ended before that.
+wait_step() {
+  local i
+  for i in $(seq 300); do
+    grep -q "^step $2 of " "$WORK/$1.out" 2>/dev/null && return 0
+    kill -0 "$JOB" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "# $1 did not reach step $2:"
+  sed 's/^/#   /' "$WORK/$1.out" "$WORK/$1.err" | tail -10
+  return 1
+}
+
+launch() { # NAME CKPT_DIR [LAUNCH OPTIONS]: the program under mana-launch
+  local name=$1 dir=$2
+  shift 2
+  mkdir -p "$WORK/$name.files"
+  start_job "$name" "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$@" "$PROG" $STEPS "$WORK/$name.files/out"
+}
+
+# restart_job NAME CKPT_DIR: mana-restart in the background; the
+# restored program goes on writing into the files of the run it
+# was checkpointed from (it knows them by path).
+restart_job() {
+  start_job "$1" "$MPIRUN_MPICH" -np $NP "$RESTART" "$2"
+}
+
+checkpoint() { # CKPT_DIR [--exit]: mana-ckpt, output in $WORK/ckpt.out
+  timeout 60 "$CKPT" --ckpt-dir "$1" --checkpoint "${@:2}" >"$WORK/ckpt.out" 2>&1
+  local rc=$?
+  [ "$rc" -eq 0 ] || { echo "# mana-ckpt --checkpoint $2 exited $rc:"; sed 's/^/#   /' "$WORK/ckpt.out" | tail -5; }
+  return "$rc"
+}
+
+same_file() { # WANT GOT
+  cmp -s "$1" "$2" && return 0
+  echo "# $2 differs from $1:"
+  diff "$1" "$2" | head -8 | sed 's/^/#   /'
+  return 1
+}
+
+same_rank_files() { # DIR: each rank's file equals the native run's
+  local r
+  for r in $(seq 0 $((NP - 1))); do
+    same_file "$WORK/native.files/out.$r" "$1/out.$r" || return 1
+  done
+}
+
+job_ok() { # NAME: the job ended with status 0
+  [ "$JST" -eq 0 ] && return 0
+  echo "# $1 exited $JST:"
+  sed 's/^/#   /' "$WORK/$1.err" | tail -10
+  return 1
+}
+
+gen_ok() { # CKPT_DIR GEN: MANIFEST, latest and every image, each verified
+  local g m r
+  g=$(printf 'gen-%06d' "$2")
+  m=$1/$g/MANIFEST
+  [ -f "$m" ] || { echo "# $m is missing"; return 1; }
+  grep -qx "nranks $NP" "$m" || { echo "# $m does not say nranks $NP"; return 1; }
+  [ "$(cat "$1/latest" 2>/dev/null)" = "$g" ] || { echo "# $1/latest is '$(cat "$1/latest" 2>/dev/null)', not $g"; return 1; }
+  for r in $(seq 0 $((NP - 1))); do
+    local img
+    img=$1/$g/$(printf 'rank-%05d.mana' "$r")
+    [ -f "$img" ] || { echo "# $img is missing"; return 1; }
+    if ! "$INSPECT" --verify "$img" >"$WORK/inspect.out" 2>&1; then
+      echo "# mana-inspect --verify $img failed:"; sed 's/^/#   /' "$WORK/inspect.out" | tail -5; return 1
+    fi
+    grep -qx "checksums OK" "$WORK/inspect.out" || { echo "# mana-inspect did not say checksums OK"; return 1; }
+    grep -qE "rank +$r of $NP" "$WORK/inspect.out" || { echo "# $img is not rank $r of $NP"; return 1; }
+  done
+}
+
+# --- the reference -----------------------------------------------------
+mkdir -p "$WORK/native.files"
+if ! run_native $NP "$PROG" $STEPS "$WORK/native.files/out" >"$WORK/native.out" 2>"$WORK/native.err"; then
+  not_ok "native run of ckpt_compute"; sed 's/^/#   /' "$WORK/native.err" | tail -5
+  exit 0
+fi
+NATIVE=$WORK/native.out
+check "native run prints every step and an intact heap" \
+  grep -qx "memory pattern: intact (0 words differ)" "$NATIVE"
+FINAL=$(grep '^final checksum' "$NATIVE")
+
+# --- (a) checkpoint, the job goes on -------------------------------------
+A=$WORK/ckpt-a
+launch a "$A"
+if wait_step a 3 && checkpoint "$A"; then
+  ok "(a) mana-ckpt --checkpoint while the job computes"
+else
+  not_ok "(a) mana-ckpt --checkpoint while the job computes"
+fi
+finish_job
+check "(a) the job finishes after the checkpoint" job_ok a
+check "(a) stdout equals the native run's" same_file "$NATIVE" "$WORK/a.out"
+check "(a) the ranks' files equal the native run's" same_rank_files "$WORK/a.files"
+check "(a) generation 1: MANIFEST, latest, images verified by mana-inspect" gen_ok "$A" 1
+
+# --- (b) checkpoint and exit, restart ----------------------------------------
+B=$WORK/ckpt-b
+launch b "$B"
+if wait_step b 4 && checkpoint "$B" --exit; then
+  ok "(b) mana-ckpt --checkpoint --exit"
+else
+  not_ok "(b) mana-ckpt --checkpoint --exit"
+fi
+finish_job
+check "(b) the job exits 0 after checkpoint-and-exit" job_ok b
+check "(b) the job stopped before its end" test "$(grep -c '^final checksum' "$WORK/b.out")" -eq 0
+check "(b) generation 1 complete" gen_ok "$B" 1
+restart_job b2 "$B"
+finish_job
+check "(b) mana-restart exits 0" job_ok b2
+cat "$WORK/b.out" "$WORK/b2.out" >"$WORK/b.all"
+check "(b) stdout before + after the restart equals the native run's" same_file "$NATIVE" "$WORK/b.all"
+check "(b) the ranks' files equal the native run's" same_rank_files "$WORK/b.files"
+
+# --- (c) checkpoint, kill -9 everything, restart -----------------------------
+C=$WORK/ckpt-c
+launch c "$C"
+if wait_step c 3 && checkpoint "$C"; then
+  ok "(c) mana-ckpt --checkpoint"
+else
+  not_ok "(c) mana-ckpt --checkpoint"
+fi
+kill_tree "$JOB"
+finish_job
+check "(c) the job was killed before its end" test "$(grep -c '^final checksum' "$WORK/c.out")" -eq 0
+check "(c) generation 1 complete" gen_ok "$C" 1
+restart_job c2 "$C"
+finish_job
+check "(c) mana-restart exits 0" job_ok c2
+# The restart goes on after the checkpointed step K: its stdout is the
+# native run's from step K+1 on, and the killed run printed a prefix of
+# the native output reaching at least step K.
+c_suffix() {
+  local first k n
+  first=$(head -1 "$WORK/c2.out")
+  [[ $first =~ ^step\ ([0-9]+)\ of ]] || { echo "# the restart's first line is '$first', not a step"; return 1; }
+  k=$((BASH_REMATCH[1] - 1))
+  C_K=$k
+  n=$(wc -l <"$WORK/c2.out")
+  [ "$k" -ge 3 ] || { echo "# the restart began at step $((k + 1)), before the checkpoint was asked for"; return 1; }
+  tail -n "$n" "$NATIVE" | cmp -s - "$WORK/c2.out" || {
+    echo "# the restart's stdout is not the end of the native run's:"; diff <(tail -n "$n" "$NATIVE") "$WORK/c2.out" | head -6 | sed 's/^/#   /'; return 1; }
+  head -n "$(wc -l <"$WORK/c.out")" "$NATIVE" | cmp -s - "$WORK/c.out" || { echo "# the killed run's stdout is not a prefix of the native run's"; return 1; }
+  [ "$(wc -l <"$WORK/c.out")" -ge "$k" ] || { echo "# the killed run printed fewer than the $k checkpointed steps"; return 1; }
+}
+check "(c) the restart's stdout is the native run's from the checkpointed step on" c_suffix
+check "(c) the restart prints the native final checksum" grep -qxF "$FINAL" "$WORK/c2.out"
+# Each rank's file: the killed run appended steps 1..M (M >= K), the
+# restart appends steps K+1..STEPS: so the file is the native file's
+# first M lines, then its lines K+1..STEPS.
+c_files() {
+  local r f n m
+  [ -n "${C_K:-}" ] || { echo "# no checkpointed step known"; return 1; }
+  for r in $(seq 0 $((NP - 1))); do
+    f=$WORK/c.files/out.$r
+    n=$(wc -l <"$f")
+    m=$((n - (STEPS - C_K)))
+    [ "$m" -ge "$C_K" ] || { echo "# $f has $n lines: too few for steps 1..$C_K and $((C_K + 1))..$STEPS"; return 1; }
+    cat <(head -n "$m" "$WORK/native.files/out.$r") <(tail -n "$((STEPS - C_K))" "$WORK/native.files/out.$r") >"$WORK/c.want.$r"
+    same_file "$WORK/c.want.$r" "$f" || return 1
+  done
+}
+check "(c) the ranks' files end like the native run's from the checkpointed step on" c_files
+
+# --- (d) a chain: launch, checkpoint-and-exit, restart, again -----------------
+D=$WORK/ckpt-d
+launch d "$D"
+if wait_step d 3 && checkpoint "$D" --exit; then ok "(d) link 1: checkpoint and exit"; else not_ok "(d) link 1: checkpoint and exit"; fi
+finish_job
+check "(d) link 1 exits 0" job_ok d
+restart_job d2 "$D"
+# The restarted run's first step, then two more, then the second checkpoint.
+d2_first=$(( $(wc -l <"$WORK/d.out") + 1 ))
+if wait_step d2 $((d2_first + 2)) && checkpoint "$D" --exit; then
+  ok "(d) link 2: the restarted job checkpoints and exits"
+else
+  not_ok "(d) link 2: the restarted job checkpoints and exits"
+fi
+finish_job
+check "(d) link 2 exits 0" job_ok d2
+check "(d) link 2 stopped before the end" test "$(grep -c '^final checksum' "$WORK/d2.out")" -eq 0
+check "(d) generation 2 complete, latest names it" gen_ok "$D" 2
+restart_job d3 "$D"
+finish_job
+check "(d) link 3 (restart of a restart) exits 0" job_ok d3
+cat "$WORK/d.out" "$WORK/d2.out" "$WORK/d3.out" >"$WORK/d.all"
+check "(d) stdout of the three runs equals the native run's" same_file "$NATIVE" "$WORK/d.all"
+check "(d) the ranks' files equal the native run's" same_rank_files "$WORK/d.files"
+
+# --- (e) SIGUSR1 to mpirun: checkpoint and exit ------------------------------
+E=$WORK/ckpt-e
+launch e "$E"
+if wait_step e 3; then
+  MPIRUN_PID=$(pgrep -P "$JOB" | head -1)
+  if [ -n "$MPIRUN_PID" ] && kill -USR1 "$MPIRUN_PID"; then
+    ok "(e) SIGUSR1 sent to mpirun"
+  else
+    not_ok "(e) SIGUSR1 sent to mpirun (no mpirun under pid $JOB)"
+  fi
+else
+  not_ok "(e) the job runs"
+fi
+finish_job
+check "(e) the job exits 0 after the signal" job_ok e
+check "(e) the job stopped before its end" test "$(grep -c '^final checksum' "$WORK/e.out")" -eq 0
+check "(e) the signal made generation 1" gen_ok "$E" 1
+restart_job e2 "$E"
+finish_job
+check "(e) mana-restart exits 0" job_ok e2
+cat "$WORK/e.out" "$WORK/e2.out" >"$WORK/e.all"
+check "(e) stdout before + after the restart equals the native run's" same_file "$NATIVE" "$WORK/e.all"
+check "(e) the ranks' files equal the native run's" same_rank_files "$WORK/e.files"
