@@ -62,7 +62,7 @@ UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/u
 # builds), COORD_INSTALL_BIN, COORD_CLIENT_SRC, COORD_UNIT_MODULES, COORD_MAN.
 -include coordinator/coordinator.mk
 all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
-     $(BUILD)/share/man/man1/mana-inspect.1 $(COORD_ALL)
+     $(BUILD)/share/man/man1/mana-inspect.1 $(BUILD)/share/man/man1/mana-restart.1 $(COORD_ALL)
 
 deps:
 	@scripts/install-deps.sh
