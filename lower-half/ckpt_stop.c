@@ -14,8 +14,10 @@
 
 #include "mana/lock_word.h"
 #include "mana/raw_syscall.h"
+#include "region_labeller.h"
+#include <ucontext.h>
 
-enum { RUNNING = 0, STOPPED = 1, RESUMING = 2 };
+enum { RUNNING = 0, STOPPED = 1, RESUMING = 2, NOT_HERE = 3 };
 
 static _Atomic int stop_state;
 static struct ckpt_stopped captured;
@@ -26,6 +28,16 @@ static void stop_handler(int sig, siginfo_t *info, void *uctx)
 {
     (void)sig;
     (void)info;
+    /* The thread must be in upper code: lower code (a lower signal
+     * handler it just ran, whose return trampoline is lower too) is not
+     * saved and would not be there after a restart. Ask to be tried again
+     * once it is out. */
+    uint64_t rip = (uint64_t)((ucontext_t *)uctx)->uc_mcontext.gregs[REG_RIP];
+    if (region_registry_owner(region_labeller_registry(), rip, rip + 1) != REGION_UPPER) {
+        atomic_store(&stop_state, NOT_HERE);
+        mana_futex(&stop_state, FUTEX_WAKE_PRIVATE, 1);
+        return;
+    }
     captured.frame = (uint64_t)uctx;
     captured.upper_fs = mana_rdfsbase(&fs_method);
     uint64_t head = 0, len = 0;
@@ -81,6 +93,13 @@ int ckpt_stop_app(struct ckpt_stopped *out, int timeout_ms, char *err, size_t er
     }
     struct timespec slice = {0, 10 * 1000 * 1000};
     for (int waited = 0; atomic_load(&stop_state) != STOPPED; waited += 10) {
+        if (atomic_load(&stop_state) == NOT_HERE) {
+            atomic_store(&stop_state, RUNNING);
+            struct timespec brief = {0, 1000 * 1000};
+            nanosleep(&brief, NULL);
+            syscall(SYS_tgkill, getpid(), target_tid, MANA_STOP_SIGNAL);
+            continue;
+        }
         if (waited >= timeout_ms) {
             snprintf(err, errlen,
                      "the application's thread %d did not stop within %d ms (it blocks signal %d, or is stuck "

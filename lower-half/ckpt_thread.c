@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../coordinator/coord_client.h"
+#include "ckpt_agree.h"
 #include "ckpt_stop.h"
 #include "ckpt_write.h"
 #include "mana/lock_word.h"
@@ -144,10 +145,14 @@ static void await_verdict(struct coord_client *c, uint64_t gen)
 static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
 {
     char err[8192], path[PATH_MAX + 32];
-    mana_lock_word_acquire(table->upper_lock_word);
+    if (ckpt_agree(table, ckpt_comm, err, sizeof err) != 0) {
+        report_failure(c, cmd->gen, err);
+        await_verdict(c, cmd->gen);
+        return;
+    }
     struct ckpt_stopped s;
     if (ckpt_stop_app(&s, STOP_TIMEOUT_MS, err, sizeof err) != 0) {
-        mana_lock_word_release(table->upper_lock_word);
+        ckpt_agree_end(table);
         report_failure(c, cmd->gen, err);
         await_verdict(c, cmd->gen);
         return;
@@ -172,7 +177,7 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
         report_failure(c, cmd->gen, err);
     await_verdict(c, cmd->gen);
     ckpt_stop_resume();
-    mana_lock_word_release(table->upper_lock_word);
+    ckpt_agree_end(table);
 }
 
 static void *ckpt_thread_main(void *arg)

@@ -182,6 +182,24 @@ static void fill_auxv(struct upper_stack_spec *spec, const struct elf_image *app
 #define RESTORE_TRIES_ENV "MANA_RESTORE_TRY"
 #define RESTORE_MAX_TRIES 20
 
+/* A restarting rank that cannot go on must take the whole job down: the
+ * other ranks would wait for it in MPI_Init forever. So it joins MPI
+ * only to abort it. */
+static void __attribute__((noreturn, format(printf, 1, 2))) die_with_job(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", PROG);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+    int provided;
+    if (lower_mpi_init(NULL, NULL, &provided) == MPI_SUCCESS)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    exit(1);
+}
+
 static void __attribute__((noreturn)) reexec_for_new_layout(char **argv)
 {
     const char *s = getenv(RESTORE_TRIES_ENV);
@@ -206,18 +224,18 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     mpi_rank_from_env(&rank, &nranks);
     static struct ckpt_restore st;
     if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0)
-        die("%s", err);
+        die_with_job("%s", err);
     int rc = ckpt_restore_reserve(&st, err, sizeof err);
     if (rc == 1)
         reexec_for_new_layout(argv);
     if (rc != 0)
-        die("%s", err);
+        die_with_job("%s", err);
     /* The walk to END checked every header; the digest ties the file to
      * the manifest that named it. */
     if (expect_digest != NULL && strtoull(expect_digest, NULL, 16) != st.digest)
-        die("%s: its digest %016llx is not the %s its generation's MANIFEST recorded: the image was replaced or "
-            "damaged; restart from another generation (mana-restart --generation N)",
-            image, (unsigned long long)st.digest, expect_digest);
+        die_with_job("%s: its digest %016llx is not the %s its generation's MANIFEST recorded: the image was "
+                     "replaced or damaged; restart from another generation (mana-restart --generation N)",
+                     image, (unsigned long long)st.digest, expect_digest);
     unsetenv(RESTORE_TRIES_ENV);
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
@@ -233,16 +251,17 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     fill_call_table(table, &paths);
     atomic_store(table->upper_lock_word, 0);
     *table->upper_holder_fs = 0;
+    /* The checkpoint that saved this image is over; the first MPI call
+     * rebuilds MPI's objects, and test loops post their requests again. */
+    struct mana_ckpt_sync *sync = &table->sync;
+    atomic_store(&sync->pending, 0);
+    atomic_store(&sync->targets_valid, 0);
+    atomic_store(&sync->in_collective, 0);
+    atomic_fetch_add(&sync->restarts, 1);
+    atomic_store(&sync->replay_due, 1);
     if (ckpt_prepare(table, err, sizeof err) != 0 || ckpt_restore_process(&st, err, sizeof err) != 0)
         die("%s", err);
     table->lower_fs = mana_rdfsbase(&table->fs_method);
-    if (table->upper_after_restart != NULL) {
-        mana_wrfsbase(&table->fs_method, st.main.upper_fs);
-        rc = table->upper_after_restart(err, sizeof err);
-        mana_wrfsbase(&table->fs_method, table->lower_fs);
-        if (rc != 0)
-            die("restoring the application's MPI state: %s", err);
-    }
     if (verbose)
         fprintf(stderr, "%s: rank %d restored from %s: %llu regions, %llu bytes\n", PROG, rank, image,
                 st.regions, st.bytes);

@@ -446,14 +446,93 @@ def tpl_call(fn):
             free_arrays(fn) + wrapper_tail(fn))
 
 
+def nonblocking_name(name):
+    """MPI_Allreduce -> MPI_Iallreduce: the form a blocking collective is
+    issued in, so that its test loop can let a checkpoint in."""
+    return "MPI_I" + name[4].lower() + name[5:]
+
+
+def comm_param(fn):
+    for want in ("comm", "comm_old", "local_comm", "intercomm"):
+        if any(p.name == want for p in fn["params"]):
+            return want
+    return None
+
+
+def tpl_collective(fn):
+    """A blocking collective: through its gate (counted per communicator),
+    then its nonblocking form and the test loop (ckpt_sync.h)."""
+    args = call_args(fn) + ", &creq"
+    return (wrapper_head(fn) + f"    mana_coll_enter(&c, {comm_param(fn)});\n" + ins(fn) + out_locals(fn) +
+            "    MPI_Request creq;\n" +
+            call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(") +
+            "    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq);\n" +
+            consumed(fn) + free_arrays(fn) + wrapper_tail(fn))
+
+
+SEND_MODES = {"MPI_Send": 0, "MPI_Ssend": 1, "MPI_Bsend": 2, "MPI_Rsend": 3}
+P2P_LOOPS = {
+    "MPI_Recv": "mana_p2p_recv(&c, buf, count, datatype, source, tag, comm, status)",
+    "MPI_Sendrecv": "mana_p2p_sendrecv(&c, sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, "
+                    "recvtype, source, recvtag, comm, status)",
+    "MPI_Probe": "mana_p2p_probe(&c, source, tag, comm, status)",
+}
+
+
+def tpl_p2p(fn):
+    """Blocking point-to-point: a test loop that counts the messages and
+    lets a checkpoint in (ckpt_sync.h). The calls without one (matched
+    probes, Sendrecv_replace) block in MPI; their messages are counted so
+    a checkpoint is refused rather than wrong."""
+    name = fn["name"]
+    if name in SEND_MODES:
+        call = f"mana_p2p_send(&c, {SEND_MODES[name]}, buf, count, datatype, dest, tag, comm)"
+    elif name in P2P_LOOPS:
+        call = P2P_LOOPS[name]
+    else:
+        body = tpl_call(fn)
+        if name == "MPI_Sendrecv_replace":
+            body = body.replace("    mana_cross_unlock(&c);\n    return rc;",
+                                "    if (rc == MPI_SUCCESS) {\n"
+                                "        mana_p2p_count_sent(&c, comm, dest);\n"
+                                "        if (status != MPI_STATUS_IGNORE)\n"
+                                "            mana_p2p_count_received(&c, comm, status);\n    }\n"
+                                "    mana_cross_unlock(&c);\n    return rc;", 1)
+        return body
+    return wrapper_head(fn) + f"    int rc = {call};\n" + wrapper_tail(fn)
+
+
 def tpl_constructor(fn):
     """A new object: its id, and a record of the call so a restart can
     make it again."""
     if not fn["recorded"]:
         return tpl_call(fn)
-    return (wrapper_head(fn) + ins(fn) + out_locals(fn) + call_lower(fn) +
+    return (wrapper_head(fn) + collective_constructor_entry(fn) + ins(fn) + out_locals(fn) +
+            collective_constructor_barrier(fn) + call_lower(fn) +
             f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
             f"        rc = MPI_ERR_INTERN;\n" + free_arrays(fn) + wrapper_tail(fn))
+
+
+# Constructors that are collective over a whole communicator and have no
+# nonblocking form: counted at the gate, and preceded by a barrier in the
+# test loop so that the blocking call itself waits for nobody.
+# (Comm_create_group involves only the group: not here.)
+COLLECTIVE_CONSTRUCTORS = re.compile(r"^MPI_(Comm_dup|Comm_dup_with_info|Comm_split|Comm_split_type|Comm_create|"
+                                     r"Cart_create|Cart_sub|Graph_create|Dist_graph_create(_adjacent)?|"
+                                     r"Intercomm_create|Intercomm_merge)$")
+
+
+def collective_constructor_entry(fn):
+    if not COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+        return ""
+    return f"    mana_coll_enter(&c, {comm_param(fn)});\n"
+
+
+def collective_constructor_barrier(fn):
+    if not COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+        return ""
+    return (f"    int brc = mana_coll_barrier(&c, r_{comm_param(fn)});\n"
+            f"    if (brc != MPI_SUCCESS) {{\n        mana_cross_unlock(&c);\n        return brc;\n    }}\n")
 
 
 def tpl_mutator(fn):
@@ -493,6 +572,9 @@ def request_kind(fn):
         if re.match(pat, fn["name"]):
             return kind
     return "MANA_REQ_COLLECTIVE"
+
+
+SEND_KINDS = ("MANA_REQ_SEND", "MANA_REQ_SSEND", "MANA_REQ_BSEND", "MANA_REQ_RSEND", "MANA_REQ_SENDRECV")
 
 
 def descriptor(fn):
@@ -538,6 +620,8 @@ def tpl_nonblocking(fn):
         code += (f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
                  f"        rc = MPI_ERR_INTERN;\n")
     code += f"    if (rc == MPI_SUCCESS) {{\n        struct mana_request_info d = {descriptor(fn)};\n"
+    if fn["cls"] == "nonblocking" and request_kind(fn) in SEND_KINDS:
+        code += "        mana_p2p_count_sent(&c, comm, dest);\n"
     if owned:
         code += "".join(f"        mana_wrap_keep(&d, r_{p.name});\n" for p in owned)
     if fn["cls"] == "persistent" and fn["recorded"]:
@@ -556,10 +640,20 @@ def tpl_nonblocking(fn):
     return code + wrapper_tail(fn)
 
 
+WAIT_LOOPS = {
+    "MPI_Wait": "mana_wait_all(&c, 1, rq.real, st_p)",
+    "MPI_Waitall": "mana_wait_all(&c, count, rq.real, sts_p)",
+    "MPI_Waitany": "mana_wait_any(&c, count, rq.real, indx, st_p)",
+    "MPI_Waitsome": "mana_wait_some(&c, incount, rq.real, outcount, array_of_indices, sts_p)",
+}
+
+
 def tpl_completion(fn):
     """Wait/Test/Start families: the request ids in, the lower half's
     requests out; a request MPI freed (set to MPI_REQUEST_NULL) loses its
-    id, and the application gets MPI_REQUEST_NULL as MPI gives it."""
+    id, and the application gets MPI_REQUEST_NULL as MPI gives it. The
+    Wait family runs as a test loop (ckpt_sync.h); completed receives are
+    counted, so statuses are always asked of MPI."""
     names = {p.name: p for p in fn["params"]}
     rp = [p for p in fn["params"] if p.role == "hreqs"][0]
     n = rp.len if rp.arr else "1"
@@ -567,37 +661,70 @@ def tpl_completion(fn):
     code += (f"    struct mana_reqs rq;\n"
              f"    if (mana_reqs_in(&rq, {rp.name}, {n}, \"{fn['name']}\") != 0) {{\n"
              f"        mana_cross_unlock(&c);\n        return MPI_ERR_NO_MEM;\n    }}\n")
-    code += call_lower(fn)
+    subst = {}
+    if "status" in names:
+        code += "    MPI_Status st_l;\n    MPI_Status *st_p = status == MPI_STATUS_IGNORE ? &st_l : status;\n"
+        subst["status"] = "st_p"
+    if "array_of_statuses" in names:
+        code += (f"    MPI_Status *sts_p = array_of_statuses == MPI_STATUSES_IGNORE ? mana_status_scratch({n}) : "
+                 f"array_of_statuses;\n"
+                 f"    if (sts_p == NULL) {{\n        mana_cross_unlock(&c);\n        return MPI_ERR_NO_MEM;\n    }}\n")
+        subst["array_of_statuses"] = "sts_p"
+    if fn["name"] in WAIT_LOOPS:
+        code += f"    int rc = {WAIT_LOOPS[fn['name']]};\n"
+    else:
+        args = ", ".join(subst.get(a.strip(), a.strip()) for a in call_args(fn).split(","))
+        code += call_lower(fn, args)
+    count = None
     if fn["name"] in ("MPI_Start", "MPI_Startall"):
         done = "MANA_REQS_STARTED, NULL, 0"
+        code += f"    if (rc == MPI_SUCCESS)\n        mana_p2p_count_started(&c, {rp.name}, {n});\n"
     elif "indx" in names:
         flag = "(rc == MPI_SUCCESS && *flag)" if "flag" in names else "rc == MPI_SUCCESS"
         done = f"MANA_REQS_SOME, indx, {flag} && *indx != MPI_UNDEFINED ? 1 : 0"
+        count = f"{flag} && *indx != MPI_UNDEFINED", f"{rp.name}, {n}, 0, indx, 1, st_p"
     elif "array_of_indices" in names:
         done = ("MANA_REQS_SOME, array_of_indices, rc == MPI_SUCCESS && *outcount != MPI_UNDEFINED ? "
                 "*outcount : 0")
+        count = ("rc == MPI_SUCCESS && *outcount != MPI_UNDEFINED",
+                 f"{rp.name}, {n}, 0, array_of_indices, *outcount, sts_p")
     elif "flag" in names:
         done = "rc == MPI_SUCCESS && *flag ? MANA_REQS_ALL : MANA_REQS_NONE, NULL, 0"
+        count = "rc == MPI_SUCCESS && *flag", f"{rp.name}, {n}, 1, NULL, 0, {subst.get('status', subst.get('array_of_statuses'))}"
     elif fn["name"] in ("MPI_Wait", "MPI_Waitall"):
         done = "MANA_REQS_ALL, NULL, 0"
+        count = "rc == MPI_SUCCESS", f"{rp.name}, {n}, 1, NULL, 0, {subst.get('status', subst.get('array_of_statuses'))}"
     else:   # Cancel, Request_free: only what MPI freed changes
         done = "MANA_REQS_NONE, NULL, 0"
+    if count is not None and fn["name"] != "MPI_Request_get_status":
+        code += f"    if ({count[0]})\n        mana_p2p_count_completed(&c, {count[1]});\n"
     code += f"    mana_reqs_out(&rq, {rp.name}, {done});\n"
     return code + wrapper_tail(fn)
 
 
-TEMPLATES = {"local": tpl_call, "p2p": tpl_call, "collective": tpl_call, "tools": tpl_call,
+def tpl_finalize(fn):
+    """MPI_Finalize is collective over MPI_COMM_WORLD and has no
+    nonblocking form: gated and preceded by a barrier in the test loop,
+    like the collective constructors."""
+    return (wrapper_head(fn) + "    mana_coll_enter(&c, MPI_COMM_WORLD);\n"
+            "    int rc = mana_coll_barrier(&c, (uint64_t)(uint32_t)MPI_COMM_WORLD);\n"
+            "    if (rc == MPI_SUCCESS) {\n"
+            "        mana_cross_to_lower(&c);\n        rc = mana_lower->mpi.MPI_Finalize();\n"
+            "        mana_cross_to_upper(&c);\n    }\n" + wrapper_tail(fn))
+
+
+TEMPLATES = {"local": tpl_call, "p2p": tpl_p2p, "collective": tpl_collective, "tools": tpl_call,
              "constructor": tpl_constructor, "mutator": tpl_mutator, "destructor": tpl_destructor,
              "nonblocking": tpl_nonblocking, "persistent": tpl_nonblocking, "completion": tpl_completion}
 
 
 def gen_upper(funcs):
-    out = [HEADER, '#include <stdlib.h>\n\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
+    out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
            '#include "upper_mpi_records.h"\n\n']
     for fn in funcs:
         if fn["how"] != "pass":
             continue
-        out.append(TEMPLATES[fn["cls"]](fn))
+        out.append(tpl_finalize(fn) if fn["name"] == "MPI_Finalize" else TEMPLATES[fn["cls"]](fn))
     return "".join(out)
 
 

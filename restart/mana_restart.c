@@ -128,16 +128,23 @@ int main(int argc, char **argv)
                 "'mpirun -np %s " PROG " %s'\n", rank, gen_dir, want, got, want, argv[optind]);
         return EXIT_MISMATCH;
     }
+    /* Every rank checks every image, so that all fail together: a rank
+     * that alone gave up here would leave the others waiting in MPI_Init. */
     char image[PATH_MAX + 160], digest[32];
+    for (int r = 0; r < m.nranks; r++) {
+        snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[r].file);
+        struct stat st;
+        int missing = stat(image, &st) != 0;
+        if (missing || (uint64_t)st.st_size != m.ranks[r].bytes) {
+            if (rank == 0)
+                fprintf(stderr, PROG ": rank %d: image %s is %s (the manifest says %" PRIu64 " bytes): the "
+                        "checkpoint is damaged; restart from an older generation with --generation\n", r, image,
+                        missing ? strerror(errno) : "of another size", m.ranks[r].bytes);
+            return EXIT_RUNTIME;
+        }
+    }
     snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[rank].file);
     snprintf(digest, sizeof digest, "%016" PRIx64, m.ranks[rank].checksum);
-    struct stat st;
-    if (stat(image, &st) != 0 || (uint64_t)st.st_size != m.ranks[rank].bytes) {
-        fprintf(stderr, PROG ": rank %d: image %s is %s (the manifest says %" PRIu64 " bytes): the checkpoint is "
-                "damaged; restart from an older generation with --generation\n", rank, image,
-                stat(image, &st) != 0 ? strerror(errno) : "of another size", m.ranks[rank].bytes);
-        return EXIT_RUNTIME;
-    }
     manifest_free(&m);
 
     ckpt.ckpt_dir = dir;

@@ -25,43 +25,22 @@ struct mana_crossing {
 };
 
 void mana_no_lower_half(const char *function) __attribute__((noreturn, cold));
+/* The first MPI call after a restart rebuilds MPI's objects first
+ * (ckpt_sync.c). */
+void mana_ckpt_after_restart(struct mana_crossing *c) __attribute__((cold));
 /* Reports FUNCTION as not supported and aborts the whole job. */
 void mana_unsupported(const char *function) __attribute__((noreturn, cold));
 
-/* A user callback that MPI runs (a reduction op, later an error handler
- * or attribute callback) may itself call MPI: its thread already holds
- * the lock. The holder is recognised by its upper %fs, unique per
- * thread, so no TLS is needed. */
-static inline __attribute__((always_inline)) void mana_cross_enter(struct mana_crossing *c, const char *function)
-{
-    if (__builtin_expect(mana_lower == 0, 0))
-        mana_no_lower_half(function);
-    c->upper_fs = mana_rdfsbase(&mana_fs);
-    c->nested = __builtin_expect(atomic_load_explicit(&mana_lower_lock_word, memory_order_relaxed) != 0, 0) &&
-                mana_holder_upper_fs == c->upper_fs;
-    if (!c->nested) {
-        mana_lower_lock();
-        mana_holder_upper_fs = c->upper_fs;
-    }
-    mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
-}
-
-static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_crossing *c)
-{
-    mana_wrfsbase(&mana_fs, c->upper_fs);
-    if (!c->nested) {
-        /* Cleared before unlocking, so a stale value can never make
-         * another thread's next call look nested. */
-        mana_holder_upper_fs = 0;
-        mana_lower_unlock();
-    }
-}
-
-/* The same crossing in four steps, for wrappers that translate handles:
- * the virtual-id tables may only be touched with the lower lock held and
- * the upper %fs live (they allocate with the upper malloc), so such a
- * wrapper locks, translates, switches %fs only around the call itself,
- * translates the results back and unlocks. */
+/* A crossing in four steps, for wrappers that translate handles: the
+ * virtual-id tables may only be touched with the lower lock held and the
+ * upper %fs live (they allocate with the upper malloc), so such a wrapper
+ * locks, translates, switches %fs only around the call itself, translates
+ * the results back and unlocks.
+ *
+ * A user callback that MPI runs (a reduction op, an error handler or
+ * attribute callback) may itself call MPI: its thread already holds the
+ * lock. The holder is recognised by its upper %fs, unique per thread, so
+ * no TLS is needed. */
 static inline __attribute__((always_inline)) void mana_cross_lock(struct mana_crossing *c, const char *function)
 {
     if (__builtin_expect(mana_lower == 0, 0))
@@ -73,6 +52,8 @@ static inline __attribute__((always_inline)) void mana_cross_lock(struct mana_cr
         mana_lower_lock();
         mana_holder_upper_fs = c->upper_fs;
     }
+    if (__builtin_expect(atomic_load_explicit(&mana_lower->sync.replay_due, memory_order_relaxed) != 0, 0))
+        mana_ckpt_after_restart(c);
 }
 
 static inline __attribute__((always_inline)) void mana_cross_to_lower(const struct mana_crossing *c)
@@ -89,9 +70,25 @@ static inline __attribute__((always_inline)) void mana_cross_to_upper(const stru
 static inline __attribute__((always_inline)) void mana_cross_unlock(const struct mana_crossing *c)
 {
     if (!c->nested) {
+        /* Cleared before unlocking, so a stale value can never make
+         * another thread's next call look nested. */
         mana_holder_upper_fs = 0;
         mana_lower_unlock();
     }
+}
+
+/* The crossing of a wrapper that translates nothing: lock, switch,
+ * (call), switch back, unlock. */
+static inline __attribute__((always_inline)) void mana_cross_enter(struct mana_crossing *c, const char *function)
+{
+    mana_cross_lock(c, function);
+    mana_cross_to_lower(c);
+}
+
+static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_crossing *c)
+{
+    mana_cross_to_upper(c);
+    mana_cross_unlock(c);
 }
 
 /* Entering upper code that the lower MPI calls (a user reduction op, an

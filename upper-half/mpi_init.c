@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_sync.h"
 #include "crossing.h"
 #include "mpi_replay.h"
 #include "mpi_wrap.h"
@@ -28,6 +29,8 @@ int MPI_Init_thread(int *argc, char ***argv, int required, int *provided)
     mana_cross_enter(&c, "MPI_Init_thread");
     int rc = mana_lower->mpi.MPI_Init_thread(argc, argv, required, &lower_provided);
     mana_cross_leave(&c);
+    if (rc == MPI_SUCCESS && mana_ckpt_sync_init() != 0)
+        return MPI_ERR_NO_MEM;
     int cap = required < MPI_THREAD_SERIALIZED ? required : MPI_THREAD_SERIALIZED;
     app_thread_level = lower_provided < cap ? lower_provided : cap;
     if (provided != NULL)

@@ -162,3 +162,11 @@ __sighandler_t bsd_signal(int sig, __sighandler_t handler)
 {
     return signal(sig, handler);
 }
+
+/* A restarted rank has a new lower half, whose region labeller does not
+ * know the application's SIGSYS handler yet. */
+void mana_signals_after_restart(void)
+{
+    if (app_wrapped[SIGSYS])
+        mana_lower->set_upper_sigsys(sigsys_from_lower);
+}

@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 2
+#define MANA_CALL_TABLE_VERSION 3
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -20,6 +20,42 @@
 #define MANA_CALL_TABLE_ENV "MANA_CALL_TABLE"
 
 typedef void (*mana_upper_sighandler_fn)(int, void *, void *);
+
+/* One communicator as the checkpoint's agreement sees it (libmana keeps
+ * an array of them; ckpt_sync.c). GID names the same communicator on
+ * every member; COUNT is the collectives this rank entered on it. */
+struct mana_comm_count {
+    int32_t vcomm;   /* its virtual id in this rank */
+    uint32_t pad;
+    uint64_t gid;
+    uint64_t count;
+    uint64_t target; /* the agreed count to reach before stopping */
+};
+
+/* The handshake between the checkpoint thread (lower half) and the MPI
+ * wrappers (upper half) while a checkpoint is being agreed
+ * (docs/checkpoint-protocol.md). It lives in the call table, in upper
+ * memory, so it is saved with the application. */
+struct mana_ckpt_sync {
+    _Atomic uint32_t pending;       /* a checkpoint is being agreed: collectives wait at their gate */
+    _Atomic uint32_t epoch;         /* bumped at every agreement round: gates and paused loops look again */
+    _Atomic uint32_t targets_valid; /* every comm's target is agreed for this checkpoint */
+    _Atomic uint32_t in_collective; /* the application is inside a collective that has not completed */
+    _Atomic uint64_t restarts;      /* bumped by every restart: test loops post their requests again */
+    _Atomic uint32_t replay_due;    /* a restart happened: rebuild MPI objects at the next MPI call */
+    uint32_t ncomms;                /* comms[0, ncomms) */
+    struct mana_comm_count *comms;
+    int32_t world_size;
+    uint32_t pad;
+    uint64_t *sent;     /* point-to-point messages sent to each world rank */
+    uint64_t *received; /* and received from each */
+    /* The application's active requests (MANA's own are not counted),
+     * and the MPI call that made one of them. Called by the checkpoint
+     * thread with the lower %fs: it reads upper memory only, no TLS. */
+    int (*active_requests)(const char **a_function);
+    /* Live one-sided windows: a checkpoint is refused while one exists. */
+    int (*windows_open)(void);
+};
 
 struct mana_call_table {
     uint64_t magic;
@@ -43,18 +79,13 @@ struct mana_call_table {
      * while it stops it, and the holder's %fs word the lock goes with. */
     _Atomic int *upper_lock_word;
     volatile uint64_t *upper_holder_fs;
-    /* Run by the restore engine on the restarted main thread, with the
-     * upper %fs, after memory is back and before the application goes on:
-     * libmana re-registers what the new lower half does not know (its
-     * SIGSYS handler) and rebuilds MPI objects. 0, or -1 with ERR. It must
-     * not use the upper malloc: the application may have been stopped
-     * inside it. */
-    int (*upper_after_restart)(char *err, unsigned long errlen);
 
     /* The signals the lower half keeps for checkpoints (the checkpoint
      * request, the stop signal): libmana does not let the application
      * take them. */
     int ckpt_signals[2];
+
+    struct mana_ckpt_sync sync;
 
     struct mana_mpi_table mpi;
 };

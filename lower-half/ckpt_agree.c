@@ -1,0 +1,151 @@
+#define _GNU_SOURCE
+#include "ckpt_agree.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mana/lock_word.h"
+
+/* Rounds before giving up; the pause between rounds grows to 20 ms, so
+ * about a minute. Counted, not timed, so every rank gives up together. */
+#define ROUND_LIMIT 3000
+
+static void next_round(struct mana_ckpt_sync *s)
+{
+    atomic_fetch_add(&s->epoch, 1);
+    mana_futex((_Atomic int *)&s->epoch, FUTEX_WAKE_PRIVATE, INT_MAX);
+}
+
+void ckpt_agree_end(struct mana_call_table *t)
+{
+    struct mana_ckpt_sync *s = &t->sync;
+    atomic_store(&s->pending, 0);
+    atomic_store(&s->targets_valid, 0);
+    next_round(s);
+    mana_lock_word_release(t->upper_lock_word);
+}
+
+/* Each communicator's target: the highest count any member reached.
+ * Returns 1 when this rank is behind on one of them. */
+static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, int *failed)
+{
+    int n2 = (int)s->ncomms * 2;
+    uint64_t *mine = malloc(((size_t)n2 + 1) * sizeof *mine);
+    int *counts = malloc((size_t)nranks * sizeof *counts), *displs = malloc((size_t)nranks * sizeof *displs);
+    uint64_t *all = NULL;
+    int behind = 0;
+    if (mine && counts && displs) {
+        for (uint32_t i = 0; i < s->ncomms; i++) {
+            mine[2 * i] = s->comms[i].gid;
+            mine[2 * i + 1] = s->comms[i].count;
+        }
+        MPI_Allgather(&n2, 1, MPI_INT, counts, 1, MPI_INT, comm);
+        int total = 0;
+        for (int r = 0; r < nranks; r++) {
+            displs[r] = total;
+            total += counts[r];
+        }
+        all = malloc(((size_t)total + 1) * sizeof *all);
+        if (all == NULL)
+            *failed = 1;
+        /* Everyone takes part even without memory, so no rank waits. */
+        MPI_Allgatherv(mine, n2, MPI_UINT64_T, all ? all : mine, counts, displs, MPI_UINT64_T, comm);
+        for (uint32_t i = 0; all && i < s->ncomms; i++) {
+            uint64_t target = s->comms[i].count;
+            for (int k = 0; k < total; k += 2)
+                if (all[k] == s->comms[i].gid && all[k + 1] > target)
+                    target = all[k + 1];
+            s->comms[i].target = target;
+            behind |= s->comms[i].count < target;
+        }
+    } else {
+        *failed = 1;
+    }
+    free(mine);
+    free(counts);
+    free(displs);
+    free(all);
+    atomic_store(&s->targets_valid, 1);
+    return behind;
+}
+
+/* Messages other ranks sent to this one and it has not received. */
+static uint64_t in_flight(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks)
+{
+    uint64_t *expected = calloc((size_t)nranks, sizeof *expected), missing = 0;
+    if (expected == NULL || s->sent == NULL || s->world_size != nranks) {
+        free(expected);
+        return UINT64_MAX / 4;
+    }
+    MPI_Alltoall(s->sent, 1, MPI_UINT64_T, expected, 1, MPI_UINT64_T, comm);
+    for (int r = 0; r < nranks; r++)
+        if (expected[r] > s->received[r])
+            missing += expected[r] - s->received[r];
+    free(expected);
+    return missing;
+}
+
+int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errlen)
+{
+    struct mana_ckpt_sync *s = &t->sync;
+    int nranks;
+    MPI_Comm_size(comm, &nranks);
+    atomic_store(&s->targets_valid, 0);
+    atomic_store(&s->pending, 1);
+    uint64_t global[4] = {0, 0, 0, 0};
+    const char *a_function = NULL;
+    /* Windows are not rebuilt at restart: refuse, every rank alike. */
+    uint64_t windows = s->windows_open ? (uint64_t)s->windows_open() : 0, all_windows = 0;
+    MPI_Allreduce(&windows, &all_windows, 1, MPI_UINT64_T, MPI_SUM, comm);
+    if (all_windows != 0) {
+        snprintf(err, errlen,
+                 "the application has %llu one-sided windows open; this version cannot checkpoint while a window "
+                 "exists (MPI_Win_free them first)",
+                 (unsigned long long)all_windows);
+        atomic_store(&s->pending, 0);
+        return -1;
+    }
+    for (int round = 0;; round++) {
+        mana_lock_word_acquire(t->upper_lock_word);
+        int failed = 0;
+        int behind = agree_targets(s, comm, nranks, &failed);
+        uint64_t local[4];
+        local[0] = (uint64_t)(behind || atomic_load(&s->in_collective));
+        local[1] = in_flight(s, comm, nranks);
+        local[2] = s->active_requests ? (uint64_t)s->active_requests(&a_function) : 0;
+        local[3] = (uint64_t)failed;
+        MPI_Allreduce(local, global, 4, MPI_UINT64_T, MPI_SUM, comm);
+        if (global[3] != 0) {
+            snprintf(err, errlen, "out of memory while the ranks agreed on a consistent point");
+            break;
+        }
+        if (global[0] == 0 && global[1] == 0 && global[2] == 0)
+            return 0;
+        if (round >= ROUND_LIMIT) {
+            if (global[2] != 0)
+                snprintf(err, errlen,
+                         "%llu nonblocking requests of the application stayed pending (%s, on this rank: %s); this "
+                         "version checkpoints only between them: checkpoint again later",
+                         (unsigned long long)global[2], local[2] ? "one" : "none", a_function ? a_function : "-");
+            else if (global[1] != 0)
+                snprintf(err, errlen,
+                         "%llu point-to-point messages stayed in flight (sent, never received while the ranks "
+                         "waited at their next collective); this version cannot drain them: checkpoint again later",
+                         (unsigned long long)global[1]);
+            else
+                snprintf(err, errlen,
+                         "the ranks could not reach the same collective on every communicator (a rank waits for "
+                         "something another rank does only after its next collective); checkpoint again later");
+            break;
+        }
+        next_round(s);
+        mana_lock_word_release(t->upper_lock_word);
+        struct timespec pause = {0, (long)(round < 20 ? 1 : round < 200 ? 5 : 20) * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    ckpt_agree_end(t);
+    return -1;
+}

@@ -1,0 +1,23 @@
+/* Bringing every rank to a consistent point before the checkpoint
+ * thread stops the application (docs/checkpoint-protocol.md): no rank
+ * inside a collective, every rank at the same collective count on every
+ * communicator, no point-to-point message in flight, no application
+ * request pending. Runs on the checkpoint thread of every rank at once,
+ * in rounds over MPI on CKPT_COMM; every rank takes the same decision. */
+#ifndef MANA_CKPT_AGREE_H
+#define MANA_CKPT_AGREE_H
+
+#include <mpi.h>
+#include <stddef.h>
+
+#include "mana/call_table.h"
+
+/* 0: consistent, with the lower lock held. -1: none was reached in time;
+ * ERR says why, the gates are open again and the lock is not held. */
+int ckpt_agree(struct mana_call_table *t, MPI_Comm ckpt_comm, char *err, size_t errlen);
+
+/* After the image is written (or the checkpoint failed): lets the
+ * application go on; releases the lock. */
+void ckpt_agree_end(struct mana_call_table *t);
+
+#endif

@@ -1,0 +1,489 @@
+/* See ckpt_sync.h and docs/checkpoint-protocol.md. */
+#include "ckpt_sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "mana/raw_syscall.h"
+#include "mpi_replay.h"
+#include "mpi_wrap.h"
+#include "request_info.h"
+#include "virtual_ids.h"
+
+void mana_signals_after_restart(void); /* signal_wrappers.c */
+
+/* Who a communicator's members are, in world ranks: to name it the same
+ * on every member (its gid) and to count messages per world peer. Kept
+ * parallel to sync->comms. */
+struct comm_members {
+    uint64_t hash; /* of the members alone: comms with the same members differ by ordinal */
+    int32_t *local, *remote;
+    int nlocal, nremote; /* nremote 0: an intracommunicator */
+};
+
+static struct comm_members *members;
+static uint32_t comms_capacity;
+static MPI_Status *scratch;
+static int scratch_n;
+
+static inline struct mana_ckpt_sync *sync_state(void)
+{
+    return &mana_lower->sync;
+}
+
+#define LOWER(c, call)                                                                                             \
+    __extension__({                                                                                                \
+        mana_cross_to_lower(c);                                                                                    \
+        int lower_rc_ = mana_lower->mpi.call;                                                                      \
+        mana_cross_to_upper(c);                                                                                    \
+        lower_rc_;                                                                                                 \
+    })
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The world ranks of GROUP's members, in group order (malloc'd). */
+static int32_t *world_ranks(struct mana_crossing *c, MPI_Group group, int *n)
+{
+    MPI_Group world;
+    if (LOWER(c, MPI_Group_size(group, n)) != MPI_SUCCESS || LOWER(c, MPI_Comm_group(MPI_COMM_WORLD, &world)))
+        return NULL;
+    int *in = malloc((size_t)*n * sizeof *in);
+    int32_t *out = malloc((size_t)*n * sizeof *out);
+    if (in && out) {
+        for (int i = 0; i < *n; i++)
+            in[i] = i;
+        if (LOWER(c, MPI_Group_translate_ranks(group, *n, in, world, out)) != MPI_SUCCESS) {
+            free(out);
+            out = NULL;
+        }
+    }
+    free(in);
+    LOWER(c, MPI_Group_free(&world));
+    return out;
+}
+
+static int grow(void)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    if (s->ncomms < comms_capacity)
+        return 0;
+    uint32_t cap = comms_capacity ? comms_capacity * 2 : 16;
+    struct mana_comm_count *cc = realloc(s->comms, cap * sizeof *cc);
+    if (cc == NULL)
+        return -1;
+    s->comms = cc;
+    struct comm_members *m = realloc(members, cap * sizeof *m);
+    if (m == NULL)
+        return -1;
+    members = m;
+    comms_capacity = cap;
+    return 0;
+}
+
+/* The entry of VCOMM, made at its first use: -1 if VCOMM is not a
+ * communicator MANA knows. */
+static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    for (uint32_t i = 0; i < s->ncomms; i++)
+        if (s->comms[i].vcomm == (int32_t)vcomm)
+            return (int)i;
+    uint64_t real;
+    if (vid_real(VID_COMM, (int32_t)vcomm, &real) != 0 || grow() != 0)
+        return -1;
+    MPI_Comm rc = (MPI_Comm)real;
+    struct comm_members m = {0};
+    MPI_Group g;
+    int inter = 0;
+    LOWER(c, MPI_Comm_test_inter(rc, &inter));
+    if (LOWER(c, MPI_Comm_group(rc, &g)) != MPI_SUCCESS)
+        return -1;
+    m.local = world_ranks(c, g, &m.nlocal);
+    LOWER(c, MPI_Group_free(&g));
+    if (inter && LOWER(c, MPI_Comm_remote_group(rc, &g)) == MPI_SUCCESS) {
+        m.remote = world_ranks(c, g, &m.nremote);
+        LOWER(c, MPI_Group_free(&g));
+    }
+    if (m.local == NULL || (inter && m.remote == NULL)) {
+        free(m.local);
+        free(m.remote);
+        return -1;
+    }
+    /* Both sides of an intercommunicator must get one name: combine the
+     * two groups' hashes symmetrically. */
+    uint64_t hl = fnv1a(0xcbf29ce484222325ULL, m.local, (size_t)m.nlocal * sizeof *m.local);
+    uint64_t hr = inter ? fnv1a(0x84222325cbf29ce4ULL, m.remote, (size_t)m.nremote * sizeof *m.remote) : 0;
+    m.hash = inter ? (hl < hr ? hl * 31 + hr : hr * 31 + hl) : hl;
+    uint64_t ordinal = 0;
+    for (uint32_t i = 0; i < s->ncomms; i++)
+        ordinal += members[i].hash == m.hash;
+    uint32_t i = s->ncomms;
+    members[i] = m;
+    s->comms[i] = (struct mana_comm_count){.vcomm = (int32_t)vcomm, .gid = fnv1a(m.hash, &ordinal, sizeof ordinal)};
+    s->ncomms = i + 1; /* last: the checkpoint thread reads ncomms entries under the lock */
+    return (int)i;
+}
+
+/* RANK of VCOMM (of its remote group for an intercommunicator) as a
+ * world rank, or -1. */
+static int world_rank_of(struct mana_crossing *c, MPI_Comm vcomm, int rank)
+{
+    if (rank < 0)
+        return -1; /* MPI_PROC_NULL, MPI_ANY_SOURCE */
+    if (vcomm == MPI_COMM_WORLD)
+        return rank;
+    int i = comm_index(c, vcomm);
+    if (i < 0)
+        return -1;
+    const struct comm_members *m = &members[i];
+    if (m->remote != NULL)
+        return rank < m->nremote ? m->remote[rank] : -1;
+    return rank < m->nlocal ? m->local[rank] : -1;
+}
+
+/* Lets the checkpoint thread in: drops the lower lock until the next
+ * agreement round or the end of the checkpoint, then takes it again. */
+static void pause_for_checkpoint(struct mana_crossing *c)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    uint32_t e = atomic_load(&s->epoch);
+    mana_cross_unlock(c);
+    struct timespec slice = {0, 20 * 1000 * 1000};
+    while (atomic_load(&s->pending) && atomic_load(&s->epoch) == e)
+        mana_raw_syscall6(SYS_futex, (long)&s->epoch, FUTEX_WAIT_PRIVATE, e, (long)&slice, 0, 0);
+    mana_cross_lock(c, "MPI");
+}
+
+static int count_active_requests(const char **a_function)
+{
+    size_t cursor = 0;
+    int n = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        if (!d->active)
+            continue;
+        if (n++ == 0 && a_function != NULL)
+            *a_function = d->function;
+    }
+    return n;
+}
+
+int mana_ckpt_sync_init(void)
+{
+    struct mana_crossing c;
+    mana_cross_lock(&c, "MPI_Init");
+    struct mana_ckpt_sync *s = sync_state();
+    int size = 0;
+    LOWER(&c, MPI_Comm_size(MPI_COMM_WORLD, &size));
+    int rc = 0;
+    if (s->sent == NULL && size > 0) {
+        s->sent = calloc((size_t)size, sizeof *s->sent);
+        s->received = calloc((size_t)size, sizeof *s->received);
+        rc = s->sent && s->received ? 0 : -1;
+    }
+    s->world_size = size;
+    s->active_requests = count_active_requests;
+    s->windows_open = mana_mpi_windows_open;
+    mana_cross_unlock(&c);
+    return rc;
+}
+
+void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
+{
+    if (c->nested)
+        return; /* from a callback inside MPI: the outer call holds the gate */
+    struct mana_ckpt_sync *s = sync_state();
+    int i = comm_index(c, vcomm);
+    if (i < 0)
+        return; /* a bad handle: the call itself reports it */
+    while (atomic_load(&s->pending)) {
+        if (atomic_load(&s->targets_valid) && s->comms[i].count < s->comms[i].target)
+            break; /* behind the others: go on, they are inside it */
+        pause_for_checkpoint(c);
+    }
+    s->comms[i].count++;
+}
+
+/* Tests REAL until it completes or a checkpoint is being agreed: 1 when
+ * complete, 0 when the loop should pause, or an MPI error (< 0 never). */
+static int test_until(struct mana_crossing *c, MPI_Request *real, MPI_Status *status, int *rc)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    int flag = 0;
+    mana_cross_to_lower(c);
+    do {
+        *rc = mana_lower->mpi.MPI_Test(real, &flag, status);
+    } while (*rc == MPI_SUCCESS && !flag && !atomic_load_explicit(&s->pending, memory_order_relaxed));
+    mana_cross_to_upper(c);
+    return *rc != MPI_SUCCESS || flag;
+}
+
+int mana_wait_collective(struct mana_crossing *c, MPI_Request *req)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    int rc;
+    if (c->nested)
+        return LOWER(c, MPI_Wait(req, MPI_STATUS_IGNORE));
+    atomic_store(&s->in_collective, 1);
+    while (!test_until(c, req, MPI_STATUS_IGNORE, &rc))
+        pause_for_checkpoint(c);
+    atomic_store(&s->in_collective, 0);
+    return rc;
+}
+
+int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
+{
+    MPI_Request req;
+    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
+    return rc == MPI_SUCCESS ? mana_wait_collective(c, &req) : rc;
+}
+
+/* A send in the test loop. After a restart the request is gone, but the
+ * checkpoint only happened once every message sent had been received,
+ * so the send is complete. */
+static int wait_send(struct mana_crossing *c, MPI_Request *req)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    uint64_t restarts = atomic_load(&s->restarts);
+    int rc;
+    if (c->nested)
+        return LOWER(c, MPI_Wait(req, MPI_STATUS_IGNORE));
+    while (!test_until(c, req, MPI_STATUS_IGNORE, &rc)) {
+        pause_for_checkpoint(c);
+        if (atomic_load(&s->restarts) != restarts)
+            return MPI_SUCCESS;
+    }
+    return rc;
+}
+
+static int post_send(struct mana_crossing *c, int mode, const void *buf, int count, MPI_Datatype type, int dest,
+                     int tag, MPI_Comm comm, MPI_Request *req)
+{
+    uint64_t rt, rcomm;
+    if (vid_real(VID_DATATYPE, (int32_t)type, &rt) != 0)
+        rt = mana_bad_handle(VID_DATATYPE, (int32_t)type, "MPI_Send");
+    if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
+        rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Send");
+    MPI_Datatype t = (MPI_Datatype)rt;
+    MPI_Comm cm = (MPI_Comm)rcomm;
+    int rc;
+    switch (mode) {
+    case 1: rc = LOWER(c, MPI_Issend(buf, count, t, dest, tag, cm, req)); break;
+    case 2: rc = LOWER(c, MPI_Ibsend(buf, count, t, dest, tag, cm, req)); break;
+    case 3: rc = LOWER(c, MPI_Irsend(buf, count, t, dest, tag, cm, req)); break;
+    default: rc = LOWER(c, MPI_Isend(buf, count, t, dest, tag, cm, req)); break;
+    }
+    if (rc == MPI_SUCCESS)
+        mana_p2p_count_sent(c, comm, dest);
+    return rc;
+}
+
+int mana_p2p_send(struct mana_crossing *c, int mode, const void *buf, int count, MPI_Datatype type, int dest, int tag,
+                  MPI_Comm comm)
+{
+    MPI_Request req;
+    int rc = post_send(c, mode, buf, count, type, dest, tag, comm, &req);
+    return rc == MPI_SUCCESS ? wait_send(c, &req) : rc;
+}
+
+int mana_p2p_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatype type, int source, int tag,
+                  MPI_Comm comm, MPI_Status *status)
+{
+    MPI_Status local;
+    MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
+    for (;;) {
+        /* Translated at every post: after a restart the real handles are
+         * the new lower half's. */
+        uint64_t rt, rcomm;
+        if (vid_real(VID_DATATYPE, (int32_t)type, &rt) != 0)
+            rt = mana_bad_handle(VID_DATATYPE, (int32_t)type, "MPI_Recv");
+        if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
+            rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Recv");
+        MPI_Request req;
+        int rc = LOWER(c, MPI_Irecv(buf, count, (MPI_Datatype)rt, source, tag, (MPI_Comm)rcomm, &req));
+        if (rc != MPI_SUCCESS)
+            return rc;
+        if (c->nested) {
+            rc = LOWER(c, MPI_Wait(&req, st));
+        } else if (!test_until(c, &req, st, &rc)) {
+            /* A checkpoint: take the receive back so no message can land
+             * in it while the rank is stopped; post it again after. */
+            int cancelled = 0;
+            LOWER(c, MPI_Cancel(&req));
+            rc = LOWER(c, MPI_Wait(&req, st));
+            LOWER(c, MPI_Test_cancelled(st, &cancelled));
+            if (cancelled) {
+                pause_for_checkpoint(c);
+                continue;
+            }
+        }
+        if (rc == MPI_SUCCESS)
+            mana_p2p_count_received(c, comm, st);
+        return rc;
+    }
+}
+
+int mana_p2p_sendrecv(struct mana_crossing *c, const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
+                      int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
+                      MPI_Comm comm, MPI_Status *status)
+{
+    MPI_Request sreq;
+    int rc = post_send(c, 0, sendbuf, sendcount, sendtype, dest, sendtag, comm, &sreq);
+    if (rc != MPI_SUCCESS)
+        return rc;
+    int rrc = mana_p2p_recv(c, recvbuf, recvcount, recvtype, source, recvtag, comm, status);
+    rc = wait_send(c, &sreq);
+    return rrc != MPI_SUCCESS ? rrc : rc;
+}
+
+int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    for (;;) {
+        uint64_t rcomm;
+        if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
+            rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Probe");
+        int flag = 0, rc;
+        mana_cross_to_lower(c);
+        do {
+            rc = mana_lower->mpi.MPI_Iprobe(source, tag, (MPI_Comm)rcomm, &flag, status);
+        } while (rc == MPI_SUCCESS && !flag && (c->nested || !atomic_load_explicit(&s->pending, memory_order_relaxed)));
+        mana_cross_to_upper(c);
+        if (rc != MPI_SUCCESS || flag)
+            return rc;
+        pause_for_checkpoint(c);
+    }
+}
+
+void mana_p2p_count_sent(struct mana_crossing *c, MPI_Comm vcomm, int dest)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    int w = world_rank_of(c, vcomm, dest);
+    if (w >= 0 && w < s->world_size && s->sent != NULL)
+        s->sent[w]++;
+}
+
+void mana_p2p_count_received(struct mana_crossing *c, MPI_Comm vcomm, const MPI_Status *status)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    int w = world_rank_of(c, vcomm, status->MPI_SOURCE);
+    if (w >= 0 && w < s->world_size && s->received != NULL)
+        s->received[w]++;
+}
+
+static void count_one_completed(struct mana_crossing *c, MPI_Request app, const MPI_Status *st)
+{
+    if (app == MPI_REQUEST_NULL)
+        return;
+    struct mana_request_info *d = mana_request_info_get((int32_t)app);
+    if (d == NULL || !d->active || (d->kind != MANA_REQ_RECV && d->kind != MANA_REQ_SENDRECV))
+        return;
+    int cancelled = 0;
+    LOWER(c, MPI_Test_cancelled(st, &cancelled));
+    if (!cancelled)
+        mana_p2p_count_received(c, d->comm, st);
+}
+
+void mana_p2p_count_completed(struct mana_crossing *c, const MPI_Request *app, int n, int all, const int *idx,
+                              int n_idx, const MPI_Status *statuses)
+{
+    if (all) {
+        for (int i = 0; i < n; i++)
+            count_one_completed(c, app[i], &statuses[i]);
+        return;
+    }
+    for (int k = 0; idx != NULL && k < n_idx; k++)
+        if (idx[k] >= 0 && idx[k] < n)
+            count_one_completed(c, app[idx[k]], &statuses[k]);
+}
+
+void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct mana_request_info *d = mana_request_info_get((int32_t)app[i]);
+        if (d != NULL && d->kind != MANA_REQ_RECV && d->kind != MANA_REQ_MRECV && d->kind != MANA_REQ_COLLECTIVE &&
+            d->kind != MANA_REQ_RMA)
+            mana_p2p_count_sent(c, d->comm, d->dest);
+    }
+}
+
+/* The Wait family: the application's requests stay pending across a
+ * pause; the checkpoint waits until they complete (docs: limits). */
+#define WAIT_LOOP(c, test_call, done)                                                                              \
+    do {                                                                                                           \
+        struct mana_ckpt_sync *s_ = sync_state();                                                                  \
+        for (;;) {                                                                                                 \
+            mana_cross_to_lower(c);                                                                                \
+            do {                                                                                                   \
+                rc = mana_lower->mpi.test_call;                                                                    \
+            } while (rc == MPI_SUCCESS && !(done) &&                                                               \
+                     ((c)->nested || !atomic_load_explicit(&s_->pending, memory_order_relaxed)));                  \
+            mana_cross_to_upper(c);                                                                                \
+            if (rc != MPI_SUCCESS || (done))                                                                       \
+                return rc;                                                                                         \
+            pause_for_checkpoint(c);                                                                               \
+        }                                                                                                          \
+    } while (0)
+
+int mana_wait_all(struct mana_crossing *c, int n, MPI_Request *real, MPI_Status *statuses)
+{
+    int rc, flag = 0;
+    WAIT_LOOP(c, MPI_Testall(n, real, &flag, statuses), flag);
+}
+
+int mana_wait_any(struct mana_crossing *c, int n, MPI_Request *real, int *index, MPI_Status *status)
+{
+    int rc, flag = 0;
+    WAIT_LOOP(c, MPI_Testany(n, real, index, &flag, status), flag);
+}
+
+int mana_wait_some(struct mana_crossing *c, int n, MPI_Request *real, int *outcount, int *indices,
+                   MPI_Status *statuses)
+{
+    int rc;
+    *outcount = 0;
+    WAIT_LOOP(c, MPI_Testsome(n, real, outcount, indices, statuses), *outcount != 0);
+}
+
+MPI_Status *mana_status_scratch(int n)
+{
+    static MPI_Status none;
+    if (n <= 0)
+        return &none;
+    if (n > scratch_n) {
+        MPI_Status *s = realloc(scratch, (size_t)n * sizeof *s);
+        if (s == NULL)
+            return NULL;
+        scratch = s;
+        scratch_n = n;
+    }
+    return scratch;
+}
+
+void mana_ckpt_after_restart(struct mana_crossing *c)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    atomic_store(&s->replay_due, 0);
+    mana_fs = mana_lower->fs_method; /* the new node's way of switching %fs */
+    mana_signals_after_restart();
+    if (c->nested)
+        return;
+    mana_cross_unlock(c);
+    char err[2048];
+    if (mana_mpi_replay(err, sizeof err) != 0) {
+        fprintf(stderr, "MANA: the restarted rank cannot rebuild its MPI objects: %s\n", err);
+        fflush(stderr);
+        mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
+        mana_lower->lower_exit(1);
+    }
+    mana_cross_lock(c, "MPI");
+}

@@ -1,0 +1,72 @@
+/* The application's side of a checkpoint (docs/checkpoint-protocol.md).
+ *
+ * Blocking MPI calls are issued in their nonblocking form and completed
+ * by a test loop that lets the lower lock go whenever a checkpoint is
+ * being agreed (design invariant 5), so the checkpoint thread is never
+ * locked out by a rank waiting for a peer. Every collective passes a
+ * gate that counts it per communicator; while a checkpoint is being
+ * agreed, a rank that has reached the agreed count waits at the gate, and
+ * one behind it goes on, so no rank stops inside a collective. Point-to-
+ * point messages are counted per peer (world ranks), so the checkpoint
+ * knows when none is in flight. After a restart, loops post their
+ * requests again and the first MPI call rebuilds MPI's objects.
+ *
+ * Everything here runs with the lower lock held and the upper %fs, between
+ * mana_cross_lock and mana_cross_unlock, unless said otherwise. */
+#ifndef MANA_CKPT_SYNC_H
+#define MANA_CKPT_SYNC_H
+
+#include <mpi.h>
+
+#include "crossing.h"
+
+/* MPI_Init: the world size and the message counters. */
+int mana_ckpt_sync_init(void);
+
+/* Gate and count of a collective on VCOMM (a virtual id). */
+void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
+/* Completes the nonblocking form of a blocking collective. */
+int mana_wait_collective(struct mana_crossing *c, MPI_Request *req);
+/* For collectives MPI has no nonblocking form of (communicator
+ * constructors, MPI_Finalize): a barrier on RCOMM first, through the test
+ * loop, so the blocking call after it waits for nobody. */
+int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm);
+
+/* Blocking point-to-point calls, with the application's (virtual)
+ * handles. MODE: 0 MPI_Send, 1 Ssend, 2 Bsend, 3 Rsend. */
+int mana_p2p_send(struct mana_crossing *c, int mode, const void *buf, int count, MPI_Datatype type, int dest, int tag,
+                  MPI_Comm comm);
+int mana_p2p_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatype type, int source, int tag,
+                  MPI_Comm comm, MPI_Status *status);
+int mana_p2p_sendrecv(struct mana_crossing *c, const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
+                      int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
+                      MPI_Comm comm, MPI_Status *status);
+int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Status *status);
+
+/* Counting for the calls that do not go through the functions above. */
+void mana_p2p_count_sent(struct mana_crossing *c, MPI_Comm vcomm, int dest);
+void mana_p2p_count_received(struct mana_crossing *c, MPI_Comm vcomm, const MPI_Status *status);
+/* Completion calls (Wait/Test families): counts the receive requests
+ * among APP[0, N) that completed, by their descriptors; call before
+ * mana_reqs_out. STATUSES has one status per request (ALL), or per
+ * entry of IDX (SOME). */
+void mana_p2p_count_completed(struct mana_crossing *c, const MPI_Request *app, int n, int all, const int *idx,
+                              int n_idx, const MPI_Status *statuses);
+/* MPI_Start/Startall: counts the sends among APP[0, N). */
+void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int n);
+
+/* The Wait family as test loops over the Test family (REAL: the lower
+ * half's requests). */
+int mana_wait_all(struct mana_crossing *c, int n, MPI_Request *real, MPI_Status *statuses);
+int mana_wait_any(struct mana_crossing *c, int n, MPI_Request *real, int *index, MPI_Status *status);
+int mana_wait_some(struct mana_crossing *c, int n, MPI_Request *real, int *outcount, int *indices,
+                   MPI_Status *statuses);
+
+/* Scratch statuses for a call whose application passed
+ * MPI_STATUS(ES)_IGNORE but MANA needs the sources: N of them. */
+MPI_Status *mana_status_scratch(int n);
+
+/* Called by mana_cross_lock when the restore engine left replay_due. */
+void mana_ckpt_after_restart(struct mana_crossing *c);
+
+#endif
