@@ -97,19 +97,22 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
     atomic_store(&s->pending, 1);
     uint64_t global[4] = {0, 0, 0, 0};
     const char *a_function = NULL;
-    /* Windows are not rebuilt at restart: refuse, every rank alike. */
-    uint64_t windows = s->windows_open ? (uint64_t)s->windows_open() : 0, all_windows = 0;
-    MPI_Allreduce(&windows, &all_windows, 1, MPI_UINT64_T, MPI_SUM, comm);
-    if (all_windows != 0) {
-        snprintf(err, errlen,
-                 "the application has %llu one-sided windows open; this version cannot checkpoint while a window "
-                 "exists (MPI_Win_free them first)",
-                 (unsigned long long)all_windows);
-        atomic_store(&s->pending, 0);
-        return -1;
-    }
+
     for (int round = 0;; round++) {
         mana_lock_word_acquire(t->upper_lock_word);
+        if (round == 0) {
+            /* Windows are not rebuilt at restart: refuse, every rank alike.
+             * (Under the lock: MPI is called by one thread at a time.) */
+            uint64_t windows = s->windows_open ? (uint64_t)s->windows_open() : 0, all_windows = 0;
+            MPI_Allreduce(&windows, &all_windows, 1, MPI_UINT64_T, MPI_SUM, comm);
+            if (all_windows != 0) {
+                snprintf(err, errlen,
+                         "the application has %llu one-sided windows open; this version cannot checkpoint while a "
+                         "window exists (MPI_Win_free them first)",
+                         (unsigned long long)all_windows);
+                break;
+            }
+        }
         int failed = 0;
         int behind = agree_targets(s, comm, nranks, &failed);
         uint64_t local[4];
