@@ -311,6 +311,10 @@ static int parse_cmd(struct coord_client *c, char *line, struct coord_cmd *cmd, 
             goto bad;
     } else if (strcmp(m.verb, "KILL") == 0) {
         cmd->kind = COORD_CMD_KILL;
+    } else if (strcmp(m.verb, "GO") == 0) {
+        cmd->kind = COORD_CMD_GO;
+        if (coord_msg_u64(&m, "gen", &cmd->gen, perr, sizeof perr) < 0)
+            goto bad;
     } else {
         snprintf(perr, sizeof perr, "unknown command %s", m.verb);
         goto bad;
@@ -350,6 +354,16 @@ int coord_client_report(struct coord_client *c, uint64_t gen, int ok, uint64_t b
         return -1;
     }
     return coord_client_write_all(c->fd, line, (size_t)n);
+}
+
+int coord_client_ready(struct coord_client *c, uint64_t gen)
+{
+    char line[128];
+    struct coord_fmt f;
+    coord_fmt_begin(&f, line, sizeof line, "READY");
+    coord_fmt_u64(&f, "gen", gen);
+    long n = coord_fmt_end(&f);
+    return n < 0 ? -1 : coord_client_write_all(c->fd, line, (size_t)n);
 }
 
 int coord_client_request_checkpoint(struct coord_client *c, int exit_after)

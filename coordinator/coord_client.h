@@ -35,7 +35,8 @@ int coord_client_connect(const char *hostport, const char *token, int rank, int 
  * (coord_client_poll with timeout 0 then reads it). */
 int coord_client_fd(const struct coord_client *c);
 
-enum coord_cmd_kind { COORD_CMD_NONE, COORD_CMD_CHECKPOINT, COORD_CMD_RESUME, COORD_CMD_EXIT, COORD_CMD_KILL };
+enum coord_cmd_kind { COORD_CMD_NONE, COORD_CMD_CHECKPOINT, COORD_CMD_RESUME, COORD_CMD_EXIT, COORD_CMD_KILL,
+                     COORD_CMD_GO };
 
 struct coord_cmd {
     enum coord_cmd_kind kind;
@@ -54,6 +55,11 @@ int coord_client_poll(struct coord_client *c, struct coord_cmd *cmd, int timeout
  * 0 sent, -1 the connection is lost. */
 int coord_client_report(struct coord_client *c, uint64_t gen, int ok, uint64_t bytes, uint64_t checksum,
                         const char *msg);
+
+/* READY for generation GEN: this rank has accepted the checkpoint (it
+ * is not finishing). The coordinator answers GO once every rank is
+ * ready, or RESUME ok=0 if one refused (DONE ok=0). 0 sent, -1 lost. */
+int coord_client_ready(struct coord_client *c, uint64_t gen);
 
 /* REQUEST: asks the coordinator for a checkpoint of the whole job
  * (EXIT_AFTER 1: and to exit once it is durable, as on SIGUSR1).

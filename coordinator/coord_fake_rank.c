@@ -132,6 +132,7 @@ int main(int argc, char **argv)
     }
     printf("rank %d: connected\n", rank);
     char last_dir[4096] = "";
+    uint64_t last_gen = 0;
     for (;;) {
         if (want_request) {
             int ex = want_request == 2;
@@ -152,15 +153,24 @@ int main(int argc, char **argv)
         if (r == 0)
             continue;
         switch (cmd.kind) {
-        case COORD_CMD_CHECKPOINT: {
+        case COORD_CMD_CHECKPOINT:
+            /* A real rank says READY once it accepted; it writes at GO. */
             snprintf(last_dir, sizeof last_dir, "%s", cmd.dir);
+            last_gen = cmd.gen;
+            if (coord_client_ready(c, cmd.gen) < 0) {
+                fprintf(stderr, "coord-fake-rank %d: cannot send READY (%s)\n", rank, strerror(errno));
+                return 1;
+            }
+            break;
+        case COORD_CMD_GO: {
+            cmd.gen = last_gen;
             if (delay_ms)
                 usleep((useconds_t)delay_ms * 1000);
             uint64_t sum = 0;
             int bad = fail || (fail_gen >= 0 && (uint64_t)fail_gen == cmd.gen);
             if (bad) {
                 snprintf(err, sizeof err, "simulated failure: no space left on device (rank %d)", rank);
-            } else if (write_image(cmd.dir, rank, cmd.gen, size, &sum, err, sizeof err) == 0) {
+            } else if (write_image(last_dir, rank, cmd.gen, size, &sum, err, sizeof err) == 0) {
                 printf("rank %d: wrote generation %" PRIu64 " (%" PRIu64 " bytes)\n", rank, cmd.gen, size);
             } else {
                 bad = 1;

@@ -69,6 +69,8 @@ struct client {
 
 struct ckpt {
     int active;
+    int nready; /* ranks that said READY; GO goes out when all have */
+    uint8_t *ready;
     uint64_t gen;
     int exit_after;
     char dir[PATH_MAX];
@@ -518,9 +520,11 @@ static int ckpt_start(int exit_after, struct client *requester, const char *who,
     g.ck.gen = gen;
     g.ck.exit_after = exit_after;
     g.ck.ndone = 0;
+    g.ck.nready = 0;
     g.ck.requester = requester;
     fmt(g.ck.who, sizeof g.ck.who, "%s", who);
     memset(g.ck.done, 0, (size_t)g.nranks);
+    memset(g.ck.ready, 0, (size_t)g.nranks);
     coord_log("generation %" PRIu64 ": checkpoint%s started (asked by %s) in %s, %d ranks", gen,
          exit_after ? "-and-exit" : "", who, g.ck.dir, g.nranks);
     char line[COORD_LINE_MAX];
@@ -757,9 +761,10 @@ static void on_hello(struct client *c, const struct coord_msg *m)
     if (g.nranks == 0) {
         g.ranks = calloc((size_t)nranks, sizeof *g.ranks);
         g.ck.done = calloc((size_t)nranks, 1);
+        g.ck.ready = calloc((size_t)nranks, 1);
         g.ck.bytes = calloc((size_t)nranks, sizeof *g.ck.bytes);
         g.ck.sum = calloc((size_t)nranks, sizeof *g.ck.sum);
-        if (!g.ranks || !g.ck.done || !g.ck.bytes || !g.ck.sum) {
+        if (!g.ranks || !g.ck.done || !g.ck.ready || !g.ck.bytes || !g.ck.sum) {
             coord_log("out of memory for %d ranks", nranks);
             g.quit = 1;
             return;
@@ -925,11 +930,39 @@ static void on_control(struct client *c, const struct coord_msg *m)
     }
 }
 
+/* READY: the rank accepted the checkpoint (it is not finishing). The
+ * ranks start agreeing over MPI only once all have (GO), so that no rank
+ * waits in that agreement for a rank that is already in MPI_Finalize. */
+static void on_ready(struct client *c, const struct coord_msg *m)
+{
+    char err[300];
+    uint64_t gen;
+    if (coord_msg_u64(m, "gen", &gen, err, sizeof err) < 0) {
+        drop(c, err);
+        return;
+    }
+    if (!g.ck.active || gen != g.ck.gen || g.ck.ready[c->rank])
+        return;
+    g.ck.ready[c->rank] = 1;
+    if (++g.ck.nready < g.nranks)
+        return;
+    char line[128];
+    struct coord_fmt f;
+    coord_fmt_begin(&f, line, sizeof line, "GO");
+    coord_fmt_u64(&f, "gen", gen);
+    long n = coord_fmt_end(&f);
+    for (int r = 0; n > 0 && r < g.nranks && g.ck.active && g.ck.gen == gen; r++)
+        if (g.ranks[r])
+            send_line(g.ranks[r], line, (size_t)n);
+}
+
 static void on_rank(struct client *c, const struct coord_msg *m)
 {
     char err[300], w[160];
     if (strcmp(m->verb, "DONE") == 0) {
         on_done(c, m);
+    } else if (strcmp(m->verb, "READY") == 0) {
+        on_ready(c, m);
     } else if (strcmp(m->verb, "REQUEST") == 0) {
         int ex;
         if (coord_msg_int_opt(m, "exit", 0, 1, 0, &ex, err, sizeof err) < 0) {
@@ -1392,9 +1425,10 @@ int main(int argc, char **argv)
         g.nranks = (int)nranks;
         g.ranks = calloc((size_t)nranks, sizeof *g.ranks);
         g.ck.done = calloc((size_t)nranks, 1);
+        g.ck.ready = calloc((size_t)nranks, 1);
         g.ck.bytes = calloc((size_t)nranks, sizeof *g.ck.bytes);
         g.ck.sum = calloc((size_t)nranks, sizeof *g.ck.sum);
-        if (!g.ranks || !g.ck.done || !g.ck.bytes || !g.ck.sum) {
+        if (!g.ranks || !g.ck.done || !g.ck.ready || !g.ck.bytes || !g.ck.sum) {
             coord_log("out of memory for %ld ranks", nranks);
             remove_file();
             return 1;

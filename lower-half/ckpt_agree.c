@@ -19,13 +19,63 @@ static void next_round(struct mana_ckpt_sync *s)
     mana_futex((_Atomic int *)&s->epoch, FUTEX_WAKE_PRIVATE, INT_MAX);
 }
 
+/* The lower lock, taken as the holder of the application's thread: user
+ * callbacks MPI runs on this thread meanwhile find their way back
+ * (call_table.h, app_fs). */
+static void take_lock(struct mana_call_table *t)
+{
+    mana_lock_word_acquire(t->upper_lock_word);
+    atomic_store(&t->sync.held_by_ckpt, 1);
+    *t->upper_holder_fs = t->sync.app_fs;
+}
+
+static void drop_lock(struct mana_call_table *t)
+{
+    *t->upper_holder_fs = 0;
+    atomic_store(&t->sync.held_by_ckpt, 0);
+    mana_lock_word_release(t->upper_lock_word);
+}
+
 void ckpt_agree_end(struct mana_call_table *t)
 {
     struct mana_ckpt_sync *s = &t->sync;
+    atomic_store(&s->blocking_go, 0);
     atomic_store(&s->pending, 0);
     atomic_store(&s->targets_valid, 0);
     next_round(s);
-    mana_lock_word_release(t->upper_lock_word);
+    drop_lock(t);
+}
+
+int ckpt_accept(struct mana_call_table *t)
+{
+    struct mana_ckpt_sync *s = &t->sync;
+    /* pending first, finalizing after: MPI_Finalize reads them the other
+     * way round (mana_finalize_begin), so one of the two sees the other. */
+    atomic_store(&s->pending, 1);
+    for (;;) {
+        if (atomic_load(&s->finalizing))
+            break;
+        int expected = 0;
+        if (atomic_compare_exchange_strong(t->upper_lock_word, &expected, 1)) {
+            int finishing = atomic_load(&s->finalizing);
+            mana_lock_word_release(t->upper_lock_word);
+            if (!finishing)
+                return 0;
+            break;
+        }
+        struct timespec pause = {0, 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    atomic_store(&s->pending, 0);
+    next_round(s);
+    return -1;
+}
+
+void ckpt_agree_cancel(struct mana_call_table *t)
+{
+    atomic_store(&t->sync.blocking_go, 0);
+    atomic_store(&t->sync.pending, 0);
+    next_round(&t->sync);
 }
 
 /* Each communicator's target: the highest count any member reached.
@@ -95,11 +145,11 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
     MPI_Comm_size(comm, &nranks);
     atomic_store(&s->targets_valid, 0);
     atomic_store(&s->pending, 1);
-    uint64_t global[4] = {0, 0, 0, 0};
+    uint64_t global[5] = {0, 0, 0, 0, 0};
     const char *a_function = NULL;
 
     for (int round = 0;; round++) {
-        mana_lock_word_acquire(t->upper_lock_word);
+        take_lock(t);
         if (round == 0) {
             /* Windows are not rebuilt at restart: refuse, every rank alike.
              * (Under the lock: MPI is called by one thread at a time.) */
@@ -115,18 +165,24 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
         }
         int failed = 0;
         int behind = agree_targets(s, comm, nranks, &failed);
-        uint64_t local[4];
-        local[0] = (uint64_t)(behind || atomic_load(&s->in_collective));
+        uint32_t inside = atomic_load(&s->in_collective);
+        uint64_t local[5];
+        local[0] = (uint64_t)(behind || inside == 1);
         local[1] = in_flight(s, comm, nranks);
         local[2] = s->active_requests ? (uint64_t)s->active_requests(&a_function) : 0;
         local[3] = (uint64_t)failed;
-        MPI_Allreduce(local, global, 4, MPI_UINT64_T, MPI_SUM, comm);
+        local[4] = (uint64_t)(inside == 2);
+        MPI_Allreduce(local, global, 5, MPI_UINT64_T, MPI_SUM, comm);
         if (global[3] != 0) {
             snprintf(err, errlen, "out of memory while the ranks agreed on a consistent point");
             break;
         }
-        if (global[0] == 0 && global[1] == 0 && global[2] == 0)
+        if (global[0] == 0 && global[1] == 0 && global[2] == 0 && global[4] == 0)
             return 0;
+        /* Every rank is out of collectives or past the barrier of one with
+         * no nonblocking form: those calls wait for nobody now. */
+        if (global[0] == 0 && global[4] != 0)
+            atomic_store(&s->blocking_go, 1);
         if (round >= ROUND_LIMIT) {
             if (global[2] != 0)
                 snprintf(err, errlen,
@@ -145,7 +201,7 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
             break;
         }
         next_round(s);
-        mana_lock_word_release(t->upper_lock_word);
+        drop_lock(t);
         struct timespec pause = {0, (long)(round < 20 ? 1 : round < 200 ? 5 : 20) * 1000 * 1000};
         nanosleep(&pause, NULL);
     }

@@ -12,6 +12,17 @@
 
 #include "mana/call_table.h"
 
+/* Before any MPI of the checkpoint: this rank accepts it unless its
+ * application is in MPI_Finalize, where it will never take part in the
+ * agreement. 0 accepted (the application will wait at MPI_Finalize), -1
+ * finishing. The coordinator starts the agreement (GO) only when every
+ * rank accepted. */
+int ckpt_accept(struct mana_call_table *t);
+
+/* The checkpoint was accepted but will not happen (another rank refused
+ * it): the application goes on. */
+void ckpt_agree_cancel(struct mana_call_table *t);
+
 /* 0: consistent, with the lower lock held. -1: none was reached in time;
  * ERR says why, the gates are open again and the lock is not held. */
 int ckpt_agree(struct mana_call_table *t, MPI_Comm ckpt_comm, char *err, size_t errlen);

@@ -50,8 +50,15 @@ static void trigger_handler(int sig)
     mana_raw_syscall6(SYS_write, trigger_pipe[1], (long)&byte, 1, 0, 0, 0);
 }
 
+static void request_checkpoint(int exit_after)
+{
+    char byte = exit_after ? 1 : 2;
+    mana_raw_syscall6(SYS_write, trigger_pipe[1], (long)&byte, 1, 0, 0, 0);
+}
+
 int ckpt_prepare(struct mana_call_table *t, char *err, size_t errlen)
 {
+    t->request_checkpoint = request_checkpoint;
     table = t;
     const char *s = getenv(MANA_ENV_CKPT_SIGNAL);
     if (s != NULL && *s != '\0') {
@@ -142,9 +149,42 @@ static void await_verdict(struct coord_client *c, uint64_t gen)
     }
 }
 
+/* After READY: GO (every rank accepted), or the generation failed. */
+static int await_go(struct coord_client *c, uint64_t gen)
+{
+    for (;;) {
+        struct coord_cmd cmd;
+        char err[1024];
+        if (coord_client_poll(c, &cmd, -1, err, sizeof err) < 0) {
+            fprintf(stderr, "MANA: rank %d: lost the coordinator during checkpoint %llu (%s); the job goes on\n",
+                    my_rank, (unsigned long long)gen, err);
+            return -1;
+        }
+        if (cmd.kind == COORD_CMD_GO && cmd.gen == gen)
+            return 0;
+        if (cmd.kind == COORD_CMD_RESUME)
+            return -1;
+        if (cmd.kind == COORD_CMD_KILL) {
+            fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
+            mana_lock_word_acquire(table->upper_lock_word);
+            exit_job(c, 1);
+        }
+    }
+}
+
 static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
 {
     char err[8192], path[PATH_MAX + 32];
+    if (ckpt_accept(table) != 0) {
+        snprintf(err, sizeof err, "the application is finishing (in MPI_Finalize)");
+        report_failure(c, cmd->gen, err);
+        await_verdict(c, cmd->gen);
+        return;
+    }
+    if (coord_client_ready(c, cmd->gen) != 0 || await_go(c, cmd->gen) != 0) {
+        ckpt_agree_cancel(table);
+        return;
+    }
     if (ckpt_agree(table, ckpt_comm, err, sizeof err) != 0) {
         report_failure(c, cmd->gen, err);
         await_verdict(c, cmd->gen);
@@ -183,6 +223,15 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
 static void *ckpt_thread_main(void *arg)
 {
     struct coord_address *a = arg;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t len;
+        pthread_attr_getstack(&attr, &lo, &len);
+        table->sync.ckpt_stack_lo = (uint64_t)(uintptr_t)lo;
+        table->sync.ckpt_stack_hi = (uint64_t)(uintptr_t)lo + len;
+        pthread_attr_destroy(&attr);
+    }
     struct coord_client *c;
     char err[1024];
     if (coord_client_connect(a->hostport, a->token, my_rank, world_size, &c, err, sizeof err) != 0) {
@@ -194,10 +243,15 @@ static void *ckpt_thread_main(void *arg)
         if (poll(fds, 2, -1) < 0)
             continue;
         if (fds[1].revents & POLLIN) {
+            /* 1: the checkpoint signal (checkpoint and exit); 2: a test's
+             * request to checkpoint and go on. */
             char buf[64];
-            while (read(trigger_pipe[0], buf, sizeof buf) > 0)
-                ;
-            coord_client_request_checkpoint(c, 1);
+            ssize_t n;
+            int exit_after = 0;
+            while ((n = read(trigger_pipe[0], buf, sizeof buf)) > 0)
+                for (ssize_t i = 0; i < n; i++)
+                    exit_after |= buf[i] == 1;
+            coord_client_request_checkpoint(c, exit_after);
         }
         if (fds[0].revents == 0)
             continue;

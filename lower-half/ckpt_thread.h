@@ -16,7 +16,7 @@
 /* MANA_COORD=none: no coordinator could be started (already said why). */
 #define MANA_COORD_NONE "none"
 #define MANA_ENV_CKPT_SIGNAL "MANA_CKPT_SIGNAL"
-#define MANA_ENV_GENERATION "MANA_RESTART_GENERATION"
+
 
 /* Before the upper half starts: remembers the table, installs the stop
  * handler and the checkpoint-signal handler. 0 or -1 with ERR. */

@@ -257,6 +257,8 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     atomic_store(&sync->pending, 0);
     atomic_store(&sync->targets_valid, 0);
     atomic_store(&sync->in_collective, 0);
+    atomic_store(&sync->held_by_ckpt, 0);
+    atomic_store(&sync->blocking_go, 0);
     atomic_fetch_add(&sync->restarts, 1);
     atomic_store(&sync->replay_due, 1);
     if (ckpt_prepare(table, err, sizeof err) != 0 || ckpt_restore_process(&st, err, sizeof err) != 0)

@@ -709,6 +709,7 @@ def tpl_finalize(fn):
     return (wrapper_head(fn) + "    mana_coll_enter(&c, MPI_COMM_WORLD);\n"
             "    int rc = mana_coll_barrier(&c, (uint64_t)(uint32_t)MPI_COMM_WORLD);\n"
             "    if (rc == MPI_SUCCESS) {\n"
+            "        mana_finalize_begin(&c);\n"
             "        mana_cross_to_lower(&c);\n        rc = mana_lower->mpi.MPI_Finalize();\n"
             "        mana_cross_to_upper(&c);\n    }\n" + wrapper_tail(fn))
 

@@ -191,16 +191,50 @@ int mana_ckpt_sync_init(void)
         rc = s->sent && s->received ? 0 : -1;
     }
     s->world_size = size;
+    LOWER(&c, MPI_Comm_rank(MPI_COMM_WORLD, &s->world_rank));
+    s->app_fs = c.upper_fs;
     s->active_requests = count_active_requests;
     s->windows_open = mana_mpi_windows_open;
     mana_cross_unlock(&c);
     return rc;
 }
 
+/* A testing aid (docs/user-guide.md, "Testing aids"): with
+ * MANA_TEST_CKPT_AT_COLL=N, rank 0 asks for a checkpoint when it enters
+ * its N-th collective (from 0) and waits there until it has started, so
+ * that tests can checkpoint short programs at a chosen point;
+ * MANA_TEST_CKPT_EXIT=1 makes it checkpoint-and-exit. */
+static void test_checkpoint_here(struct mana_crossing *c)
+{
+    static long at = -2, seen;
+    if (at == -2) {
+        const char *v = getenv("MANA_TEST_CKPT_AT_COLL");
+        at = v != NULL && sync_state()->world_rank == 0 ? atol(v) : -1;
+    }
+    if (at < 0 || seen++ != at)
+        return;
+    const char *ex = getenv("MANA_TEST_CKPT_EXIT");
+    int exit_after = ex != NULL && strcmp(ex, "1") == 0;
+    struct mana_ckpt_sync *s = sync_state();
+    /* The coordinator refuses while ranks are still connecting: ask again. */
+    for (int tries = 0; tries < 20 && !atomic_load(&s->pending); tries++) {
+        mana_cross_to_lower(c);
+        mana_lower->request_checkpoint(exit_after);
+        mana_cross_to_upper(c);
+        mana_cross_unlock(c);
+        for (int ms = 0; ms < 500 && !atomic_load(&s->pending); ms++) {
+            struct timespec t = {0, 1000 * 1000};
+            nanosleep(&t, NULL);
+        }
+        mana_cross_lock(c, "MPI");
+    }
+}
+
 void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
 {
     if (c->nested)
         return; /* from a callback inside MPI: the outer call holds the gate */
+    test_checkpoint_here(c);
     struct mana_ckpt_sync *s = sync_state();
     int i = comm_index(c, vcomm);
     if (i < 0)
@@ -211,6 +245,14 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
         pause_for_checkpoint(c);
     }
     s->comms[i].count++;
+}
+
+void mana_finalize_begin(struct mana_crossing *c)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    while (atomic_load(&s->pending))
+        pause_for_checkpoint(c);
+    atomic_store(&s->finalizing, 1);
 }
 
 /* Tests REAL until it completes or a checkpoint is being agreed: 1 when
@@ -242,9 +284,25 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req)
 
 int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
 {
+    struct mana_ckpt_sync *s = sync_state();
     MPI_Request req;
     int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
-    return rc == MPI_SUCCESS ? mana_wait_collective(c, &req) : rc;
+    if (rc != MPI_SUCCESS || c->nested)
+        return rc == MPI_SUCCESS ? LOWER(c, MPI_Wait(&req, MPI_STATUS_IGNORE)) : rc;
+    atomic_store(&s->in_collective, 1);
+    while (!test_until(c, &req, MPI_STATUS_IGNORE, &rc))
+        pause_for_checkpoint(c);
+    /* Every member is past the barrier, but some may have paused before
+     * seeing it: the blocking call would wait for them with the lock held,
+     * and their checkpoint thread would wait for this one. So while a
+     * checkpoint is being agreed, wait until the agreement finds every
+     * rank out of collectives or here (blocking_go). */
+    while (rc == MPI_SUCCESS && atomic_load(&s->pending) && !atomic_load(&s->blocking_go)) {
+        atomic_store(&s->in_collective, 2);
+        pause_for_checkpoint(c);
+    }
+    atomic_store(&s->in_collective, 0);
+    return rc;
 }
 
 /* A send in the test loop. After a restart the request is gone, but the

@@ -32,6 +32,10 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req);
  * loop, so the blocking call after it waits for nobody. */
 int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm);
 
+/* MPI_Finalize, after its barrier: waits out a checkpoint being agreed,
+ * then closes the door to new ones (docs/checkpoint-protocol.md). */
+void mana_finalize_begin(struct mana_crossing *c);
+
 /* Blocking point-to-point calls, with the application's (virtual)
  * handles. MODE: 0 MPI_Send, 1 Ssend, 2 Bsend, 3 Rsend. */
 int mana_p2p_send(struct mana_crossing *c, int mode, const void *buf, int count, MPI_Datatype type, int dest, int tag,

@@ -41,13 +41,26 @@ void mana_unsupported(const char *function) __attribute__((noreturn, cold));
  * attribute callback) may itself call MPI: its thread already holds the
  * lock. The holder is recognised by its upper %fs, unique per thread, so
  * no TLS is needed. */
+/* Only reached when the lock is held with this thread's %fs: by this
+ * thread (a callback calling MPI), or by the checkpoint thread, which
+ * lends the application's %fs to callbacks MPI runs on it. */
+static inline int mana_nested_holder(void)
+{
+    const struct mana_ckpt_sync *s = &mana_lower->sync;
+    if (!atomic_load(&s->held_by_ckpt))
+        return 1;
+    uint64_t sp;
+    __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+    return sp >= s->ckpt_stack_lo && sp < s->ckpt_stack_hi;
+}
+
 static inline __attribute__((always_inline)) void mana_cross_lock(struct mana_crossing *c, const char *function)
 {
     if (__builtin_expect(mana_lower == 0, 0))
         mana_no_lower_half(function);
     c->upper_fs = mana_rdfsbase(&mana_fs);
     c->nested = __builtin_expect(atomic_load_explicit(&mana_lower_lock_word, memory_order_relaxed) != 0, 0) &&
-                mana_holder_upper_fs == c->upper_fs;
+                mana_holder_upper_fs == c->upper_fs && mana_nested_holder();
     if (!c->nested) {
         mana_lower_lock();
         mana_holder_upper_fs = c->upper_fs;

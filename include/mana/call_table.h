@@ -40,13 +40,28 @@ struct mana_ckpt_sync {
     _Atomic uint32_t pending;       /* a checkpoint is being agreed: collectives wait at their gate */
     _Atomic uint32_t epoch;         /* bumped at every agreement round: gates and paused loops look again */
     _Atomic uint32_t targets_valid; /* every comm's target is agreed for this checkpoint */
-    _Atomic uint32_t in_collective; /* the application is inside a collective that has not completed */
+    _Atomic uint32_t in_collective; /* 1: inside a collective that has not completed; 2: past the barrier of
+                                     * a collective with no nonblocking form, waiting to make the call */
+    _Atomic uint32_t blocking_go;   /* every rank is out of collectives or at 2: make those calls */
     _Atomic uint64_t restarts;      /* bumped by every restart: test loops post their requests again */
     _Atomic uint32_t replay_due;    /* a restart happened: rebuild MPI objects at the next MPI call */
+    _Atomic uint32_t finalizing;    /* the application is in MPI_Finalize: no more checkpoints */
     uint32_t ncomms;                /* comms[0, ncomms) */
     struct mana_comm_count *comms;
     int32_t world_size;
-    uint32_t pad;
+    int32_t world_rank;
+    /* The application thread's upper %fs (the thread that called
+     * MPI_Init). While the checkpoint thread holds the lower lock, MPI may
+     * run a user callback (a reduction op of a pending collective) on it;
+     * the callback then runs on this thread pointer, and a nested MPI call
+     * from it is recognised as nested. */
+    uint64_t app_fs;
+    /* Set while the checkpoint thread holds the lower lock, with its
+     * stack: a nested MPI call from a callback on that thread runs on
+     * that stack; the application's thread, with the same %fs, is not
+     * nested and must wait for the lock. */
+    _Atomic uint32_t held_by_ckpt;
+    uint64_t ckpt_stack_lo, ckpt_stack_hi;
     uint64_t *sent;     /* point-to-point messages sent to each world rank */
     uint64_t *received; /* and received from each */
     /* The application's active requests (MANA's own are not counted),
@@ -73,6 +88,11 @@ struct mana_call_table {
     /* The vDSO's clock_gettime (NULL without a vDSO): vDSO code uses no
      * TLS, so the upper half calls it without switching %fs. */
     int (*vdso_clock_gettime)(int clock, void *timespec);
+
+    /* A testing aid (MANA_TEST_CKPT_AT_COLL): asks the coordinator for a
+     * checkpoint of the job, as the checkpoint signal does. Called with
+     * the lower %fs. */
+    void (*request_checkpoint)(int exit_after);
 
     /* Filled by libmana at start-up, for the lower half's checkpoint
      * thread: the lower lock it takes to keep the application out of MPI
