@@ -19,19 +19,17 @@ static void next_round(struct mana_ckpt_sync *s)
     mana_futex((_Atomic int *)&s->epoch, FUTEX_WAKE_PRIVATE, INT_MAX);
 }
 
-/* The lower lock, taken as the holder of the application's thread: user
- * callbacks MPI runs on this thread meanwhile find their way back
- * (call_table.h, app_fs). */
+/* The lower lock, marked as the checkpoint thread's: user callbacks MPI
+ * runs on this thread meanwhile borrow the application's thread pointer
+ * (crossing.h, mana_callback_enter) and call MPI as nested calls. */
 static void take_lock(struct mana_call_table *t)
 {
     mana_lock_word_acquire(t->upper_lock_word);
     atomic_store(&t->sync.held_by_ckpt, 1);
-    *t->upper_holder_fs = t->sync.app_fs;
 }
 
 static void drop_lock(struct mana_call_table *t)
 {
-    *t->upper_holder_fs = 0;
     atomic_store(&t->sync.held_by_ckpt, 0);
     mana_lock_word_release(t->upper_lock_word);
 }

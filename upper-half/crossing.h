@@ -41,14 +41,16 @@ void mana_unsupported(const char *function) __attribute__((noreturn, cold));
  * attribute callback) may itself call MPI: its thread already holds the
  * lock. The holder is recognised by its upper %fs, unique per thread, so
  * no TLS is needed. */
-/* Only reached when the lock is held with this thread's %fs: by this
- * thread (a callback calling MPI), or by the checkpoint thread, which
- * lends the application's %fs to callbacks MPI runs on it. */
-static inline int mana_nested_holder(void)
+/* Only asked when the lock is held and not by this thread's own MPI call:
+ * is this a callback MPI runs on the checkpoint thread while it holds
+ * the lock? Such a callback runs on that thread's stack. The checkpoint
+ * thread never writes mana_holder_upper_fs, so the application's thread
+ * cannot mistake its hold for its own. */
+static inline int mana_on_ckpt_thread(void)
 {
     const struct mana_ckpt_sync *s = &mana_lower->sync;
     if (!atomic_load(&s->held_by_ckpt))
-        return 1;
+        return 0;
     uint64_t sp;
     __asm__ volatile("mov %%rsp, %0" : "=r"(sp));
     return sp >= s->ckpt_stack_lo && sp < s->ckpt_stack_hi;
@@ -60,7 +62,7 @@ static inline __attribute__((always_inline)) void mana_cross_lock(struct mana_cr
         mana_no_lower_half(function);
     c->upper_fs = mana_rdfsbase(&mana_fs);
     c->nested = __builtin_expect(atomic_load_explicit(&mana_lower_lock_word, memory_order_relaxed) != 0, 0) &&
-                mana_holder_upper_fs == c->upper_fs && mana_nested_holder();
+                (mana_holder_upper_fs == c->upper_fs || mana_on_ckpt_thread());
     if (!c->nested) {
         mana_lower_lock();
         mana_holder_upper_fs = c->upper_fs;
@@ -111,7 +113,12 @@ static inline __attribute__((always_inline)) void mana_cross_leave(struct mana_c
 static inline __attribute__((always_inline)) uint64_t mana_callback_enter(void)
 {
     uint64_t lower_fs = mana_rdfsbase(&mana_fs);
-    mana_wrfsbase(&mana_fs, mana_holder_upper_fs);
+    uint64_t upper_fs = mana_holder_upper_fs;
+    /* On the checkpoint thread: the application thread's TLS, idle while
+     * that thread waits for the lock. */
+    if (upper_fs == 0)
+        upper_fs = mana_lower->sync.app_fs;
+    mana_wrfsbase(&mana_fs, upper_fs);
     return lower_fs;
 }
 
