@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -94,8 +95,17 @@ struct pool {
     bool stop;
     unsigned nthreads;
     pthread_t *threads;
+    void **stacks; /* WORKER_STACK bytes each, ours (see pool_new) */
     struct worker_slot *slots;
 };
+
+/* A worker's stack. The pool gives its workers stacks of its own: at
+ * exit, a thread on a stack glibc allocated gives the unused part back
+ * with madvise after blocking every signal, SIGSYS included; in a rank,
+ * UCX hooks madvise and may map memory from there, which the region
+ * labeller's seccomp trap turns into a SIGSYS that kills the process. A
+ * thread on a stack of its caller's does no such thing. */
+#define WORKER_STACK (2u << 20)
 
 struct image_writer {
     char *final_path;
@@ -457,6 +467,9 @@ static void pool_free(struct pool *p)
     pthread_mutex_unlock(&p->mu);
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
+    for (unsigned i = 0; p->stacks && i < p->nthreads; i++)
+        munmap(p->stacks[i], WORKER_STACK);
+    free(p->stacks);
     for (unsigned i = 0; p->slots && i < p->nthreads; i++)
         compressor_free(&p->slots[i].comp);
     for (unsigned i = 0; p->jobs && i < p->njobs; i++)
@@ -498,9 +511,10 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
     p->njobs = nthreads + nthreads / 2 + 2;
     p->jobs = calloc(p->njobs, sizeof *p->jobs);
     p->threads = calloc(nthreads, sizeof *p->threads);
+    p->stacks = calloc(nthreads, sizeof *p->stacks);
     struct worker_slot *slots = calloc(nthreads, sizeof *slots);
     p->slots = slots;
-    if (!p->jobs || !p->threads || !slots) {
+    if (!p->jobs || !p->threads || !p->stacks || !slots) {
         snprintf(err, errlen, "out of memory");
         pool_free(p);
         return NULL;
@@ -528,10 +542,21 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
             compressor_free(&slots[i].comp);
             break;
         }
-        if (pthread_create(&p->threads[i], NULL, worker_main, &slots[i]) != 0) {
+        void *stack = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        pthread_attr_t attr;
+        int started = stack != MAP_FAILED && pthread_attr_init(&attr) == 0;
+        if (started) {
+            started = pthread_attr_setstack(&attr, stack, WORKER_STACK) == 0 &&
+                      pthread_create(&p->threads[i], &attr, worker_main, &slots[i]) == 0;
+            pthread_attr_destroy(&attr);
+        }
+        if (!started) {
+            if (stack != MAP_FAILED)
+                munmap(stack, WORKER_STACK);
             compressor_free(&slots[i].comp);
             break;
         }
+        p->stacks[i] = stack;
         p->nthreads++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
