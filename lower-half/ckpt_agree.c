@@ -147,6 +147,14 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
     const char *a_function = NULL;
 
     for (int round = 0;; round++) {
+        /* A rank let into a blocking call (blocking_go) must get there
+         * before this thread takes the lock again: the other members are
+         * inside that call already, holding their locks, so their
+         * checkpoint threads would never join the next round. */
+        while (atomic_load(&s->blocking_go) && atomic_load(&s->in_collective) == 2) {
+            struct timespec pause = {0, 200 * 1000};
+            nanosleep(&pause, NULL);
+        }
         take_lock(t);
         if (round == 0) {
             /* Windows are not rebuilt at restart: refuse, every rank alike.
@@ -165,7 +173,7 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
         int behind = agree_targets(s, comm, nranks, &failed);
         uint32_t inside = atomic_load(&s->in_collective);
         uint64_t local[5];
-        local[0] = (uint64_t)(behind || inside == 1);
+        local[0] = (uint64_t)(behind || inside == 1 || inside == 3);
         local[1] = in_flight(s, comm, nranks);
         local[2] = s->active_requests ? (uint64_t)s->active_requests(&a_function) : 0;
         local[3] = (uint64_t)failed;
@@ -178,8 +186,10 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
         if (global[0] == 0 && global[1] == 0 && global[2] == 0 && global[4] == 0)
             return 0;
         /* Every rank is out of collectives or past the barrier of one with
-         * no nonblocking form: those calls wait for nobody now. */
-        if (global[0] == 0 && global[4] != 0)
+         * no nonblocking form: those calls wait for nobody now. The grant
+         * is for the call this rank waits in now; a barrier it enters later
+         * needs a round of its own. */
+        if (global[0] == 0 && global[4] != 0 && inside == 2)
             atomic_store(&s->blocking_go, 1);
         if (round >= ROUND_LIMIT) {
             if (global[2] != 0)

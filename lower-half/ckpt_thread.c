@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "ckpt_thread.h"
+#include "mpi_adapters.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,6 +221,19 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
     ckpt_agree_end(table);
 }
 
+/* The trigger pipe's bytes, 1: the checkpoint signal (checkpoint and
+ * exit); 2: a test's request to checkpoint and go on. */
+static void forward_trigger(struct coord_client *c)
+{
+    char buf[64];
+    ssize_t n;
+    int exit_after = 0;
+    while ((n = read(trigger_pipe[0], buf, sizeof buf)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            exit_after |= buf[i] == 1;
+    coord_client_request_checkpoint(c, exit_after);
+}
+
 static void *ckpt_thread_main(void *arg)
 {
     struct coord_address *a = arg;
@@ -239,22 +253,8 @@ static void *ckpt_thread_main(void *arg)
         return NULL;
     }
     for (;;) {
-        struct pollfd fds[2] = {{.fd = coord_client_fd(c), .events = POLLIN}, {.fd = trigger_pipe[0], .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0)
-            continue;
-        if (fds[1].revents & POLLIN) {
-            /* 1: the checkpoint signal (checkpoint and exit); 2: a test's
-             * request to checkpoint and go on. */
-            char buf[64];
-            ssize_t n;
-            int exit_after = 0;
-            while ((n = read(trigger_pipe[0], buf, sizeof buf)) > 0)
-                for (ssize_t i = 0; i < n; i++)
-                    exit_after |= buf[i] == 1;
-            coord_client_request_checkpoint(c, exit_after);
-        }
-        if (fds[0].revents == 0)
-            continue;
+        /* A command first, without waiting: an earlier read may have
+         * brought more than one line, and those wake no poll. */
         struct coord_cmd cmd;
         int rc = coord_client_poll(c, &cmd, 0, err, sizeof err);
         if (rc < 0) {
@@ -263,8 +263,13 @@ static void *ckpt_thread_main(void *arg)
             coord_client_close(c, 0);
             return NULL;
         }
-        if (rc == 0)
+        if (rc == 0) {
+            struct pollfd fds[2] = {{.fd = coord_client_fd(c), .events = POLLIN},
+                                    {.fd = trigger_pipe[0], .events = POLLIN}};
+            if (poll(fds, 2, -1) > 0 && (fds[1].revents & POLLIN))
+                forward_trigger(c);
             continue;
+        }
         if (cmd.kind == COORD_CMD_CHECKPOINT)
             checkpoint(c, &cmd);
         else if (cmd.kind == COORD_CMD_KILL) {
@@ -279,6 +284,10 @@ void ckpt_after_mpi_init(void)
 {
     static struct coord_address addr;
     MPI_Comm_dup(MPI_COMM_WORLD, &ckpt_comm);
+    if (table != NULL) {
+        table->sync.private_comm = (uint64_t)ckpt_comm;
+        table->sync.concurrent_calls = lower_thread_level == MPI_THREAD_MULTIPLE;
+    }
     MPI_Comm_rank(ckpt_comm, &my_rank);
     MPI_Comm_size(ckpt_comm, &world_size);
     ckpt_stop_set_target((pid_t)syscall(SYS_gettid));

@@ -5,11 +5,16 @@
 #include <pthread.h>
 #include <signal.h>
 
-/* MPI runs at least SERIALIZED so MANA's own threads may call it under
- * the lower lock, whatever level the application asked for. Threads that
+/* MPI runs MULTIPLE where it can, whatever level the application asked
+ * for: MANA's own threads call it under the lower lock, and a blocking
+ * call with no nonblocking form runs outside the lock, beside the
+ * checkpoint thread's agreement (docs/checkpoint-protocol.md); at least
+ * SERIALIZED, and then those calls keep the lock. Threads that
  * MPI_Init starts (UCX's progress thread) inherit a mask that blocks the
  * application's asynchronous signals, so those signals always land on an
  * upper thread; SIGSYS and the faults stay open. */
+int lower_thread_level = MPI_THREAD_SINGLE;
+
 int lower_mpi_init(int *argc, char ***argv, int *provided)
 {
     sigset_t block, old;
@@ -18,7 +23,8 @@ int lower_mpi_init(int *argc, char ***argv, int *provided)
     for (size_t i = 0; i < sizeof keep_open / sizeof keep_open[0]; i++)
         sigdelset(&block, keep_open[i]);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, provided);
+    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, provided);
+    lower_thread_level = *provided;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

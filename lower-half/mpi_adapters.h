@@ -10,6 +10,8 @@ int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided
  * blocked for the threads it starts; no checkpoint thread (a restart
  * starts that later). */
 int lower_mpi_init(int *argc, char ***argv, int *provided);
+/* What lower_mpi_init got. */
+extern int lower_thread_level;
 
 /* Generated (lower_mpi_table_fill.c). */
 void mana_lower_fill_mpi_table(struct mana_mpi_table *t);

@@ -39,7 +39,7 @@ CLASSES = ("local", "p2p", "collective", "nonblocking", "persistent", "construct
            "completion", "tools", "handwritten", "unsupported")
 COLLECTIVE = re.compile(r"^MPI_(Allgatherv?|Allreduce|Alltoall[vw]?|Barrier|Bcast|Exscan|Gatherv?|"
                         r"Neighbor_(allgatherv?|alltoall[vw]?)|Reduce|Reduce_scatter(_block)?|Scan|Scatterv?)$")
-P2P = re.compile(r"^MPI_([BSR]?send|Recv|Sendrecv(_replace)?|Probe|Mprobe|Mrecv|Iprobe|Improbe)$")
+P2P = re.compile(r"^MPI_((Send|Bsend|Ssend|Rsend)|Recv|Sendrecv(_replace)?|Probe|Mprobe|Mrecv|Iprobe|Improbe)$")
 COMPLETION = re.compile(r"^MPI_((Wait|Test)(all|any|some)?|Start(all)?|Cancel|Request_free)$")
 MUTATOR = re.compile(r"(_set_name|_set_errhandler|_set_info|_set_attr|_delete_attr)$|"
                      r"^MPI_(Info_set|Info_delete|Attr_put|Attr_delete|Errhandler_set|Type_commit)$")
@@ -508,7 +508,7 @@ def tpl_constructor(fn):
     if not fn["recorded"]:
         return tpl_call(fn)
     return (wrapper_head(fn) + collective_constructor_entry(fn) + ins(fn) + out_locals(fn) +
-            collective_constructor_barrier(fn) + call_lower(fn) +
+            collective_constructor_barrier(fn) + blocking_call(fn) +
             f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
             f"        rc = MPI_ERR_INTERN;\n" + free_arrays(fn) + wrapper_tail(fn))
 
@@ -516,10 +516,15 @@ def tpl_constructor(fn):
 # Constructors that are collective over a whole communicator and have no
 # nonblocking form: counted at the gate, and preceded by a barrier in the
 # test loop so that the blocking call itself waits for nobody.
-# (Comm_create_group involves only the group: not here.)
 COLLECTIVE_CONSTRUCTORS = re.compile(r"^MPI_(Comm_dup|Comm_dup_with_info|Comm_split|Comm_split_type|Comm_create|"
                                      r"Cart_create|Cart_sub|Graph_create|Dist_graph_create(_adjacent)?|"
-                                     r"Intercomm_create|Intercomm_merge)$")
+                                     r"Intercomm_merge)$")
+# Blocking constructors whose participants are not one communicator's
+# members: a barrier over exactly those, and no gate (ckpt_sync.h).
+GROUP_BARRIERS = {
+    "MPI_Comm_create_group": "mana_group_barrier(&c, group)",
+    "MPI_Intercomm_create": "mana_intercomm_barrier(&c, local_comm, local_leader, peer_comm, remote_leader)",
+}
 
 
 def collective_constructor_entry(fn):
@@ -528,10 +533,22 @@ def collective_constructor_entry(fn):
     return f"    mana_coll_enter(&c, {comm_param(fn)});\n"
 
 
+def blocking_call(fn):
+    """The lower call; after a barrier, outside the lower lock where MPI
+    allows (mana_blocking_begin)."""
+    if fn["name"] not in GROUP_BARRIERS and not COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+        return call_lower(fn)
+    return "    mana_blocking_begin(&c);\n" + call_lower(fn) + "    mana_blocking_end(&c);\n"
+
+
 def collective_constructor_barrier(fn):
-    if not COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+    if fn["name"] in GROUP_BARRIERS:
+        barrier = GROUP_BARRIERS[fn["name"]]
+    elif COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+        barrier = f"mana_coll_barrier(&c, r_{comm_param(fn)})"
+    else:
         return ""
-    return (f"    int brc = mana_coll_barrier(&c, r_{comm_param(fn)});\n"
+    return (f"    int brc = {barrier};\n"
             f"    if (brc != MPI_SUCCESS) {{\n        mana_cross_unlock(&c);\n        return brc;\n    }}\n")
 
 

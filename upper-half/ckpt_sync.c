@@ -121,7 +121,7 @@ static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
     /* Both sides of an intercommunicator must get one name: combine the
      * two groups' hashes symmetrically. */
     uint64_t hl = fnv1a(0xcbf29ce484222325ULL, m.local, (size_t)m.nlocal * sizeof *m.local);
-    uint64_t hr = inter ? fnv1a(0x84222325cbf29ce4ULL, m.remote, (size_t)m.nremote * sizeof *m.remote) : 0;
+    uint64_t hr = inter ? fnv1a(0xcbf29ce484222325ULL, m.remote, (size_t)m.nremote * sizeof *m.remote) : 0;
     m.hash = inter ? (hl < hr ? hl * 31 + hr : hr * 31 + hl) : hl;
     uint64_t ordinal = 0;
     for (uint32_t i = 0; i < s->ncomms; i++)
@@ -230,6 +230,17 @@ static void test_checkpoint_here(struct mana_crossing *c)
     }
 }
 
+/* Behind the agreed count on some communicator: such a rank goes on
+ * through every gate, since the collective it is behind on may lie past
+ * collectives on other communicators that nobody has entered yet. */
+static int behind_somewhere(const struct mana_ckpt_sync *s)
+{
+    for (uint32_t i = 0; i < s->ncomms; i++)
+        if (s->comms[i].count < s->comms[i].target)
+            return 1;
+    return 0;
+}
+
 void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
 {
     if (c->nested)
@@ -240,8 +251,8 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
     if (i < 0)
         return; /* a bad handle: the call itself reports it */
     while (atomic_load(&s->pending)) {
-        if (atomic_load(&s->targets_valid) && s->comms[i].count < s->comms[i].target)
-            break; /* behind the others: go on, they are inside it */
+        if (atomic_load(&s->targets_valid) && behind_somewhere(s))
+            break; /* behind the others: go on, they are inside it or past it */
         pause_for_checkpoint(c);
     }
     s->comms[i].count++;
@@ -282,27 +293,134 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req)
     return rc;
 }
 
-int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
+/* After the barrier of a blocking call: every participant has entered
+ * it, but some may have paused before seeing it complete; the blocking
+ * call would wait for them with the lock held, and their checkpoint
+ * thread would wait for this one. So while a checkpoint is being agreed,
+ * wait until the agreement finds every rank out of collectives or here
+ * (blocking_go), and use that grant up. */
+static int await_blocking_go(struct mana_crossing *c, int rc)
 {
     struct mana_ckpt_sync *s = sync_state();
-    MPI_Request req;
-    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
-    if (rc != MPI_SUCCESS || c->nested)
-        return rc == MPI_SUCCESS ? LOWER(c, MPI_Wait(&req, MPI_STATUS_IGNORE)) : rc;
-    atomic_store(&s->in_collective, 1);
-    while (!test_until(c, &req, MPI_STATUS_IGNORE, &rc))
-        pause_for_checkpoint(c);
-    /* Every member is past the barrier, but some may have paused before
-     * seeing it: the blocking call would wait for them with the lock held,
-     * and their checkpoint thread would wait for this one. So while a
-     * checkpoint is being agreed, wait until the agreement finds every
-     * rank out of collectives or here (blocking_go). */
+    if (s->concurrent_calls)
+        return rc; /* the call runs outside the lock: mana_blocking_begin */
     while (rc == MPI_SUCCESS && atomic_load(&s->pending) && !atomic_load(&s->blocking_go)) {
         atomic_store(&s->in_collective, 2);
         pause_for_checkpoint(c);
     }
+    atomic_store(&s->blocking_go, 0);
     atomic_store(&s->in_collective, 0);
     return rc;
+}
+
+void mana_blocking_begin(struct mana_crossing *c)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    if (c->nested || !s->concurrent_calls)
+        return;
+    atomic_store(&s->in_collective, 3);
+    mana_cross_unlock(c);
+}
+
+void mana_blocking_end(struct mana_crossing *c)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    if (c->nested || !s->concurrent_calls)
+        return;
+    mana_cross_lock(c, "MPI");
+    atomic_store(&s->in_collective, 0);
+}
+
+/* Completes the N requests of a barrier through the test loop, as a
+ * collective in progress (in_collective 1). */
+static int barrier_requests(struct mana_crossing *c, int n, MPI_Request *real)
+{
+    atomic_store(&sync_state()->in_collective, 1);
+    return n > 0 ? mana_wait_all(c, n, real, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+}
+
+int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
+{
+    MPI_Request req;
+    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
+    if (rc != MPI_SUCCESS || c->nested)
+        return rc == MPI_SUCCESS ? LOWER(c, MPI_Wait(&req, MPI_STATUS_IGNORE)) : rc;
+    return await_blocking_go(c, barrier_requests(c, 1, &req));
+}
+
+/* Tags of MANA's own messages on the private communicator. */
+enum { TAG_ARRIVED = 1, TAG_RELEASE = 2, TAG_LEADERS = 3 };
+
+int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    uint64_t rgroup;
+    if (c->nested || vid_real(VID_GROUP, (int32_t)vgroup, &rgroup) != 0)
+        return MPI_SUCCESS; /* a bad group: the call itself reports it */
+    int n = 0, me = -1;
+    int32_t *world = world_ranks(c, (MPI_Group)rgroup, &n);
+    if (world == NULL)
+        return MPI_ERR_NO_MEM;
+    for (int i = 0; i < n; i++)
+        if (world[i] == s->world_rank)
+            me = i;
+    MPI_Request *req = malloc((size_t)(n > 1 ? n : 1) * sizeof *req);
+    int rc = req == NULL ? MPI_ERR_NO_MEM : MPI_SUCCESS;
+    MPI_Comm pc = (MPI_Comm)s->private_comm;
+    static char none;
+    /* Everyone tells the group's first member it has arrived; that one
+     * lets them all go once all have. */
+    if (rc == MPI_SUCCESS && me > 0) {
+        rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, world[0], TAG_ARRIVED, pc, &req[0]));
+        if (rc == MPI_SUCCESS)
+            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, world[0], TAG_RELEASE, pc, &req[1]));
+        if (rc == MPI_SUCCESS)
+            rc = barrier_requests(c, 2, req);
+    } else if (rc == MPI_SUCCESS && me == 0) {
+        for (int i = 1; i < n && rc == MPI_SUCCESS; i++)
+            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, world[i], TAG_ARRIVED, pc, &req[i - 1]));
+        if (rc == MPI_SUCCESS)
+            rc = barrier_requests(c, n - 1, req);
+        for (int i = 1; i < n && rc == MPI_SUCCESS; i++)
+            rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, world[i], TAG_RELEASE, pc, &req[i - 1]));
+        if (rc == MPI_SUCCESS)
+            rc = barrier_requests(c, n - 1, req);
+    }
+    free(req);
+    free(world);
+    return me < 0 ? MPI_SUCCESS : await_blocking_go(c, rc);
+}
+
+int mana_intercomm_barrier(struct mana_crossing *c, MPI_Comm vlocal, int local_leader, MPI_Comm vpeer,
+                           int remote_leader)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    uint64_t rlocal;
+    int rank = -1;
+    if (c->nested || vid_real(VID_COMM, (int32_t)vlocal, &rlocal) != 0 ||
+        LOWER(c, MPI_Comm_rank((MPI_Comm)rlocal, &rank)) != MPI_SUCCESS)
+        return MPI_SUCCESS; /* a bad communicator: the call itself reports it */
+    /* The local group gathers, its leader meets the other group's leader,
+     * and the local group is let go: a barrier over both groups. */
+    MPI_Request req[2];
+    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rlocal, &req[0]));
+    if (rc == MPI_SUCCESS)
+        rc = barrier_requests(c, 1, req);
+    int other = rank == local_leader ? world_rank_of(c, vpeer, remote_leader) : -1;
+    MPI_Comm pc = (MPI_Comm)s->private_comm;
+    static char none;
+    if (rc == MPI_SUCCESS && other >= 0) {
+        rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, other, TAG_LEADERS, pc, &req[0]));
+        if (rc == MPI_SUCCESS)
+            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, other, TAG_LEADERS, pc, &req[1]));
+        if (rc == MPI_SUCCESS)
+            rc = barrier_requests(c, 2, req);
+    }
+    if (rc == MPI_SUCCESS)
+        rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rlocal, &req[0]));
+    if (rc == MPI_SUCCESS)
+        rc = barrier_requests(c, 1, req);
+    return await_blocking_go(c, rc);
 }
 
 /* A send in the test loop. After a restart the request is gone, but the

@@ -31,6 +31,23 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req);
  * constructors, MPI_Finalize): a barrier on RCOMM first, through the test
  * loop, so the blocking call after it waits for nobody. */
 int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm);
+/* The same for the constructors whose participants are not a
+ * communicator's members, with the application's (virtual) handles:
+ * MPI_Comm_create_group (the members of VGROUP) and MPI_Intercomm_create
+ * (both groups, through the two leaders). They have no gate that waits:
+ * the other participants may be paused at no gate of their own. */
+int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup);
+int mana_intercomm_barrier(struct mana_crossing *c, MPI_Comm vlocal, int local_leader, MPI_Comm vpeer,
+                           int remote_leader);
+
+/* Around the blocking call after such a barrier: where MPI takes calls
+ * from several threads at once, the call runs outside the lower lock
+ * (in_collective 3), so a checkpoint thread can go on agreeing while its
+ * rank waits in it for ranks that have not seen the barrier complete
+ * yet; otherwise the call keeps the lock, and the barrier waited for the
+ * agreement's leave (blocking_go) before a checkpoint. */
+void mana_blocking_begin(struct mana_crossing *c);
+void mana_blocking_end(struct mana_crossing *c);
 
 /* MPI_Finalize, after its barrier: waits out a checkpoint being agreed,
  * then closes the door to new ones (docs/checkpoint-protocol.md). */

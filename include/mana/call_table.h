@@ -40,9 +40,11 @@ struct mana_ckpt_sync {
     _Atomic uint32_t pending;       /* a checkpoint is being agreed: collectives wait at their gate */
     _Atomic uint32_t epoch;         /* bumped at every agreement round: gates and paused loops look again */
     _Atomic uint32_t targets_valid; /* every comm's target is agreed for this checkpoint */
-    _Atomic uint32_t in_collective; /* 1: inside a collective that has not completed; 2: past the barrier of
-                                     * a collective with no nonblocking form, waiting to make the call */
-    _Atomic uint32_t blocking_go;   /* every rank is out of collectives or at 2: make those calls */
+    _Atomic uint32_t in_collective; /* 1: inside a collective that has not completed; for one with no
+                                     * nonblocking form, past its barrier: 2, waiting to make the call
+                                     * (under the lock); 3, making it outside the lock */
+    _Atomic uint32_t blocking_go;   /* this rank was at 2 when every rank was out of collectives or at 2:
+                                     * make that call (a grant for that one call only) */
     _Atomic uint64_t restarts;      /* bumped by every restart: test loops post their requests again */
     _Atomic uint32_t replay_due;    /* a restart happened: rebuild MPI objects at the next MPI call */
     _Atomic uint32_t finalizing;    /* the application is in MPI_Finalize: no more checkpoints */
@@ -70,6 +72,14 @@ struct mana_ckpt_sync {
     int (*active_requests)(const char **a_function);
     /* Live one-sided windows: a checkpoint is refused while one exists. */
     int (*windows_open)(void);
+    /* The lower half's own duplicate of MPI_COMM_WORLD (a real handle,
+     * remade at every restart): MANA's point-to-point messages (barriers
+     * over a group) travel on it, apart from the application's. */
+    uint64_t private_comm;
+    /* MPI takes calls from several threads at once (MPI_THREAD_MULTIPLE):
+     * a blocking call with no nonblocking form runs outside the lower
+     * lock (in_collective 3), and the agreement goes on beside it. */
+    uint32_t concurrent_calls;
 };
 
 struct mana_call_table {
