@@ -266,16 +266,29 @@ void mana_finalize_begin(struct mana_crossing *c)
     atomic_store(&s->finalizing, 1);
 }
 
+/* Tests a test loop makes once a checkpoint is pending before it pauses:
+ * between two agreement rounds a loop gets the lock for a moment, and a
+ * collective on oversubscribed cores needs many tests to complete (one
+ * test per round would never get it there). Runs with the lower %fs:
+ * memory only. */
+#define PENDING_TESTS 2000
+
+static inline int keep_testing(const struct mana_ckpt_sync *s, int *tests)
+{
+    return !atomic_load_explicit(&s->pending, memory_order_relaxed) || ++*tests < PENDING_TESTS;
+}
+
 /* Tests REAL until it completes or a checkpoint is being agreed: 1 when
  * complete, 0 when the loop should pause, or an MPI error (< 0 never). */
 static int test_until(struct mana_crossing *c, MPI_Request *real, MPI_Status *status, int *rc)
 {
     struct mana_ckpt_sync *s = sync_state();
     int flag = 0;
+    int tests = 0;
     mana_cross_to_lower(c);
     do {
         *rc = mana_lower->mpi.MPI_Test(real, &flag, status);
-    } while (*rc == MPI_SUCCESS && !flag && !atomic_load_explicit(&s->pending, memory_order_relaxed));
+    } while (*rc == MPI_SUCCESS && !flag && keep_testing(s, &tests));
     mana_cross_to_upper(c);
     return *rc != MPI_SUCCESS || flag;
 }
@@ -302,8 +315,12 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req)
 static int await_blocking_go(struct mana_crossing *c, int rc)
 {
     struct mana_ckpt_sync *s = sync_state();
-    if (s->concurrent_calls)
-        return rc; /* the call runs outside the lock: mana_blocking_begin */
+    if (s->concurrent_calls) {
+        /* The call runs outside the lock (mana_blocking_begin); MPI_Finalize
+         * keeps it, and waits in mana_finalize_begin instead. */
+        atomic_store(&s->in_collective, 0);
+        return rc;
+    }
     while (rc == MPI_SUCCESS && atomic_load(&s->pending) && !atomic_load(&s->blocking_go)) {
         atomic_store(&s->in_collective, 2);
         pause_for_checkpoint(c);
@@ -528,11 +545,11 @@ int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, 
         uint64_t rcomm;
         if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
             rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Probe");
-        int flag = 0, rc;
+        int flag = 0, rc, tests = 0;
         mana_cross_to_lower(c);
         do {
             rc = mana_lower->mpi.MPI_Iprobe(source, tag, (MPI_Comm)rcomm, &flag, status);
-        } while (rc == MPI_SUCCESS && !flag && (c->nested || !atomic_load_explicit(&s->pending, memory_order_relaxed)));
+        } while (rc == MPI_SUCCESS && !flag && (c->nested || keep_testing(s, &tests)));
         mana_cross_to_upper(c);
         if (rc != MPI_SUCCESS || flag)
             return rc;
@@ -598,11 +615,11 @@ void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int
     do {                                                                                                           \
         struct mana_ckpt_sync *s_ = sync_state();                                                                  \
         for (;;) {                                                                                                 \
+            int tests_ = 0;                                                                                        \
             mana_cross_to_lower(c);                                                                                \
             do {                                                                                                   \
                 rc = mana_lower->mpi.test_call;                                                                    \
-            } while (rc == MPI_SUCCESS && !(done) &&                                                               \
-                     ((c)->nested || !atomic_load_explicit(&s_->pending, memory_order_relaxed)));                  \
+            } while (rc == MPI_SUCCESS && !(done) && ((c)->nested || keep_testing(s_, &tests_)));                  \
             mana_cross_to_upper(c);                                                                                \
             if (rc != MPI_SUCCESS || (done))                                                                       \
                 return rc;                                                                                         \
