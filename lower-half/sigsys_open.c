@@ -20,20 +20,24 @@ static const sigset_t *without_sigsys(int how, const sigset_t *set, sigset_t *co
     return copy;
 }
 
+/* Calls the libc function NAME (looked up once into *REAL) with SET
+ * less SIGSYS. */
+static int call_without_sigsys(const char *name, mask_fn *real, int how, const sigset_t *set, sigset_t *old)
+{
+    if (*real == NULL)
+        *real = (mask_fn)dlsym(RTLD_NEXT, name);
+    sigset_t copy;
+    return (*real)(how, without_sigsys(how, set, &copy), old);
+}
+
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     static mask_fn real;
-    if (real == NULL)
-        real = (mask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
-    sigset_t copy;
-    return real(how, without_sigsys(how, set, &copy), old);
+    return call_without_sigsys("pthread_sigmask", &real, how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     static mask_fn real;
-    if (real == NULL)
-        real = (mask_fn)dlsym(RTLD_NEXT, "sigprocmask");
-    sigset_t copy;
-    return real(how, without_sigsys(how, set, &copy), old);
+    return call_without_sigsys("sigprocmask", &real, how, set, old);
 }
