@@ -10,11 +10,12 @@
 # with fewer collectives is tried again at the first one.
 source "$(dirname "$0")/../lib.sh"
 
-# datatypes_op (a user MPI_Op in collectives) hangs in the agreement with
-# a checkpoint-and-exit: left out until that is fixed; groups,
-# datatypes_all, attributes, errhandlers, info_misc and jacobi are not
-# yet run here for time (jacobi is the demo's program).
-examples="hello ring collectives comm_topo comm_create topologies intercomm"
+# The threaded examples (threads_openmp, threads_pthreads) and
+# signals_in_mpi are left out until other upper threads are stopped and
+# saved too; attributes until a restart stops running attribute copy
+# callbacks again (docs/limitations.md); jacobi is the demo's program.
+examples="hello ring collectives comm_topo comm_create topologies intercomm datatypes_op datatypes_all groups
+  errhandlers info_misc"
 np=4
 RANDOM=$$
 
