@@ -1,0 +1,123 @@
+# Helpers for the checkpoint tests that drive a real job step by step
+# (sourced after lib.sh). The caller sets PROG (a program that prints
+# "step N of M" lines, like progs/ckpt_compute), NP, STEPS, RESTART, CKPT
+# and INSPECT.
+
+# Every background job started here (the timeout process in front of
+# mpirun), to end them by pid whatever happens.
+STARTED=()
+cleanup() {
+  local p
+  for p in "${STARTED[@]}"; do kill_tree "$p"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+descendants() { # PID: every process below PID, children first listed
+  local c
+  for c in $(pgrep -P "$1"); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+
+kill_tree() { # PID: kill -9 PID's descendants, then PID
+  local pids
+  pids=$(descendants "$1")
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+  kill -9 "$1" 2>/dev/null
+}
+
+# start_job NAME COMMAND...: runs COMMAND (an mpirun line) in the
+# background under a timeout, stdout in $WORK/NAME.out, stderr in
+# $WORK/NAME.err; its pid (the timeout's) in JOB.
+start_job() {
+  local name=$1
+  shift
+  timeout -k 5 "$JOB_TIMEOUT" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  JOB=$!
+  STARTED+=("$JOB")
+}
+
+# finish_job NAME: waits for the background job; its exit status in JST.
+finish_job() {
+  { wait "$JOB"; } 2>/dev/null
+  JST=$?
+}
+
+# wait_step NAME STEP: until $WORK/NAME.out shows STEP (30 s); fails at
+# once when the job has ended before that.
+wait_step() {
+  local i
+  for i in $(seq 300); do
+    grep -q "^step $2 of " "$WORK/$1.out" 2>/dev/null && return 0
+    kill -0 "$JOB" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "# $1 did not reach step $2:"
+  sed 's/^/#   /' "$WORK/$1.out" "$WORK/$1.err" | tail -10
+  return 1
+}
+
+launch() { # NAME CKPT_DIR [LAUNCH OPTIONS]: the program under mana-launch
+  local name=$1 dir=$2
+  shift 2
+  mkdir -p "$WORK/$name.files"
+  start_job "$name" "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$@" "$PROG" $STEPS "$WORK/$name.files/out"
+}
+
+# restart_job NAME CKPT_DIR: mana-restart in the background; the
+# restored program goes on writing into the files of the run it
+# was checkpointed from (it knows them by path).
+restart_job() {
+  start_job "$1" "$MPIRUN_MPICH" -np $NP "$RESTART" "$2"
+}
+
+checkpoint() { # CKPT_DIR [--exit]: mana-ckpt, output in $WORK/ckpt.out
+  timeout 60 "$CKPT" --ckpt-dir "$1" --checkpoint "${@:2}" >"$WORK/ckpt.out" 2>&1
+  local rc=$?
+  [ "$rc" -eq 0 ] || { echo "# mana-ckpt --checkpoint $2 exited $rc:"; sed 's/^/#   /' "$WORK/ckpt.out" | tail -5; }
+  return "$rc"
+}
+
+same_file() { # WANT GOT
+  cmp -s "$1" "$2" && return 0
+  echo "# $2 differs from $1:"
+  diff "$1" "$2" | head -8 | sed 's/^/#   /'
+  return 1
+}
+
+same_rank_files() { # DIR: each rank's file equals the native run's
+  local r
+  for r in $(seq 0 $((NP - 1))); do
+    same_file "$WORK/native.files/out.$r" "$1/out.$r" || return 1
+  done
+}
+
+job_ok() { # NAME: the job ended with status 0
+  [ "$JST" -eq 0 ] && return 0
+  echo "# $1 exited $JST:"
+  sed 's/^/#   /' "$WORK/$1.err" | tail -10
+  return 1
+}
+
+gen_ok() { # CKPT_DIR GEN: MANIFEST, latest and every image, each verified
+  local g m r
+  g=$(printf 'gen-%06d' "$2")
+  m=$1/$g/MANIFEST
+  [ -f "$m" ] || { echo "# $m is missing"; return 1; }
+  grep -qx "nranks $NP" "$m" || { echo "# $m does not say nranks $NP"; return 1; }
+  [ "$(cat "$1/latest" 2>/dev/null)" = "$g" ] || { echo "# $1/latest is '$(cat "$1/latest" 2>/dev/null)', not $g"; return 1; }
+  for r in $(seq 0 $((NP - 1))); do
+    local img
+    img=$1/$g/$(printf 'rank-%05d.mana' "$r")
+    [ -f "$img" ] || { echo "# $img is missing"; return 1; }
+    if ! "$INSPECT" --verify "$img" >"$WORK/inspect.out" 2>&1; then
+      echo "# mana-inspect --verify $img failed:"; sed 's/^/#   /' "$WORK/inspect.out" | tail -5; return 1
+    fi
+    grep -qx "checksums OK" "$WORK/inspect.out" || { echo "# mana-inspect did not say checksums OK"; return 1; }
+    grep -qE "rank +$r of $NP" "$WORK/inspect.out" || { echo "# $img is not rank $r of $NP"; return 1; }
+  done
+}
+

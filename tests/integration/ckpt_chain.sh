@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# A chain of restarts (issue 5, acceptance 2): progs/ckpt_compute on 2
+# ranks is checkpointed and stopped, restarted from that checkpoint,
+# checkpointed and stopped again, ten times in a row, each restart from
+# the previous restart's checkpoint; the eleventh run finishes the job.
+# Every generation must be complete and verified, and the output of all
+# the runs together, and each rank's file, must equal a native run's.
+source "$(dirname "$0")/../lib.sh"
+
+PROG=$BUILD/tests/progs/ckpt_compute
+RESTART=$BUILD/bin/mana-restart
+CKPT=$BUILD/bin/mana-ckpt
+INSPECT=$BUILD/bin/mana-inspect
+NP=2
+LINKS=10
+STEPS=$((2 * LINKS + 4))
+for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
+  if [ ! -x "$b" ]; then
+    not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
+    exit 0
+  fi
+done
+
+source "$(dirname "$0")/../ckpt_lib.sh"
+
+mkdir -p "$WORK/native.files"
+if ! run_native $NP "$PROG" $STEPS "$WORK/native.files/out" >"$WORK/native.out" 2>"$WORK/native.err"; then
+  not_ok "native run of ckpt_compute"; sed 's/^/#   /' "$WORK/native.err" | tail -5
+  exit 0
+fi
+
+D=$WORK/chain
+launch r0 "$D"
+all=$WORK/all.out
+: >"$all"
+broken=""
+for link in $(seq 1 $LINKS); do
+  name=r$((link - 1))
+  # Two steps into this run (counting the lines all earlier runs printed).
+  step=$(( $(wc -l <"$all") + 2 ))
+  if ! wait_step "$name" "$step" || ! checkpoint "$D" --exit; then
+    broken="link $link: no checkpoint of run $((link - 1))"; break
+  fi
+  finish_job
+  job_ok "$name" || { broken="link $link: run $((link - 1)) did not exit 0 after its checkpoint"; break; }
+  gen_ok "$D" "$link" || { broken="link $link: generation $link is not complete and verified"; break; }
+  grep -q '^final checksum' "$WORK/$name.out" && { broken="link $link: run $((link - 1)) ran to its end"; break; }
+  cat "$WORK/$name.out" >>"$all"
+  restart_job "r$link" "$D"
+done
+if [ -z "$broken" ]; then
+  ok "$LINKS checkpoints in a row, each of a restarted run from the one before"
+  finish_job
+  check "the last restart finishes the job" job_ok "r$LINKS"
+  cat "$WORK/r$LINKS.out" >>"$all"
+  check "stdout of the $((LINKS + 1)) runs together equals the native run's" same_file "$WORK/native.out" "$all"
+  check "the ranks' files equal the native run's" same_rank_files "$WORK/r0.files"
+else
+  not_ok "$broken"
+fi
