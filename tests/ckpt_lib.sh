@@ -1,7 +1,22 @@
 # Helpers for the checkpoint tests that drive a real job step by step
-# (sourced after lib.sh). The caller sets PROG (a program that prints
-# "step N of M" lines, like progs/ckpt_compute), NP, STEPS, RESTART, CKPT
-# and INSPECT.
+# (sourced after lib.sh): progs/ckpt_compute, which prints "step N of M"
+# lines. The caller sets NP and STEPS.
+
+PROG=$BUILD/tests/progs/ckpt_compute
+RESTART=$BUILD/bin/mana-restart
+CKPT=$BUILD/bin/mana-ckpt
+INSPECT=$BUILD/bin/mana-inspect
+
+# Ends the test (as one failure) unless the program and tools are built.
+require_ckpt_tools() {
+  local b
+  for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
+    if [ ! -x "$b" ]; then
+      not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
+      exit 0
+    fi
+  done
+}
 
 # Every background job started here (the timeout process in front of
 # mpirun), to end them by pid whatever happens.

@@ -10,21 +10,13 @@
 # checkpoint at the end shows the damage was the only reason.
 source "$(dirname "$0")/../lib.sh"
 
-PROG=$BUILD/tests/progs/ckpt_compute
-RESTART=$BUILD/bin/mana-restart
-CKPT=$BUILD/bin/mana-ckpt
-INSPECT=$BUILD/bin/mana-inspect
+source "$(dirname "$0")/../ckpt_lib.sh"
 NP=2
 STEPS=12
 # A good restart of this program takes about 3 s here; a refused one less
 # than 2 s. Longer means a rank waits for one that has already given up.
 BAD_TIMEOUT=${BAD_TIMEOUT:-20}
-for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
-  if [ ! -x "$b" ]; then
-    not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
-    exit 0
-  fi
-done
+require_ckpt_tools
 
 STARTED=()
 MOUNTED=
@@ -35,22 +27,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-descendants() {
-  local c
-  for c in $(pgrep -P "$1"); do
-    echo "$c"
-    descendants "$c"
-  done
-}
-
-kill_tree() {
-  local pids
-  pids=$(descendants "$1")
-  # shellcheck disable=SC2086
-  [ -n "$pids" ] && kill -9 $pids 2>/dev/null
-  kill -9 "$1" 2>/dev/null
-}
 
 # bounded SECONDS COMMAND...: runs COMMAND; after SECONDS kills it and
 # everything it started (mpirun does not take its ranks down on TERM) and

@@ -14,20 +14,10 @@
 # the program's time): ranks inside MPI calls are another test's subject.
 source "$(dirname "$0")/../lib.sh"
 
-PROG=$BUILD/tests/progs/ckpt_compute
-RESTART=$BUILD/bin/mana-restart
-CKPT=$BUILD/bin/mana-ckpt
-INSPECT=$BUILD/bin/mana-inspect
+source "$(dirname "$0")/../ckpt_lib.sh"
 NP=2
 STEPS=16
-for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
-  if [ ! -x "$b" ]; then
-    not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
-    exit 0
-  fi
-done
-
-source "$(dirname "$0")/../ckpt_lib.sh"
+require_ckpt_tools
 
 # --- the reference -----------------------------------------------------
 mkdir -p "$WORK/native.files"

@@ -7,21 +7,11 @@
 # the runs together, and each rank's file, must equal a native run's.
 source "$(dirname "$0")/../lib.sh"
 
-PROG=$BUILD/tests/progs/ckpt_compute
-RESTART=$BUILD/bin/mana-restart
-CKPT=$BUILD/bin/mana-ckpt
-INSPECT=$BUILD/bin/mana-inspect
+source "$(dirname "$0")/../ckpt_lib.sh"
 NP=2
 LINKS=10
 STEPS=$((2 * LINKS + 4))
-for b in "$PROG" "$RESTART" "$CKPT" "$INSPECT" "$MANA_LAUNCH"; do
-  if [ ! -x "$b" ]; then
-    not_ok "checkpoint tools and test program built: $b is missing (make all test-programs)"
-    exit 0
-  fi
-done
-
-source "$(dirname "$0")/../ckpt_lib.sh"
+require_ckpt_tools
 
 mkdir -p "$WORK/native.files"
 if ! run_native $NP "$PROG" $STEPS "$WORK/native.files/out" >"$WORK/native.out" 2>"$WORK/native.err"; then
