@@ -507,10 +507,23 @@ def tpl_constructor(fn):
     make it again."""
     if not fn["recorded"]:
         return tpl_call(fn)
+    copies = ATTRIBUTE_COPYING.get(fn["name"])
+    begin = "    mana_attr_copies_begin();\n" if copies else ""
+    record = (f"    if (rc == MPI_SUCCESS && mana_attr_copies_record({copies[0]}, *{copies[1]}) != 0)\n"
+              f"        rc = MPI_ERR_INTERN;\n" if copies else "")
     return (wrapper_head(fn) + collective_constructor_entry(fn) + ins(fn) + out_locals(fn) +
-            collective_constructor_barrier(fn) + blocking_call(fn) +
+            collective_constructor_barrier(fn) + begin + blocking_call(fn) +
             f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
-            f"        rc = MPI_ERR_INTERN;\n" + free_arrays(fn) + wrapper_tail(fn))
+            f"        rc = MPI_ERR_INTERN;\n" + record + free_arrays(fn) + wrapper_tail(fn))
+
+
+# Duplicating constructors, whose attribute copy callbacks run inside the
+# call: what they copy is recorded on the new object (mpi_wrap.h).
+ATTRIBUTE_COPYING = {
+    "MPI_Comm_dup": ("VID_COMM", "newcomm"),
+    "MPI_Comm_dup_with_info": ("VID_COMM", "newcomm"),
+    "MPI_Type_dup": ("VID_DATATYPE", "newtype"),
+}
 
 
 # Constructors that are collective over a whole communicator and have no

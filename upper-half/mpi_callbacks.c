@@ -13,7 +13,10 @@
  * user functions, are what the lower half and the record log see, so a
  * replayed keyval or error handler reaches the same user code. During a
  * replay the delete callbacks are not run: their effect (often a free of
- * the attribute value) already happened before the checkpoint. */
+ * the attribute value) already happened before the checkpoint. Nor are
+ * the copy callbacks: what they gave the new object was recorded as a
+ * set of the attribute on it (mana_attr_copies_record), and the replay
+ * sets it again, so their side effects do not happen twice. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,11 +40,51 @@ static int32_t app_handle(enum vid_kind kind, int32_t real)
 
 /* Communicator and datatype handles are both ints in the MPICH ABI, so one
  * pair of trampolines serves comm, type and MPI-1 keyvals. */
+/* The attributes the copy callbacks gave the object being duplicated. */
+#define MAX_ATTR_COPIES 256
+static struct {
+    int32_t keyval; /* the application's id */
+    void *value;
+} attr_copies[MAX_ATTR_COPIES];
+static int n_attr_copies, attr_copies_lost;
+
+void mana_attr_copies_begin(void)
+{
+    n_attr_copies = 0;
+    attr_copies_lost = 0;
+}
+
+int mana_attr_copies_record(enum vid_kind kind, int32_t new_object)
+{
+    int rc = attr_copies_lost ? -1 : 0;
+    for (int i = 0; i < n_attr_copies && rc == 0; i++)
+        rc = kind == VID_DATATYPE
+                 ? mana_record_MPI_Type_set_attr(new_object, attr_copies[i].keyval, attr_copies[i].value)
+                 : mana_record_MPI_Comm_set_attr(new_object, attr_copies[i].keyval, attr_copies[i].value);
+    if (rc != 0)
+        fprintf(stderr, "MANA: cannot record the attributes copied onto a duplicated %s (more than %d, or out of "
+                        "memory); a restart would lose them\n",
+                kind == VID_DATATYPE ? "datatype" : "communicator", MAX_ATTR_COPIES);
+    n_attr_copies = 0;
+    return rc;
+}
+
 static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in, void *out, int *flag)
 {
     struct keyval_callbacks *cb = extra_state;
+    if (mana_replaying) {
+        *flag = 0;
+        return MPI_SUCCESS;
+    }
     uint64_t lower_fs = mana_callback_enter();
-    int rc = cb->copy(app_handle(cb->kind, old), app_handle(VID_KEYVAL, keyval), cb->extra_state, in, out, flag);
+    int32_t app_keyval = app_handle(VID_KEYVAL, keyval);
+    int rc = cb->copy(app_handle(cb->kind, old), app_keyval, cb->extra_state, in, out, flag);
+    if (rc == MPI_SUCCESS && *flag) {
+        if (n_attr_copies < MAX_ATTR_COPIES)
+            attr_copies[n_attr_copies++] = (typeof(attr_copies[0])){app_keyval, *(void **)out};
+        else
+            attr_copies_lost = 1;
+    }
     mana_callback_leave(lower_fs);
     return rc;
 }

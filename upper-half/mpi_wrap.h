@@ -35,6 +35,12 @@ extern struct rl_log *mana_rl;
  * (their effect happened before the checkpoint). */
 extern int mana_replaying;
 
+/* Around a duplicating constructor (MPI_Comm_dup, MPI_Type_dup): the
+ * attributes its copy callbacks give the new object are recorded as sets
+ * of those attributes on it, for the replay (mpi_callbacks.c). */
+void mana_attr_copies_begin(void);
+int mana_attr_copies_record(enum vid_kind kind, int32_t new_object);
+
 /* Sets up the vid tables and the record log; 0, or -1 with a message on
  * stderr. Called once, before the first MPI call. */
 int mana_mpi_state_init(void);

@@ -12,10 +12,9 @@ source "$(dirname "$0")/../lib.sh"
 
 # The threaded examples (threads_openmp, threads_pthreads) and
 # signals_in_mpi are left out until other upper threads are stopped and
-# saved too; attributes until a restart stops running attribute copy
-# callbacks again (docs/limitations.md); jacobi is the demo's program.
+# saved too; jacobi is the demo's program.
 examples="hello ring collectives comm_topo comm_create topologies intercomm datatypes_op datatypes_all groups
-  errhandlers info_misc"
+  attributes errhandlers info_misc"
 np=4
 RANDOM=$$
 
