@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 3
+#define MANA_CALL_TABLE_VERSION 4
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
