@@ -546,20 +546,26 @@ def collective_constructor_entry(fn):
     return f"    mana_coll_enter(&c, {comm_param(fn)});\n"
 
 
+def barrier_of(fn):
+    """The barrier call before a blocking constructor, or None."""
+    if fn["name"] in GROUP_BARRIERS:
+        return GROUP_BARRIERS[fn["name"]]
+    if COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+        return f"mana_coll_barrier(&c, r_{comm_param(fn)})"
+    return None
+
+
 def blocking_call(fn):
     """The lower call; after a barrier, outside the lower lock where MPI
     allows (mana_blocking_begin)."""
-    if fn["name"] not in GROUP_BARRIERS and not COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
+    if barrier_of(fn) is None:
         return call_lower(fn)
     return "    mana_blocking_begin(&c);\n" + call_lower(fn) + "    mana_blocking_end(&c);\n"
 
 
 def collective_constructor_barrier(fn):
-    if fn["name"] in GROUP_BARRIERS:
-        barrier = GROUP_BARRIERS[fn["name"]]
-    elif COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
-        barrier = f"mana_coll_barrier(&c, r_{comm_param(fn)})"
-    else:
+    barrier = barrier_of(fn)
+    if barrier is None:
         return ""
     return (f"    int brc = {barrier};\n"
             f"    if (brc != MPI_SUCCESS) {{\n        mana_cross_unlock(&c);\n        return brc;\n    }}\n")

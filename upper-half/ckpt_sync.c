@@ -381,7 +381,7 @@ int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
     for (int i = 0; i < n; i++)
         if (world[i] == s->world_rank)
             me = i;
-    MPI_Request *req = malloc((size_t)(n > 1 ? n : 1) * sizeof *req);
+    MPI_Request *req = malloc((size_t)(n + 1) * sizeof *req); /* a member uses 2, the first n - 1 */
     int rc = req == NULL ? MPI_ERR_NO_MEM : MPI_SUCCESS;
     MPI_Comm pc = (MPI_Comm)s->private_comm;
     static char none;

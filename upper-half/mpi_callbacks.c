@@ -38,8 +38,6 @@ static int32_t app_handle(enum vid_kind kind, int32_t real)
     return v != VID_INVALID ? v : real;
 }
 
-/* Communicator and datatype handles are both ints in the MPICH ABI, so one
- * pair of trampolines serves comm, type and MPI-1 keyvals. */
 /* The attributes the copy callbacks gave the object being duplicated. */
 #define MAX_ATTR_COPIES 256
 static struct {
@@ -69,6 +67,8 @@ int mana_attr_copies_record(enum vid_kind kind, int32_t new_object)
     return rc;
 }
 
+/* Communicator and datatype handles are both ints in the MPICH ABI, so one
+ * pair of trampolines serves comm, type and MPI-1 keyvals. */
 static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in, void *out, int *flag)
 {
     struct keyval_callbacks *cb = extra_state;
