@@ -2,6 +2,9 @@
 #include "ckpt_restore.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +12,34 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ckpt_stop.h"
 #include "mana/raw_syscall.h"
 #include "region_labeller.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
+
+static int load_threads(struct ckpt_restore *st, const struct image_thread_list *list, char *err, size_t errlen)
+{
+    if (list->count == 0 || list->count > CKPT_MAX_THREADS) {
+        snprintf(err, errlen, "%s holds %u thread records; a rank's image holds 1 to %d", st->path, list->count,
+                 CKPT_MAX_THREADS);
+        return -1;
+    }
+    if (ckpt_decode_main(list->data[0], list->len[0], &st->main, &st->proc, err, errlen) != 0)
+        return -1;
+    st->nothers = list->count - 1;
+    st->others = calloc(st->nothers + 1, sizeof *st->others);
+    if (st->others == NULL) {
+        snprintf(err, errlen, "out of memory loading %u thread records of %s", list->count, st->path);
+        return -1;
+    }
+    for (size_t i = 0; i < st->nothers; i++)
+        if (ckpt_decode_thread(list->data[i + 1], list->len[i + 1], &st->others[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
 
 int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int nranks, char *err, size_t errlen)
 {
@@ -42,13 +67,12 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
         if (s.kind != IMAGE_SECTION_THREADS)
             continue;
         struct image_thread_list list;
-        if (image_reader_load_threads(st->reader, &s, &list) != 0)
+        if (image_reader_load_threads(st->reader, &s, &list) != 0) {
+            rc = -1;
             break;
-        rc = list.count == 1 ? ckpt_decode_main(list.data[0], list.len[0], &st->main, &st->proc, err, errlen) : -2;
+        }
+        rc = load_threads(st, &list, err, errlen);
         image_thread_list_free(&list);
-        if (rc == -2)
-            snprintf(err, errlen, "%s holds %u threads; this version restores one application thread", path,
-                     list.count);
         if (rc != 0)
             return -1;
         image_reader_rewind(st->reader);
@@ -161,8 +185,35 @@ int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen)
     return 0;
 }
 
+int ckpt_restore_threads(struct ckpt_restore *st, struct mana_upper_threads *threads, char *err, size_t errlen)
+{
+    memset(threads->tid, 0, sizeof threads->tid);
+    threads->pid = (int32_t)getpid();
+    threads->tid[0] = (int32_t)mana_raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+    /* Saved while the checkpoint thread held it; nobody holds it now. */
+    atomic_store(&threads->create_lock, 0);
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSYS);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (size_t i = 0; i < st->nothers; i++) {
+        long tid = ckpt_resume_thread(&st->others[i]);
+        if (tid < 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(err, errlen, "cannot start the application's thread %zu of %zu (thread %d at the checkpoint): %s",
+                     i + 2, st->nothers + 1, (int)st->others[i].tid, strerror((int)-tid));
+            return -1;
+        }
+        threads->tid[i + 1] = (int32_t)tid;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}
+
 void ckpt_restore_close(struct ckpt_restore *st)
 {
+    free(st->others);
+    st->others = NULL;
     if (st->reader != NULL)
         image_reader_close(st->reader);
     st->reader = NULL;

@@ -10,12 +10,15 @@
 #include <stdint.h>
 
 #include "ckpt_state.h"
+#include "mana/call_table.h"
 #include "image_reader.h"
 
 struct ckpt_restore {
     struct image_reader *reader;
     char path[4096];
     struct ckpt_thread_state main;
+    struct ckpt_thread_state *others; /* the application's other threads */
+    size_t nothers;
     struct ckpt_process_state proc;
     unsigned long long regions, bytes;
     uint64_t digest; /* the image's, known after ckpt_restore_reserve */
@@ -37,6 +40,12 @@ int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen);
  * calling thread's robust list and thread id in its upper descriptor:
  * the calling thread becomes the restored main thread. */
 int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen);
+
+/* Last, just before the calling thread resumes the main one: starts the
+ * application's other threads where they stopped and makes THREADS list
+ * this process's thread ids (the caller's for the main thread). 0, or -1
+ * with ERR. */
+int ckpt_restore_threads(struct ckpt_restore *st, struct mana_upper_threads *threads, char *err, size_t errlen);
 
 void ckpt_restore_close(struct ckpt_restore *st);
 

@@ -191,33 +191,34 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
         await_verdict(c, cmd->gen);
         return;
     }
-    struct ckpt_stopped s;
-    if (ckpt_stop_app(&s, STOP_TIMEOUT_MS, err, sizeof err) != 0) {
+    static struct ckpt_thread_state threads[CKPT_MAX_THREADS];
+    size_t nthreads = 0;
+    if (ckpt_stop_app(&table->threads, threads, &nthreads, STOP_TIMEOUT_MS, err, sizeof err) != 0) {
         ckpt_agree_end(table);
         report_failure(c, cmd->gen, err);
         await_verdict(c, cmd->gen);
         return;
     }
-    struct ckpt_thread_state t = {.frame = s.frame, .upper_fs = s.upper_fs, .robust_head = s.robust_head,
-                                  .robust_len = s.robust_len, .tid = s.tid};
     static struct ckpt_process_state p;
     const int ours[] = {SIGSYS, MANA_STOP_SIGNAL, trigger_sig};
     struct image_summary sum;
     snprintf(path, sizeof path, "%s/rank-%05d.mana", cmd->dir, my_rank);
     struct image_writer_header hdr = {.rank = (uint32_t)my_rank, .nranks = (uint32_t)world_size,
                                       .flavour = MANA_MPI_MPICH, .generation = cmd->gen};
-    int rc = ckpt_find_tid_offset(&t, err, sizeof err);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nthreads; i++)
+        rc = ckpt_find_tid_offset(&threads[i], err, sizeof err);
     if (rc == 0)
         rc = ckpt_capture_process(&p, (uint64_t)(uintptr_t)table, ours, sizeof ours / sizeof ours[0], err,
                                   sizeof err);
     if (rc == 0)
-        rc = ckpt_write_image(path, &hdr, &t, &p, &sum, err, sizeof err);
+        rc = ckpt_write_image(path, &hdr, threads, nthreads, &p, &sum, err, sizeof err);
     if (rc == 0)
         coord_client_report(c, cmd->gen, 1, sum.file_size, sum.digest, NULL);
     else
         report_failure(c, cmd->gen, err);
     await_verdict(c, cmd->gen);
-    ckpt_stop_resume();
+    ckpt_stop_resume(&table->threads);
     ckpt_agree_end(table);
 }
 

@@ -67,8 +67,9 @@ int ckpt_find_tid_offset(struct ckpt_thread_state *t, char *err, size_t errlen)
     return -1;
 }
 
-int ckpt_write_image(const char *path, const struct image_writer_header *hdr, const struct ckpt_thread_state *main,
-                     const struct ckpt_process_state *p, struct image_summary *summary, char *err, size_t errlen)
+int ckpt_write_image(const char *path, const struct image_writer_header *hdr, const struct ckpt_thread_state *threads,
+                     size_t nthreads, const struct ckpt_process_state *p, struct image_summary *summary, char *err,
+                     size_t errlen)
 {
     static char maps[4 << 20];
     if (proc_maps_read(maps, sizeof maps) < 0) {
@@ -83,9 +84,14 @@ int ckpt_write_image(const char *path, const struct image_writer_header *hdr, co
         ckpt_regions_free(&regions);
         return -1;
     }
-    size_t len;
-    uint8_t *rec = ckpt_encode_main(main, p, &len);
-    int rc = rec == NULL ? -1 : image_writer_add_thread(w, rec, len);
+    int rc = 0, no_memory = 0;
+    for (size_t i = 0; rc == 0 && i < nthreads; i++) {
+        size_t len;
+        uint8_t *rec = i == 0 ? ckpt_encode_main(&threads[0], p, &len) : ckpt_encode_thread(&threads[i], &len);
+        no_memory = rec == NULL;
+        rc = rec == NULL ? -1 : image_writer_add_thread(w, rec, len);
+        free(rec);
+    }
     for (size_t i = 0; rc == 0 && i < regions.count; i++) {
         const struct ckpt_region *r = &regions.r[i];
         /* Unreadable regions are reserves and guard pages: their place
@@ -94,12 +100,11 @@ int ckpt_write_image(const char *path, const struct image_writer_header *hdr, co
         rc = image_writer_add_region(w, r->start, r->end - r->start, r->prot, r->flags, r->name, data);
     }
     if (rc != 0) {
-        snprintf(err, errlen, "%s", rec == NULL ? "out of memory encoding the thread record" : image_writer_error(w));
+        snprintf(err, errlen, "%s", no_memory ? "out of memory encoding a thread record" : image_writer_error(w));
         image_writer_abort(w);
     } else {
         rc = image_writer_finish(w, summary, err, errlen);
     }
-    free(rec);
     ckpt_regions_free(&regions);
     return rc;
 }

@@ -222,6 +222,12 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     char err[8192];
     int rank, nranks;
     mpi_rank_from_env(&rank, &nranks);
+    /* The application's signal actions come back before its threads do,
+     * while this thread still runs lower code with the lower %fs, where
+     * an application handler must not run: its signals wait until the
+     * main thread's saved mask replaces this one (ckpt_resume_frame). */
+    sigset_t unused;
+    lower_block_async_signals(&unused);
     static struct ckpt_restore st;
     if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0)
         die_with_job("%s", err);
@@ -267,9 +273,11 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     if (verbose)
         fprintf(stderr, "%s: rank %d restored from %s: %llu regions, %llu bytes\n", PROG, rank, image,
                 st.regions, st.bytes);
-    ckpt_restore_close(&st);
     ckpt_after_mpi_init();
     fflush(stderr);
+    if (ckpt_restore_threads(&st, &table->threads, err, sizeof err) != 0)
+        die_with_job("%s", err);
+    ckpt_restore_close(&st);
     ckpt_resume_frame(st.main.frame, st.main.upper_fs);
 }
 

@@ -15,14 +15,20 @@
  * upper thread; SIGSYS and the faults stay open. */
 int lower_thread_level = MPI_THREAD_SINGLE;
 
-int lower_mpi_init(int *argc, char ***argv, int *provided)
+void lower_block_async_signals(sigset_t *old)
 {
-    sigset_t block, old;
+    sigset_t block;
     sigfillset(&block);
     static const int keep_open[] = {SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT};
     for (size_t i = 0; i < sizeof keep_open / sizeof keep_open[0]; i++)
         sigdelset(&block, keep_open[i]);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+int lower_mpi_init(int *argc, char ***argv, int *provided)
+{
+    sigset_t old;
+    lower_block_async_signals(&old);
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, provided);
     lower_thread_level = *provided;
     pthread_sigmask(SIG_SETMASK, &old, NULL);

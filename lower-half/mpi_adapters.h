@@ -3,6 +3,8 @@
 #ifndef MANA_MPI_ADAPTERS_H
 #define MANA_MPI_ADAPTERS_H
 
+#include <signal.h>
+
 #include "mana/call_table.h"
 
 int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
@@ -10,6 +12,9 @@ int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided
  * blocked for the threads it starts; no checkpoint thread (a restart
  * starts that later). */
 int lower_mpi_init(int *argc, char ***argv, int *provided);
+/* Blocks every asynchronous signal on the calling thread (SIGSYS and
+ * the faults stay open); OLD gets the mask it had. */
+void lower_block_async_signals(sigset_t *old);
 /* What lower_mpi_init got. */
 extern int lower_thread_level;
 

@@ -10,6 +10,7 @@
 
 #include "crossing.h"
 #include "upper_env.h"
+#include "upper_threads.h"
 
 struct mana_call_table *mana_lower;
 struct mana_fs_method mana_fs;
@@ -76,5 +77,6 @@ __attribute__((constructor(101))) static void libmana_start(void)
     t->upper_lock_word = &mana_lower_lock_word;
     t->upper_holder_fs = &mana_holder_upper_fs;
     mana_upper_env_hide(t->stub_dir);
+    mana_threads_register_first();
     on_exit(exit_through_lower_half, NULL);
 }

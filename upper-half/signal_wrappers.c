@@ -170,3 +170,35 @@ void mana_signals_after_restart(void)
     if (app_wrapped[SIGSYS])
         mana_lower->set_upper_sigsys(sigsys_from_lower);
 }
+
+/* The stop signal must reach every application thread at a checkpoint,
+ * so a mask the application sets never blocks it (a worker that blocks
+ * "all signals" would otherwise hold the checkpoint up until it fails). */
+typedef int (*sigmask_fn)(int, const sigset_t *, sigset_t *);
+
+static const sigset_t *without_stop_signal(int how, const sigset_t *set, sigset_t *copy)
+{
+    if (mana_lower == NULL || set == NULL || how == SIG_UNBLOCK || !sigismember(set, mana_lower->ckpt_signals[1]))
+        return set;
+    *copy = *set;
+    sigdelset(copy, mana_lower->ckpt_signals[1]);
+    return copy;
+}
+
+int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+    static sigmask_fn real;
+    if (real == NULL)
+        real = (sigmask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
+    sigset_t copy;
+    return real(how, without_stop_signal(how, set, &copy), old);
+}
+
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    static sigmask_fn real;
+    if (real == NULL)
+        real = (sigmask_fn)dlsym(RTLD_NEXT, "sigprocmask");
+    sigset_t copy;
+    return real(how, without_stop_signal(how, set, &copy), old);
+}

@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 4
+#define MANA_CALL_TABLE_VERSION 5
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -82,6 +82,23 @@ struct mana_ckpt_sync {
     uint32_t concurrent_calls;
 };
 
+/* The application's threads, which a checkpoint stops and saves: the
+ * process's first thread and every thread the application (or a library
+ * of the upper half, such as libgomp) starts with pthread_create, which
+ * libmana interposes (thread_wrappers.c). A thread id stays until the
+ * thread is gone: the checkpoint thread frees the slots of threads that
+ * no longer exist. CREATE_LOCK (a lock word) covers the slots and one
+ * whole thread creation, from pthread_create until the new thread has
+ * registered, so that the checkpoint thread, which holds it while it
+ * stops and saves the threads, never sees a thread half created. */
+#define MANA_MAX_UPPER_THREADS 512
+struct mana_upper_threads {
+    _Atomic int create_lock;
+    int32_t pid; /* the process the ids are of: a forked child has none of these threads */
+    _Atomic uint32_t unregistered; /* threads started while every slot was taken */
+    int32_t tid[MANA_MAX_UPPER_THREADS]; /* 0: free */
+};
+
 struct mana_call_table {
     uint64_t magic;
     uint32_t version;
@@ -116,6 +133,8 @@ struct mana_call_table {
     int ckpt_signals[2];
 
     struct mana_ckpt_sync sync;
+
+    struct mana_upper_threads threads;
 
     struct mana_mpi_table mpi;
 };
