@@ -540,6 +540,31 @@ START_TEST(reopen_refuses_a_number_taken_since_hold)
 }
 END_TEST
 
+/* An O_PATH fd has no offset and no contents: it is saved and put back
+ * as it was. */
+START_TEST(o_path_fd_comes_back)
+{
+    make_file("where.txt", "w");
+    int fd = open(path_of("where.txt"), O_PATH);
+    ck_assert_int_ge(fd, 0);
+    struct ckpt_file_table t;
+    capture(&t, NULL, 0);
+    ck_assert_uint_eq(t.count, 1);
+    ck_assert(t.f[0].flags & O_PATH);
+    ck_assert_uint_eq(t.f[0].offset, 0);
+    close_all(&t);
+    hold(&t, NULL);
+    char err[512] = "";
+    ck_assert_msg(ckpt_files_reopen(&t, 0, err, sizeof err) == 0, "reopen: %s", err);
+    ck_assert(fcntl(fd, F_GETFL) & O_PATH);
+    struct stat a, b;
+    ck_assert_int_eq(fstat(fd, &a), 0);
+    ck_assert_int_eq(stat(path_of("where.txt"), &b), 0);
+    ck_assert_uint_eq(a.st_ino, b.st_ino);
+    ckpt_files_free(&t);
+}
+END_TEST
+
 static struct ckpt_file_table table_of(const int *fds, int n)
 {
     struct ckpt_file_table t = { (uint32_t)n, calloc((size_t)n, sizeof(struct ckpt_file)) };
@@ -650,6 +675,7 @@ int main(void)
     tcase_add_test(rst, reopen_fails_on_shrunk_files);
     tcase_add_test(rst, reopen_fails_on_read_only_file_shorter_than_offset);
     tcase_add_test(rst, reopen_refuses_a_number_taken_since_hold);
+    tcase_add_test(rst, o_path_fd_comes_back);
     tcase_add_test(rst, hold_moves_occupied_numbers_and_pmi_fd);
     tcase_add_test(rst, hold_without_pmi_fd_reports_nothing_moved);
     suite_add_tcase(s, rst);
