@@ -133,7 +133,11 @@ int ckpt_files_capture(struct ckpt_file_table *t, const int *skip, size_t nskip,
             uint32_t ncap = cap ? 2 * cap : 16;
             struct ckpt_file *nf = ncap <= CKPT_FILES_MAX ? realloc(t->f, ncap * sizeof *nf) : NULL;
             if (nf == NULL) {
-                snprintf(err, errlen, "out of memory listing the open files (%u so far)", t->count);
+                if (ncap > CKPT_FILES_MAX)
+                    snprintf(err, errlen, "the application has more than %d regular files open, more than a "
+                             "checkpoint saves", CKPT_FILES_MAX);
+                else
+                    snprintf(err, errlen, "out of memory listing the open files (%u so far)", t->count);
                 rc = -1;
                 break;
             }
