@@ -38,7 +38,7 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
               lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
               lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
-              lower-half/sigsys_open.c \
+              lower-half/sigsys_open.c lower-half/ckpt_files.c \
               $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
 UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \

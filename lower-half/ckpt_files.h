@@ -20,11 +20,11 @@
  * only, became shorter than the saved offset) is refused, since the
  * restarted run would read or write the wrong bytes.
  *
- * The restart has two steps around the start of the new MPI library,
+ * The restart has two steps, before the start of the new MPI library,
  * which opens fds of its own and would take the saved numbers:
- * ckpt_files_hold() before it, to hold each saved number with a
- * placeholder on /dev/null, and ckpt_files_reopen() after it, to put each
- * file at its number.
+ * ckpt_files_hold(), to hold each saved number with a placeholder on
+ * /dev/null (moving away what the launcher left there), and
+ * ckpt_files_reopen(), to put each file at its number.
  *
  * Encoding (little-endian, no padding):
  *
@@ -84,7 +84,7 @@ int ckpt_files_decode(const uint8_t *buf, size_t len, struct ckpt_file_table *t,
  * else to -1. 0, or -1 with ERR. */
 int ckpt_files_hold(const struct ckpt_file_table *t, int *moved_pmi_fd, char *err, size_t errlen);
 
-/* After MPI started: opens every file again, puts it at its number in
+/* After ckpt_files_hold (before or after MPI started): opens every file again, puts it at its number in
  * place of the placeholder with its saved flags, FD_CLOEXEC and offset,
  * and rolls back growth since the checkpoint (a line on stderr for each
  * when VERBOSE). Checks every file before it changes anything: on -1

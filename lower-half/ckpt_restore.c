@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ckpt_stop.h"
@@ -116,6 +117,24 @@ int ckpt_restore_reserve(struct ckpt_restore *st, char *err, size_t errlen)
     return 0;
 }
 
+int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t errlen)
+{
+    uint64_t size = image_reader_file_size(st->reader);
+    image_reader_close(st->reader);
+    st->reader = NULL;
+    if (ckpt_files_hold(&st->proc.files, NULL, err, errlen) != 0 ||
+        ckpt_files_reopen(&st->proc.files, verbose, err, errlen) != 0)
+        return -1;
+    st->reader = image_reader_open(st->path, err, errlen);
+    if (st->reader == NULL)
+        return -1;
+    if (image_reader_file_size(st->reader) != size) {
+        snprintf(err, errlen, "%s changed while the restart read it: restart again", st->path);
+        return -1;
+    }
+    return 0;
+}
+
 int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
 {
     struct image_section s;
@@ -176,6 +195,19 @@ int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen)
             return -1;
         }
     }
+    static const int which[CKPT_ITIMERS] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
+    for (int i = 0; i < CKPT_ITIMERS; i++) {
+        const struct ckpt_itimer *it = &p->itimer[i];
+        if (it->value_us == 0)
+            continue;
+        struct itimerval v = {{(time_t)(it->interval_us / 1000000u), (suseconds_t)(it->interval_us % 1000000u)},
+                              {(time_t)(it->value_us / 1000000u), (suseconds_t)(it->value_us % 1000000u)}};
+        if (setitimer(which[i], &v, NULL) != 0) {
+            snprintf(err, errlen, "cannot set the application's interval timer %d again: %s", which[i],
+                     strerror(errno));
+            return -1;
+        }
+    }
     const struct ckpt_thread_state *t = &st->main;
     if (t->robust_head != 0)
         mana_raw_syscall6(SYS_set_robust_list, (long)t->robust_head, (long)t->robust_len, 0, 0, 0, 0);
@@ -214,6 +246,7 @@ void ckpt_restore_close(struct ckpt_restore *st)
 {
     free(st->others);
     st->others = NULL;
+    ckpt_files_free(&st->proc.files);
     if (st->reader != NULL)
         image_reader_close(st->reader);
     st->reader = NULL;

@@ -33,12 +33,19 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
  * new random layout); -1 with ERR for any other failure. */
 int ckpt_restore_reserve(struct ckpt_restore *st, char *err, size_t errlen);
 
+/* Before MPI starts: puts the application's files back at their fd
+ * numbers (ckpt_files.h). The image is closed meanwhile, since its own
+ * descriptor may sit on one of those numbers, and opened again. 0, or -1
+ * with ERR. */
+int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t errlen);
+
 /* Fills the reserved ranges with the saved bytes and protections. */
 int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen);
 
-/* The current directory, the application's signal actions, and the
- * calling thread's robust list and thread id in its upper descriptor:
- * the calling thread becomes the restored main thread. */
+/* The current directory, the application's signal actions and interval
+ * timers, and the calling thread's robust list and thread id in its
+ * upper descriptor: the calling thread becomes the restored main
+ * thread. */
 int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen);
 
 /* Last, just before the calling thread resumes the main one: starts the

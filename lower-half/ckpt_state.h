@@ -10,8 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ckpt_files.h"
+
 #define CKPT_THREAD_MAGIC "MANATHR1"
-#define CKPT_PROCESS_MAGIC "MANAPRC1"
+#define CKPT_PROCESS_MAGIC "MANAPRC2"
+#define CKPT_PROCESS_MAGIC_V1 "MANAPRC1"
 #define CKPT_MAX_SIGNALS 64
 
 struct ckpt_thread_state {
@@ -27,18 +30,27 @@ struct ckpt_saved_sigaction {
     uint64_t handler, flags, restorer, mask; /* the kernel's struct sigaction */
 };
 
+/* An interval timer (setitimer), in microseconds: what is left until it
+ * fires, and its period. */
+struct ckpt_itimer {
+    uint64_t value_us, interval_us;
+};
+#define CKPT_ITIMERS 3 /* ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF */
+
 struct ckpt_process_state {
     uint64_t call_table; /* address of the call table page (upper memory) */
     char cwd[PATH_MAX];
     uint32_t nsig;
     struct ckpt_saved_sigaction sig[CKPT_MAX_SIGNALS];
+    struct ckpt_itimer itimer[CKPT_ITIMERS];
+    struct ckpt_file_table files; /* the application's open files (ckpt_files.h) */
 };
 
 /* Encoders return a malloc'd buffer and its length, or NULL. */
 uint8_t *ckpt_encode_main(const struct ckpt_thread_state *t, const struct ckpt_process_state *p, size_t *len);
 uint8_t *ckpt_encode_thread(const struct ckpt_thread_state *t, size_t *len);
-/* Decoders: 0, or -1 with ERR for bytes that are not such a record. P may
- * be NULL for a thread other than the main one. */
+/* Decoders: 0, or -1 with ERR for bytes that are not such a record. P's
+ * file table is malloc'd: ckpt_files_free(&p->files) when done. */
 int ckpt_decode_main(const uint8_t *buf, size_t len, struct ckpt_thread_state *t, struct ckpt_process_state *p,
                      char *err, size_t errlen);
 int ckpt_decode_thread(const uint8_t *buf, size_t len, struct ckpt_thread_state *t, char *err, size_t errlen);

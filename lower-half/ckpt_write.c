@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ckpt_regions.h"
@@ -22,6 +23,7 @@ struct kernel_sigaction {
 int ckpt_capture_process(struct ckpt_process_state *p, uint64_t call_table, const int *ours, size_t nours,
                          char *err, size_t errlen)
 {
+    ckpt_files_free(&p->files);
     memset(p, 0, sizeof *p);
     p->call_table = call_table;
     if (getcwd(p->cwd, sizeof p->cwd) == NULL) {
@@ -47,7 +49,15 @@ int ckpt_capture_process(struct ckpt_process_state *p, uint64_t call_table, cons
         s->restorer = k.restorer;
         s->mask = k.mask;
     }
-    return 0;
+    static const int which[CKPT_ITIMERS] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
+    for (int i = 0; i < CKPT_ITIMERS; i++) {
+        struct itimerval v;
+        if (getitimer(which[i], &v) != 0)
+            continue;
+        p->itimer[i].value_us = (uint64_t)v.it_value.tv_sec * 1000000u + (uint64_t)v.it_value.tv_usec;
+        p->itimer[i].interval_us = (uint64_t)v.it_interval.tv_sec * 1000000u + (uint64_t)v.it_interval.tv_usec;
+    }
+    return ckpt_files_capture(&p->files, NULL, 0, err, errlen);
 }
 
 int ckpt_find_tid_offset(struct ckpt_thread_state *t, char *err, size_t errlen)

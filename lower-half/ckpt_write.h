@@ -8,9 +8,10 @@
 #include "ckpt_state.h"
 #include "image_writer.h"
 
-/* Fills P with the process-wide state: the current directory and every
+/* Fills P with the process-wide state: the current directory, every
  * signal action that is the application's (a handler in upper memory, or
- * SIG_IGN), leaving out the signals in OURS (NOURS of them). */
+ * SIG_IGN), leaving out the signals in OURS (NOURS of them), the interval
+ * timers and the open files (ckpt_files.h). */
 int ckpt_capture_process(struct ckpt_process_state *p, uint64_t call_table, const int *ours, size_t nours,
                          char *err, size_t errlen);
 

@@ -243,6 +243,8 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
                      "replaced or damaged; restart from another generation (mana-restart --generation N)",
                      image, (unsigned long long)st.digest, expect_digest);
     unsetenv(RESTORE_TRIES_ENV);
+    if (ckpt_restore_files(&st, verbose, err, sizeof err) != 0)
+        die_with_job("%s", err);
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);

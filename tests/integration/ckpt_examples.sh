@@ -7,12 +7,14 @@
 # the coordinator for a checkpoint as it enters its N-th collective, a
 # random one among the first few; the other ranks are wherever they are
 # then (inside that collective, in point-to-point calls, computing). A job
-# with fewer collectives is tried again at the first one.
+# with fewer collectives is tried again at the first one. Each run has
+# its own current directory, where files_io keeps its files; they must
+# end equal to the native run's.
 source "$(dirname "$0")/../lib.sh"
 
 # jacobi is the demo's program (examples/demo.sh); the others are here.
 examples=${CKPT_EXAMPLES:-"hello ring collectives comm_topo comm_create topologies intercomm datatypes_op
-  datatypes_all groups attributes errhandlers info_misc threads_pthreads threads_openmp signals_in_mpi"}
+  datatypes_all groups attributes errhandlers info_misc threads_pthreads threads_openmp signals_in_mpi files_io"}
 np=4
 RANDOM=$$
 
@@ -22,25 +24,27 @@ RANDOM=$$
 # any checkpoint (try again), 1 otherwise.
 ckpt_run() {
   local ex=$1 exit_after=$2 at=$3 name=$1.$2
-  local dir=$WORK/$name.ckpt args=()
+  local dir=$WORK/$name.ckpt cwd=$WORK/$name.cwd args=()
   [ "$ex" = jacobi ] && args=(100)
-  rm -rf "$dir"
-  MANA_TEST_CKPT_AT_COLL=$at MANA_TEST_CKPT_EXIT=$exit_after \
-    run_mana $np --ckpt-dir "$dir" "$BUILD/examples/$ex" "${args[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err"
+  rm -rf "$dir" "$cwd"
+  mkdir -p "$cwd"
+  (cd "$cwd" && MANA_TEST_CKPT_AT_COLL=$at MANA_TEST_CKPT_EXIT=$exit_after \
+    run_mana $np --ckpt-dir "$dir" "$BUILD/examples/$ex" "${args[@]}") >"$WORK/$name.out" 2>"$WORK/$name.err"
   local rc=$?
   [ -f "$dir/latest" ] || return 2
   if [ "$exit_after" = 1 ]; then
     [ "$rc" -eq 0 ] || return 1
-    timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $np "$BUILD/bin/mana-restart" "$dir" >>"$WORK/$name.out" \
-      2>>"$WORK/$name.err" || return 1
+    (cd "$cwd" && timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $np "$BUILD/bin/mana-restart" "$dir") \
+      >>"$WORK/$name.out" 2>>"$WORK/$name.err" || return 1
   fi
-  [ "$rc" -eq 0 ] && cmp -s "$WORK/$name.out" "$WORK/$ex.native"
+  [ "$rc" -eq 0 ] && cmp -s "$WORK/$name.out" "$WORK/$ex.native" && diff -r "$WORK/$ex.native.cwd" "$cwd" >/dev/null
 }
 
 for ex in $examples; do
   args=()
   [ "$ex" = jacobi ] && args=(100)
-  if ! run_native $np "$BUILD/examples/$ex" "${args[@]}" >"$WORK/$ex.native" 2>/dev/null; then
+  mkdir -p "$WORK/$ex.native.cwd"
+  if ! (cd "$WORK/$ex.native.cwd" && run_native $np "$BUILD/examples/$ex" "${args[@]}") >"$WORK/$ex.native" 2>/dev/null; then
     not_ok "$ex: native run failed"
     continue
   fi
