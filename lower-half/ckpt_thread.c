@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,8 +260,12 @@ static void *ckpt_thread_main(void *arg)
         struct coord_cmd cmd;
         int rc = coord_client_poll(c, &cmd, 0, err, sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "MANA: rank %d: lost the coordinator (%s); no more checkpoints of this job\n", my_rank,
-                    err);
+            /* Once the application is in MPI_Finalize, the coordinator
+             * may go first (it watches rank 0's process): nothing is
+             * lost then. */
+            if (!atomic_load(&table->sync.finalizing))
+                fprintf(stderr, "MANA: rank %d: lost the coordinator (%s); no more checkpoints of this job\n",
+                        my_rank, err);
             coord_client_close(c, 0);
             return NULL;
         }
