@@ -29,6 +29,11 @@ static struct mana_call_table *table;
 static int trigger_pipe[2] = {-1, -1};
 static int trigger_sig = SIGUSR1;
 static MPI_Comm ckpt_comm = MPI_COMM_NULL;
+/* A testing aid (MANA_TEST_CKPT_EXIT=hold, docs/user-guide.md): after a
+ * checkpoint the application stays stopped until the test kills its
+ * ranks with kill -9, so a restart must bring back exactly what the
+ * killed processes held at the checkpoint. */
+static int hold_after_checkpoint;
 static int my_rank, world_size;
 
 /* Rank 0 knows where the coordinator is; the others learn it over MPI. */
@@ -62,6 +67,8 @@ int ckpt_prepare(struct mana_call_table *t, char *err, size_t errlen)
 {
     t->request_checkpoint = request_checkpoint;
     table = t;
+    const char *test_exit = getenv("MANA_TEST_CKPT_EXIT");
+    hold_after_checkpoint = test_exit != NULL && strcmp(test_exit, "hold") == 0;
     const char *s = getenv(MANA_ENV_CKPT_SIGNAL);
     if (s != NULL && *s != '\0') {
         char *end;
@@ -219,6 +226,8 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
     else
         report_failure(c, cmd->gen, err);
     await_verdict(c, cmd->gen);
+    while (hold_after_checkpoint && rc == 0)
+        pause();
     ckpt_stop_resume(&table->threads);
     ckpt_agree_end(table);
 }

@@ -203,7 +203,8 @@ int mana_ckpt_sync_init(void)
  * MANA_TEST_CKPT_AT_COLL=N, rank 0 asks for a checkpoint when it enters
  * its N-th collective (from 0) and waits there until it has started, so
  * that tests can checkpoint short programs at a chosen point;
- * MANA_TEST_CKPT_EXIT=1 makes it checkpoint-and-exit. */
+ * MANA_TEST_CKPT_EXIT=1 makes it checkpoint-and-exit (=hold is the
+ * lower half's: it keeps the ranks stopped after the checkpoint). */
 static void test_checkpoint_here(struct mana_crossing *c)
 {
     static long at = -2, seen;
