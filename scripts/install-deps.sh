@@ -10,7 +10,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libelf-dev libzstd-dev libxxhash-dev zlib1g-dev check libhwloc-dev
   gfortran
-  netpipe-mpich2
+  netpipe-mpich2 zstd
 )
 
 missing=()
