@@ -185,20 +185,22 @@ static const sigset_t *without_stop_signal(int how, const sigset_t *set, sigset_
     return copy;
 }
 
+static int set_mask(const char *name, sigmask_fn *real, int how, const sigset_t *set, sigset_t *old)
+{
+    if (*real == NULL)
+        *real = (sigmask_fn)dlsym(RTLD_NEXT, name);
+    sigset_t copy;
+    return (*real)(how, without_stop_signal(how, set, &copy), old);
+}
+
 int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     static sigmask_fn real;
-    if (real == NULL)
-        real = (sigmask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
-    sigset_t copy;
-    return real(how, without_stop_signal(how, set, &copy), old);
+    return set_mask("pthread_sigmask", &real, how, set, old);
 }
 
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
     static sigmask_fn real;
-    if (real == NULL)
-        real = (sigmask_fn)dlsym(RTLD_NEXT, "sigprocmask");
-    sigset_t copy;
-    return real(how, without_stop_signal(how, set, &copy), old);
+    return set_mask("sigprocmask", &real, how, set, old);
 }

@@ -15,7 +15,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../ckpt_lib.sh"
 
 examples=${CKPT_EXAMPLES:-"jacobi hello ring collectives comm_topo comm_create topologies intercomm datatypes_op
-  datatypes_all groups attributes errhandlers info_misc threads_pthreads threads_openmp signals_in_mpi files_io"}
+  datatypes_all groups attributes errhandlers info_misc threads_pthreads threads_openmp threads_resident signals_in_mpi files_io"}
 np=4
 RANDOM=$$
 
