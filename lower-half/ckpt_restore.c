@@ -137,14 +137,16 @@ int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t e
 
 /* The pages the image holds as zeros are left untouched by the restore
  * (IMAGE_DST_ZEROED), so each one cost the application a page fault on
- * its first access: 11 us or more a fault in a VM, 32768 faults and
- * 0.3-1 s more for a rank reading back 128 MiB of zeros after a restart.
- * The checkpoint read every page of every readable region, so the saved
- * process had all of them mapped: map the absent ones here in one call,
- * as reads would (the kernel's shared zero page, or zeroed pages on a
- * kernel that does not use it), which takes 0.05 s for 128 MiB. Pages
- * already filled are left as they are. Only a speed-up: errors (kernels
- * before 5.14) are ignored. */
+ * its first access: 11-37 us a fault in a VM with shadow page tables,
+ * 131072 faults and 1.5 s more CPU for a rank reading back 512 MiB of
+ * zeros after a restart. The checkpoint read every page of every readable
+ * region, so the saved process had all of them mapped: map the absent
+ * ones here in one call, as reads would (the kernel's shared zero page,
+ * or zeroed pages on a kernel that does not use it). Pages already
+ * filled are left as they are. In such a VM the first access from user
+ * mode to a page the kernel mapped still costs about 8 us (the shadow
+ * entry), a third of the fault it replaces. Only a speed-up: errors
+ * (kernels before 5.14) are ignored. */
 static void map_zero_pages(void *at, uint64_t len)
 {
 #ifdef MADV_POPULATE_READ
