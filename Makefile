@@ -122,8 +122,10 @@ $(STUB_DIR)/%: upper-half/stub_libmpich.c $(LIB_MANA)
 # --- checkpoint image: format, writer, reader; mana-inspect ------------
 $(BUILD)/obj/image/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Irestart $(ZSTD_CFLAGS) -c $< -o $@
-$(BIN_INSPECT): $(BUILD)/obj/image/restart/mana_inspect.o $(IMAGE_OBJ)
+	$(CC) $(CFLAGS_BASE) -Irestart -Ilower-half $(ZSTD_CFLAGS) -c $< -o $@
+# --threads decodes the thread records as the restart does.
+INSPECT_SRC := restart/mana_inspect.c restart/inspect_threads.c lower-half/ckpt_state.c lower-half/ckpt_files.c
+$(BIN_INSPECT): $(patsubst %.c,$(BUILD)/obj/image/%.o,$(INSPECT_SRC)) $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
 RESTART_SRC := restart/mana_restart.c restart/manifest.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c

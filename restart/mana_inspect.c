@@ -5,6 +5,7 @@
  * Exit status: 0 the image is fine, 1 it is damaged, truncated or
  * unreadable (the message says which and where), 2 usage. */
 #include "image_reader.h"
+#include "inspect_threads.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,12 +16,15 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: mana-inspect [--verify] [--regions] IMAGE\n"
+    fprintf(f, "Usage: mana-inspect [--verify] [--regions] [--threads] IMAGE\n"
                "Prints a MANA checkpoint image: its header, its sections, the MPI state size\n"
                "and a summary of its memory regions.\n"
                "\n"
                "  --regions   list every memory region: address range, protection, flags,\n"
                "              bytes, zero pages (not stored), compressed bytes, name\n"
+               "  --threads   list every saved thread (its id at the checkpoint, %%fs, signal\n"
+               "              frame) and the process record: current directory, signal\n"
+               "              actions, interval timers, open files\n"
                "  --verify    decompress everything and check every checksum; prints\n"
                "              \"checksums OK\" or what is damaged and where\n"
                "  --help      this text\n"
@@ -99,10 +103,11 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"verify", no_argument, NULL, 'v'},
         {"regions", no_argument, NULL, 'r'},
+        {"threads", no_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int verify = 0, regions = 0, c;
+    int verify = 0, regions = 0, threads = 0, c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case 'v':
@@ -110,6 +115,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             regions = 1;
+            break;
+        case 't':
+            threads = 1;
             break;
         case 'h':
             usage(stdout);
@@ -140,7 +148,7 @@ int main(int argc, char **argv)
     uint64_t mpi_bytes = 0;
     uint32_t nthreads = 0;
     uint64_t thread_bytes = 0;
-    int failed = 0;
+    int failed = 0, bad_record = 0;
     if (regions)
         printf("regions:\n  %-37s %-4s %-5s %14s %17s %12s  %s\n", "address range", "prot", "flags", "bytes",
                "zero pages", "stored", "name");
@@ -157,6 +165,7 @@ int main(int argc, char **argv)
             have_threads = 1;
             nthreads = t.count;
             thread_bytes = s.raw_len;
+            bad_record = threads && inspect_print_threads(&t) != 0;
             image_thread_list_free(&t);
         } else if (s.kind == IMAGE_SECTION_REGION) {
             struct image_region_stats st;
@@ -207,6 +216,10 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("digest      %016" PRIx64 "\n", image_reader_digest(r));
+    if (bad_record) {
+        image_reader_close(r);
+        return 1;
+    }
 
     if (verify) {
         fflush(stdout);

@@ -48,6 +48,10 @@ check "a checkpoint was written while the job ran" test -e "$D/latest"
 check "the job was killed with kill -9 after writing more (rank 0's .app file: $at_ckpt bytes at the checkpoint, $killed_at when killed)" \
   test "$running" = 1 -a "$killed_at" -gt "$at_ckpt"
 
+"$INSPECT" --threads "$D/gen-000001/rank-00000.mana" >"$WORK/inspect.out" 2>&1
+check "mana-inspect --threads lists rank 0's four open files" \
+  test "$(grep -cE "^  file      fd [0-9]+ $WORK/run.cwd/files_io.rank-0.(log|app|rec|in) " "$WORK/inspect.out")" -eq 4
+
 (cd "$WORK/run.cwd" && timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" --verbose "$D") \
   >"$WORK/restart.out" 2>"$WORK/restart.err"
 rc=$?
