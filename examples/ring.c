@@ -1,8 +1,9 @@
 /*
  * ring.c - point-to-point traffic around a ring of ranks: non-blocking
  * small (eager) and 4 MiB (rendezvous) messages completed with MPI_Waitall,
- * plus one MPI_Sendrecv and one MPI_Probe/MPI_Get_count of a message whose
- * length the receiver does not know in advance.  Large messages exercise the
+ * plus one MPI_Sendrecv, one MPI_Probe/MPI_Get_count of a message whose
+ * length the receiver does not know in advance, an MPI_Sendrecv_replace of
+ * a strided vector, and an MPI_Mprobe/MPI_Mrecv from any source.  Large messages exercise the
  * rendezvous protocol, which keeps in-flight state inside the MPI library -
  * exactly the state a checkpoint must drain or preserve.
  *
@@ -115,20 +116,53 @@ int main(int argc, char **argv)
     free(pout);
     free(pin);
 
+    /* Every other element of a buffer goes right and comes back from the
+     * left in place; the elements between stay as they were. */
+    enum { STRIDED = 64 };
+    long grid[2 * STRIDED];
+    for (int i = 0; i < 2 * STRIDED; i++)
+        grid[i] = (i % 2 == 0) ? 1000L * rank + i : -i;
+    MPI_Datatype every_other;
+    MPI_Type_vector(STRIDED, 1, 2, MPI_LONG, &every_other);
+    MPI_Type_commit(&every_other);
+    MPI_Sendrecv_replace(grid, 1, every_other, right, 300, left, 300, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    MPI_Type_free(&every_other);
+    long replace_sum = 0;
+    for (int i = 0; i < 2 * STRIDED; i++) {
+        long want = (i % 2 == 0) ? 1000L * left + i : -i;
+        check(grid[i] == want, "sendrecv_replace: element %d is %ld", i, grid[i]);
+        replace_sum += grid[i];
+    }
+
+    /* A matched probe from any source, then its receive. */
+    int mout[3] = {rank, rank * rank, -rank}, min[3] = {0, 0, 0};
+    MPI_Request mreq;
+    MPI_Isend(mout, 3, MPI_INT, right, 400, MPI_COMM_WORLD, &mreq);
+    MPI_Message msg;
+    MPI_Status mst;
+    MPI_Mprobe(MPI_ANY_SOURCE, 400, MPI_COMM_WORLD, &msg, &mst);
+    check(mst.MPI_SOURCE == left, "mprobe: source %d", mst.MPI_SOURCE);
+    MPI_Mrecv(min, 3, MPI_INT, &msg, MPI_STATUS_IGNORE);
+    check(msg == MPI_MESSAGE_NULL, "mrecv: the message handle was not set to MPI_MESSAGE_NULL");
+    check(min[0] == left && min[1] == left * left && min[2] == -left, "mrecv: got %d %d %d", min[0], min[1],
+          min[2]);
+    MPI_Wait(&mreq, MPI_STATUS_IGNORE);
+
     /* Gather the per-rank checksums so that the output shows real data. */
-    unsigned long long mine[4] = { (unsigned long long)small_sum, large_sum,
-                                   (unsigned long long)sr_in, (unsigned long long)probe_sum };
+    unsigned long long mine[6] = { (unsigned long long)small_sum, large_sum,
+                                   (unsigned long long)sr_in, (unsigned long long)probe_sum,
+                                   (unsigned long long)replace_sum, (unsigned long long)(min[0] + min[1]) };
     unsigned long long *all = NULL;
     if (rank == 0)
         all = malloc(sizeof mine * (size_t)size);
-    MPI_Gather(mine, 4, MPI_UNSIGNED_LONG_LONG, all, 4, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    MPI_Gather(mine, 6, MPI_UNSIGNED_LONG_LONG, all, 6, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
     if (rank == 0) {
         printf("ring of %d ranks: %d small, %d x %u-byte messages per rank\n",
                size, SMALL_ITERS, LARGE_ITERS, LARGE_BYTES);
         for (int r = 0; r < size; r++)
-            printf("rank %d: small %lld large %llu sendrecv %lld probe %lld\n", r,
-                   (long long)all[4 * r], all[4 * r + 1], (long long)all[4 * r + 2],
-                   (long long)all[4 * r + 3]);
+            printf("rank %d: small %lld large %llu sendrecv %lld probe %lld replace %lld mprobe %lld\n", r,
+                   (long long)all[6 * r], all[6 * r + 1], (long long)all[6 * r + 2], (long long)all[6 * r + 3],
+                   (long long)all[6 * r + 4], (long long)all[6 * r + 5]);
         free(all);
     }
 

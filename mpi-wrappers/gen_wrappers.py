@@ -476,29 +476,35 @@ P2P_LOOPS = {
     "MPI_Sendrecv": "mana_p2p_sendrecv(&c, sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, "
                     "recvtype, source, recvtag, comm, status)",
     "MPI_Probe": "mana_p2p_probe(&c, source, tag, comm, status)",
+    "MPI_Sendrecv_replace": "mana_p2p_sendrecv_replace(&c, buf, count, datatype, dest, sendtag, source, recvtag, "
+                            "comm, status)",
+}
+# Matched probes: a test loop in place of the lower call; the wrapper
+# still gives the message its id.
+MATCHED_PROBES = {
+    "MPI_Mprobe": "mana_p2p_mprobe(&c, source, tag, comm, &o_message, status)",
+    "MPI_Improbe": "mana_p2p_improbe(&c, source, tag, comm, flag, &o_message, status)",
 }
 
 
 def tpl_p2p(fn):
     """Blocking point-to-point: a test loop that counts the messages and
-    lets a checkpoint in (ckpt_sync.h). The calls without one (matched
-    probes, Sendrecv_replace) block in MPI; their messages are counted so
-    a checkpoint is refused rather than wrong."""
+    lets a checkpoint in (ckpt_sync.h). MPI_Mrecv, whose message was
+    matched already, is a plain call."""
     name = fn["name"]
     if name in SEND_MODES:
         call = f"mana_p2p_send(&c, {SEND_MODES[name]}, buf, count, datatype, dest, tag, comm)"
     elif name in P2P_LOOPS:
         call = P2P_LOOPS[name]
-    else:
+    elif name in MATCHED_PROBES:
         body = tpl_call(fn)
-        if name == "MPI_Sendrecv_replace":
-            body = body.replace("    mana_cross_unlock(&c);\n    return rc;",
-                                "    if (rc == MPI_SUCCESS) {\n"
-                                "        mana_p2p_count_sent(&c, comm, dest);\n"
-                                "        if (status != MPI_STATUS_IGNORE)\n"
-                                "            mana_p2p_count_received(&c, comm, status);\n    }\n"
-                                "    mana_cross_unlock(&c);\n    return rc;", 1)
-        return body
+        lower = re.search(r"    mana_cross_to_lower\(&c\);\n    int rc = mana_lower->mpi\.%s\(.*\);\n"
+                          r"    mana_cross_to_upper\(&c\);\n" % name, body)
+        if lower is None:
+            sys.exit(f"gen_wrappers: the template of {name} changed: its lower call was not found")
+        return body.replace(lower.group(0), f"    int rc = {MATCHED_PROBES[name]};\n", 1)
+    else:
+        return tpl_call(fn)
     return wrapper_head(fn) + f"    int rc = {call};\n" + wrapper_tail(fn)
 
 

@@ -174,7 +174,12 @@ static int count_active_requests(const char **a_function)
         if (n++ == 0 && a_function != NULL)
             *a_function = d->function;
     }
-    return n;
+    /* A message matched by MPI_Mprobe and not yet received holds MPI
+     * state a restart cannot rebuild: it counts as a pending request. */
+    uint32_t messages = vid_live_count(VID_MESSAGE);
+    if (messages != 0 && n == 0 && a_function != NULL)
+        *a_function = "MPI_Mprobe";
+    return n + (int)messages;
 }
 
 int mana_ckpt_sync_init(void)
@@ -539,23 +544,83 @@ int mana_p2p_sendrecv(struct mana_crossing *c, const void *sendbuf, int sendcoun
     return rrc != MPI_SUCCESS ? rrc : rc;
 }
 
-int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Status *status)
+/* Probe and Mprobe as Iprobe/Improbe loops (REAL_MESSAGE NULL: Probe).
+ * ONCE: a single try (Improbe), *FLAG says whether it matched. A message
+ * Mprobe matched is out of MPI's matching, so it is counted received
+ * here: MPI_Mrecv/MPI_Imrecv name no communicator to count it by. */
+static int probe_loop(struct mana_crossing *c, const char *function, int source, int tag, MPI_Comm comm, int once,
+                      int *flag_out, MPI_Message *real_message, MPI_Status *status)
 {
     struct mana_ckpt_sync *s = sync_state();
+    MPI_Status own;
+    MPI_Status *st = status == MPI_STATUS_IGNORE && real_message != NULL ? &own : status;
     for (;;) {
         uint64_t rcomm;
         if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
-            rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Probe");
+            rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, function);
         int flag = 0, rc, tests = 0;
         mana_cross_to_lower(c);
         do {
-            rc = mana_lower->mpi.MPI_Iprobe(source, tag, (MPI_Comm)rcomm, &flag, status);
-        } while (rc == MPI_SUCCESS && !flag && (c->nested || keep_testing(s, &tests)));
+            rc = real_message == NULL ? mana_lower->mpi.MPI_Iprobe(source, tag, (MPI_Comm)rcomm, &flag, st)
+                                      : mana_lower->mpi.MPI_Improbe(source, tag, (MPI_Comm)rcomm, &flag,
+                                                                   real_message, st);
+        } while (!once && rc == MPI_SUCCESS && !flag && (c->nested || keep_testing(s, &tests)));
         mana_cross_to_upper(c);
-        if (rc != MPI_SUCCESS || flag)
+        if (rc == MPI_SUCCESS && flag && real_message != NULL)
+            mana_p2p_count_received(c, comm, st);
+        if (once && flag_out != NULL)
+            *flag_out = flag;
+        if (rc != MPI_SUCCESS || flag || once)
             return rc;
         pause_for_checkpoint(c);
     }
+}
+
+int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Status *status)
+{
+    return probe_loop(c, "MPI_Probe", source, tag, comm, 0, NULL, NULL, status);
+}
+
+int mana_p2p_mprobe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Message *real_message,
+                    MPI_Status *status)
+{
+    return probe_loop(c, "MPI_Mprobe", source, tag, comm, 0, NULL, real_message, status);
+}
+
+int mana_p2p_improbe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, int *flag,
+                     MPI_Message *real_message, MPI_Status *status)
+{
+    return probe_loop(c, "MPI_Improbe", source, tag, comm, 1, flag, real_message, status);
+}
+
+int mana_p2p_sendrecv_replace(struct mana_crossing *c, void *buf, int count, MPI_Datatype type, int dest,
+                              int sendtag, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
+{
+    /* The send must read BUF before the receive writes it: it sends a
+     * packed copy, as MPI's own Sendrecv_replace does (a packed message
+     * matches a receive of the same type signature), in a test loop. */
+    uint64_t rtype, rcomm;
+    if (vid_real(VID_DATATYPE, (int32_t)type, &rtype) != 0)
+        rtype = mana_bad_handle(VID_DATATYPE, (int32_t)type, "MPI_Sendrecv_replace");
+    if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
+        rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, "MPI_Sendrecv_replace");
+    int size = 0, used = 0;
+    mana_cross_to_lower(c);
+    int rc = mana_lower->mpi.MPI_Pack_size(count, (MPI_Datatype)rtype, (MPI_Comm)rcomm, &size);
+    mana_cross_to_upper(c);
+    void *packed = rc == MPI_SUCCESS ? malloc(size > 0 ? (size_t)size : 1) : NULL;
+    if (rc == MPI_SUCCESS && packed == NULL)
+        rc = MPI_ERR_NO_MEM;
+    if (rc == MPI_SUCCESS) {
+        mana_cross_to_lower(c);
+        rc = mana_lower->mpi.MPI_Pack(buf, count, (MPI_Datatype)rtype, packed, size, &used, (MPI_Comm)rcomm);
+        mana_cross_to_upper(c);
+    }
+    if (rc == MPI_SUCCESS)
+        rc = mana_p2p_sendrecv(c, packed, used, MPI_PACKED, dest, sendtag, buf, count, type, source, recvtag, comm,
+                               status);
+    free(packed);
+    return rc;
 }
 
 void mana_p2p_count_sent(struct mana_crossing *c, MPI_Comm vcomm, int dest)

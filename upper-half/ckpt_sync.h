@@ -63,6 +63,13 @@ int mana_p2p_sendrecv(struct mana_crossing *c, const void *sendbuf, int sendcoun
                       int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
                       MPI_Comm comm, MPI_Status *status);
 int mana_p2p_probe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Status *status);
+int mana_p2p_sendrecv_replace(struct mana_crossing *c, void *buf, int count, MPI_Datatype type, int dest,
+                              int sendtag, int source, int recvtag, MPI_Comm comm, MPI_Status *status);
+/* Matched probes: REAL_MESSAGE gets the lower half's message handle. */
+int mana_p2p_mprobe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, MPI_Message *real_message,
+                    MPI_Status *status);
+int mana_p2p_improbe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, int *flag,
+                     MPI_Message *real_message, MPI_Status *status);
 
 /* Counting for the calls that do not go through the functions above. */
 void mana_p2p_count_sent(struct mana_crossing *c, MPI_Comm vcomm, int dest);
