@@ -6,9 +6,9 @@
 # mana-restart finishes the job: both runs together print what the
 # native run prints. The moment comes from MANA_TEST_CKPT_AT_COLL=N: rank 0 asks
 # the coordinator for a checkpoint as it enters its N-th collective, a
-# random one among the first few; the other ranks are wherever they are
+# random one among the first ten; the other ranks are wherever they are
 # then (inside that collective, in point-to-point calls, computing). A job
-# with fewer collectives is tried again at the first one. Each run has
+# with fewer collectives is tried again at an earlier one. Each run has
 # its own current directory, where files_io keeps its files; they must
 # end equal to the native run's.
 source "$(dirname "$0")/../lib.sh"
@@ -71,12 +71,12 @@ for ex in $examples; do
   fi
   for exit_after in 0 1; do
     what=$([ $exit_after = 1 ] && echo "checkpoint, kill -9 and restart" || echo "checkpoint and go on")
-    at=$((RANDOM % 3)) result=2 tries=0
-    while [ $result = 2 ] && [ $tries -lt 2 ]; do
+    at=$((RANDOM % 10)) result=2 tries=0
+    while [ $result = 2 ] && [ $tries -lt 3 ]; do
       ckpt_run "$ex" $exit_after $at
       result=$?
       tries=$((tries + 1))
-      [ $result = 2 ] && at=0
+      [ $result = 2 ] && at=$((at / 4))
     done
     case $result in
       0) ok "$ex: $what at rank 0's collective $at, output equals native" ;;
