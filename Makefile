@@ -56,7 +56,7 @@ ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash
 UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o \
               $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o $(BUILD)/obj/upper/gen/upper_mpi_records.o
 
-.PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long
+.PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long fuzzers
 
 # The coordinator (mana-coordinator, mana-ckpt and their client library)
 # keeps its rules beside its sources. It sets COORD_ALL (what `all`
@@ -184,10 +184,39 @@ $(BUILD)/tests/unit-san/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $(SAN) -o $@ $< $(UNIT_MODULES) $(UNIT_LIBS)
 
+# --- fuzzers (libFuzzer, Debian's clang): every parser of untrusted bytes
+# One harness per parser in tests/fuzz/fuzz_<parser>.c, seeds in
+# tests/fuzz/corpus/<parser>/ (docs/fuzzing.md). The modules are built
+# once, instrumented, with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (the
+# image reader then takes every checksum as good), and every harness
+# links them all, as the unit tests do UNIT_MODULES.
+FUZZ_CC := clang
+FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_MODULES := $(IMAGE_SRC) restart/manifest.c $(COORD_PROTO_SRC) lower-half/ckpt_state.c lower-half/ckpt_files.c
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+              -Iinclude -I$(GEN_DIR) -Ilower-half -Irestart -Icoordinator $(ZSTD_CFLAGS)
+FUZZ_OBJ := $(patsubst %.c,$(BUILD)/obj/fuzz/%.o,$(FUZZ_MODULES))
+.SECONDARY: $(FUZZ_OBJ)
+# Seconds each fuzzer runs in `make check-long` (a few in `make check`).
+FUZZ_SECONDS ?= 120
+fuzzers: $(addprefix $(BUILD)/tests/fuzz/,$(FUZZERS))
+$(BUILD)/obj/fuzz/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link -c $< -o $@
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(ZSTD_LIBS) -pthread
+
 # --- the two commands of the README ------------------------------------
 check: deps
-	@$(MAKE) --no-print-directory all examples test-programs unit-tests
+	@$(MAKE) --no-print-directory all examples test-programs unit-tests fuzzers
 	@tests/run-tests.sh
+
+# The long tests: each fuzzer for FUZZ_SECONDS.
+check-long: deps
+	@$(MAKE) --no-print-directory fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/integration/fuzz_parsers.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all examples

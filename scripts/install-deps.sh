@@ -11,6 +11,7 @@ packages=(
   libelf-dev libzstd-dev libxxhash-dev zlib1g-dev check libhwloc-dev
   gfortran
   netpipe-mpich2 zstd
+  clang libclang-rt-14-dev
 )
 
 missing=()
