@@ -14,7 +14,7 @@
 /* Regions and blobs larger than this are not decompressed: a small input
  * can claim gigabytes, which the reader rightly allows (a real image can
  * hold them), and allocating them would only slow the fuzzer. */
-#define FUZZ_MAX_RAW (16u << 20)
+#define FUZZ_MAX_RAW (4u << 20)
 
 /* An anonymous file holding DATA, read back from offset 0: its fd, or -1. */
 static inline int fuzz_memfd(const uint8_t *data, size_t size)
