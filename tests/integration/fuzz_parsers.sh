@@ -2,13 +2,13 @@
 # Every parser of untrusted bytes under libFuzzer (tests/fuzz,
 # docs/fuzzing.md): each fuzzer first runs every case of its corpus
 # (the seeds and the regression cases), then fuzzes for FUZZ_SECONDS
-# (5 here; `make check-long` gives minutes) on a copy of the corpus, so
+# (4 here; `make check-long` gives minutes) on a copy of the corpus, so
 # the repository's corpus never grows from a test run. Any crash, leak,
 # sanitizer report, timeout or memory blow-up is a failure, and the
 # input that caused it is kept (its path is printed).
 source "$(dirname "$0")/../lib.sh"
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+FUZZ_SECONDS=${FUZZ_SECONDS:-4}
 FUZZ_DIR=$BUILD/tests/fuzz
 # Kept for a failure: mktemp's $WORK goes away at exit.
 KEEP=${TMPDIR:-/tmp}/mana-fuzz-failures
