@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int manifest_latest_dir(const char *ckpt_dir, char *out, size_t outlen, char *err, size_t errlen)
 {
@@ -52,6 +53,11 @@ int manifest_read(const char *gen_dir, struct manifest *m, char *err, size_t err
                  path, strerror(errno), gen_dir);
         return -1;
     }
+    /* Each rank has a line of at least "rank R F B C\n" (12 bytes): a
+     * rank count the file cannot hold is damage, found before the table
+     * for it is allocated. */
+    struct stat st;
+    long max_ranks = fstat(fileno(f), &st) == 0 ? (long)(st.st_size / 12) : 0;
     int version = 0, lineno = 0, seen = 0, ended = 0, rc = 0;
     while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
         lineno++;
@@ -65,7 +71,7 @@ int manifest_read(const char *gen_dir, struct manifest *m, char *err, size_t err
                 rc = bad(path, lineno, "a manifest version this MANA does not read", err, errlen);
         } else if (sscanf(line, "generation %" SCNu64, &m->generation) == 1) {
         } else if (sscanf(line, "nranks %d", &m->nranks) == 1) {
-            if (m->nranks <= 0 || m->nranks > (1 << 24) || m->ranks != NULL)
+            if (m->nranks <= 0 || m->nranks > (1 << 24) || m->nranks > max_ranks || m->ranks != NULL)
                 rc = bad(path, lineno, "bad rank count", err, errlen);
             else if ((m->ranks = calloc((size_t)m->nranks, sizeof *m->ranks)) == NULL)
                 rc = bad(path, lineno, "out of memory", err, errlen);

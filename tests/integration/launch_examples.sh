@@ -2,6 +2,8 @@
 # Every example, built with plain mpicc.mpich, prints under
 # `mpirun.mpich -np 4 mana-launch -- ./prog` exactly what it prints natively.
 source "$(dirname "$0")/../lib.sh"
+# Examples may write files where they run (files_io does): not in the tree.
+cd "$WORK" || exit 1
 
 found=0
 for prog in "$BUILD"/examples/*; do
