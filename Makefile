@@ -38,9 +38,10 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
               lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
               lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
-              lower-half/sigsys_open.c lower-half/ckpt_files.c \
+              lower-half/sigsys_open.c lower-half/ckpt_files.c restart/trust.c \
               $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
-LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
+LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
+              restart/trust.c
 UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
               upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
@@ -94,7 +95,7 @@ $(BIN_LOWER): $(LOWER_OBJ)
 # --- mana-launch -------------------------------------------------------
 $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Impi-wrappers -Ilower-half -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Impi-wrappers -Ilower-half -Irestart -c $< -o $@
 $(BUILD)/obj/launch/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
@@ -128,7 +129,7 @@ INSPECT_SRC := restart/mana_inspect.c restart/inspect_threads.c lower-half/ckpt_
 $(BIN_INSPECT): $(patsubst %.c,$(BUILD)/obj/image/%.o,$(INSPECT_SRC)) $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
-RESTART_SRC := restart/mana_restart.c restart/manifest.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
+RESTART_SRC := restart/mana_restart.c restart/manifest.c restart/trust.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
 $(BUILD)/obj/restart/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Ilower-half -Irestart -c $< -o $@
@@ -171,7 +172,7 @@ UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/
                 lower-half/vdso_symbol.c
 UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES) \
                 upper-half/mpi_blob.c upper-half/request_info.c lower-half/sigsys_open.c lower-half/ckpt_files.c \
-                lower-half/ckpt_state.c
+                lower-half/ckpt_state.c restart/trust.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz

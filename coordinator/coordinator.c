@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "coord_proto.h"
 #include "coord_client.h"
+#include "trust.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -654,14 +655,14 @@ static void ckpt_complete(void)
         ckpt_fail(err, 1);
         return;
     }
-    if (write_atomic(g.ck.dir, "MANIFEST", 0644, write_manifest, &ma, err, sizeof err) != 0) {
+    if (write_atomic(g.ck.dir, "MANIFEST", 0600, write_manifest, &ma, err, sizeof err) != 0) {
         ckpt_fail(err, 1);
         return;
     }
     char name[64], content[80];
     coord_gen_name(g.ck.gen, name, sizeof name);
     fmt(content, sizeof content, "%s\n", name);
-    if (write_atomic(g.dir, "latest", 0644, write_string, content, err, sizeof err) != 0) {
+    if (write_atomic(g.dir, "latest", 0600, write_string, content, err, sizeof err) != 0) {
         /* The generation is complete (it has its manifest) but latest
          * could not move: a restart would take the previous one. */
         char m[PATH_MAX + 300];
@@ -1351,7 +1352,7 @@ int main(int argc, char **argv)
         dir = getenv("MANA_CKPT_DIR");
     if (!dir || !*dir)
         dir = "./mana-checkpoints";
-    char err[PATH_MAX + 200];
+    char err[2 * PATH_MAX + 400];
     if (mkdir_p(dir, err, sizeof err) != 0) {
         coord_log("%s", err);
         return 1;
@@ -1363,6 +1364,13 @@ int main(int argc, char **argv)
     if (strlen(g.dir) > PATH_MAX - 128) {
         coord_log("the checkpoint directory path %s is too long (over %d bytes): use a shorter --ckpt-dir", g.dir,
                   PATH_MAX - 128);
+        return 1;
+    }
+    /* The token and the images go there: one someone else may write
+     * (or that is not ours) is refused, not chmod-ed behind the user's
+     * back. What we create there is 0700 / 0600 whatever the umask. */
+    if (trust_check_path(g.dir, err, sizeof err) != 0) {
+        coord_log("checkpoint directory: %s, or use another --ckpt-dir", err);
         return 1;
     }
     fmt(g.file, sizeof g.file, "%s/%s", g.dir, COORD_FILE_NAME);
@@ -1396,6 +1404,8 @@ int main(int argc, char **argv)
         fmt(logp, sizeof logp, "%s/coordinator.log", g.dir);
         int logfd = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (logfd >= 0)
+            (void)fchmod(logfd, 0600); /* a log left by an older MANA */
         if (logfd < 0 || nullfd < 0) {
             coord_log("cannot open the log file %s (%s)", logp, strerror(errno));
             remove_file();

@@ -30,9 +30,9 @@ COORD_ALL := $(COORD_INSTALL_BIN) $(BIN_FAKE_RANK) $(COORD_MAN)
 
 $(COORD_OBJ_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Icoordinator -c $< -o $@
+	$(CC) $(CFLAGS_BASE) -Icoordinator -Irestart -c $< -o $@
 
-$(BIN_COORDINATOR): $(COORD_OBJ_DIR)/coordinator/coordinator.o $(COORD_CLIENT_OBJ)
+$(BIN_COORDINATOR): $(COORD_OBJ_DIR)/coordinator/coordinator.o $(COORD_OBJ_DIR)/restart/trust.o $(COORD_CLIENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^
 

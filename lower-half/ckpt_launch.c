@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ckpt_thread.h"
 #include "mpi_rank_env.h"
+#include "trust.h"
 
 extern char **environ;
 
@@ -155,6 +157,15 @@ int ckpt_launch_setup(const char *prog, const struct ckpt_launch_opts *o, const 
             return 1;
         }
         snprintf(abs, sizeof abs, "%s/%s", cwd, dir);
+    }
+    /* Images, manifests and the coordinator's token go there: a directory
+     * someone else may write is refused, never quietly chmod-ed (it is the
+     * user's). One that does not exist yet, the coordinator makes 0700. */
+    struct stat st;
+    char err[PATH_MAX * 2 + 400];
+    if (stat(abs, &st) == 0 && trust_check_path(abs, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: checkpoint directory: %s, or use another --ckpt-dir\n", prog, err);
+        return 1;
     }
     setenv(MANA_ENV_CKPT_DIR, abs, 1);
     if (o->coord)

@@ -16,6 +16,7 @@
 #include "ckpt_stop.h"
 #include "mana/raw_syscall.h"
 #include "region_labeller.h"
+#include "trust.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -48,6 +49,10 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
     snprintf(st->path, sizeof st->path, "%s", path);
     st->reader = image_reader_open(path, err, errlen);
     if (st->reader == NULL)
+        return -1;
+    /* The file read, not its name: mana-restart checked the name already,
+     * but the image may have been swapped since. */
+    if (trust_check_fd(image_reader_fd(st->reader), path, err, errlen) != 0)
         return -1;
     const struct image_header *h = image_reader_header(st->reader);
     if ((int)h->nranks != nranks || (int)h->rank != rank) {
@@ -126,7 +131,7 @@ int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t e
         ckpt_files_reopen(&st->proc.files, verbose, err, errlen) != 0)
         return -1;
     st->reader = image_reader_open(st->path, err, errlen);
-    if (st->reader == NULL)
+    if (st->reader == NULL || trust_check_fd(image_reader_fd(st->reader), st->path, err, errlen) != 0)
         return -1;
     if (image_reader_file_size(st->reader) != size) {
         snprintf(err, errlen, "%s changed while the restart read it: restart again", st->path);

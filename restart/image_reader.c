@@ -294,6 +294,11 @@ const struct image_header *image_reader_header(const struct image_reader *r)
     return &r->hdr;
 }
 
+int image_reader_fd(const struct image_reader *r)
+{
+    return r->fd;
+}
+
 uint64_t image_reader_file_size(const struct image_reader *r)
 {
     return r->file_size;

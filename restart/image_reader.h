@@ -82,6 +82,9 @@ const char *image_reader_error(const struct image_reader *r);
 
 const struct image_header *image_reader_header(const struct image_reader *r);
 uint64_t image_reader_file_size(const struct image_reader *r);
+/* The descriptor the image is read from (for the restore's trust check,
+ * trust.h, which looks at the file actually read). Owned by the reader. */
+int image_reader_fd(const struct image_reader *r);
 
 /* Goes back to the first section. */
 void image_reader_rewind(struct image_reader *r);

@@ -11,12 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt_launch.h"
 #include "manifest.h"
 #include "mpi_rank_env.h"
+#include "trust.h"
 
 #define PROG "mana-restart"
 #ifndef MANA_VERSION
@@ -51,7 +53,7 @@ static void usage(FILE *out)
             "  --version         print the version\n"
             "\n"
             "Exit status: the program's own, or 1 (the restart failed: damaged image,\n"
-            "no MPI), 2 (bad usage), 3 (the rank count differs from the checkpoint's),\n"
+            "an image or directory not yours alone, no MPI), 2 (bad usage), 3 (the rank count differs from the checkpoint's),\n"
             "4 (no complete checkpoint in CKPT_DIR).\n"
             "See mana-restart(1).\n");
 }
@@ -78,7 +80,7 @@ int main(int argc, char **argv)
     };
     struct ckpt_launch_opts ckpt = {0};
     const char *generation = NULL;
-    int verbose = 0, opt;
+    int verbose = 0, opt, rc;
     while ((opt = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_GEN: generation = optarg; break;
@@ -105,7 +107,11 @@ int main(int argc, char **argv)
     int rank, nranks;
     mpi_rank_from_env(&rank, &nranks);
 
+    /* What the restart reads must be the user's own and writable by no
+     * one else (trust.h); a refusal is "the restart failed" (status 1). */
     char gen_dir[PATH_MAX + 64], err[8192];
+    if (trust_check_path(dir, err, sizeof err) != 0)
+        return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
     if (generation != NULL) {
         char *end;
         unsigned long long g = strtoull(generation, &end, 10);
@@ -114,12 +120,18 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         snprintf(gen_dir, sizeof gen_dir, "%s/gen-%06llu", dir, g);
-    } else if (manifest_latest_dir(dir, gen_dir, sizeof gen_dir, err, sizeof err) != 0) {
-        return rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+    } else if ((rc = manifest_latest_dir(dir, gen_dir, sizeof gen_dir, err, sizeof err)) != 0) {
+        return rc == -2 ? rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "")
+                        : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
     }
     struct manifest m;
-    if (manifest_read(gen_dir, &m, err, sizeof err) != 0)
-        return rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+    if ((rc = manifest_read(gen_dir, &m, err, sizeof err)) != 0)
+        return rc == -2 ? rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "")
+                        : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+    if (trust_check_path(gen_dir, err, sizeof err) != 0) {
+        manifest_free(&m);
+        return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
+    }
     if (m.nranks != nranks) {
         char want[32], got[32];
         snprintf(want, sizeof want, "%d", m.nranks);
@@ -134,13 +146,23 @@ int main(int argc, char **argv)
     for (int r = 0; r < m.nranks; r++) {
         snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[r].file);
         struct stat st;
-        int missing = stat(image, &st) != 0;
+        int fd = open(image, O_RDONLY | O_CLOEXEC);
+        int missing = fd < 0 || fstat(fd, &st) != 0;
         if (missing || (uint64_t)st.st_size != m.ranks[r].bytes) {
             if (rank == 0)
                 fprintf(stderr, PROG ": rank %d: image %s is %s (the manifest says %" PRIu64 " bytes): the "
                         "checkpoint is damaged; restart from an older generation with --generation\n", r, image,
                         missing ? strerror(errno) : "of another size", m.ranks[r].bytes);
+            if (fd >= 0)
+                close(fd);
+            manifest_free(&m);
             return EXIT_RUNTIME;
+        }
+        int untrusted = trust_check_fd(fd, image, err, sizeof err) != 0;
+        close(fd);
+        if (untrusted) {
+            manifest_free(&m);
+            return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
         }
     }
     snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[rank].file);
@@ -150,7 +172,7 @@ int main(int argc, char **argv)
     ckpt.ckpt_dir = dir;
     char bindir[PATH_MAX], lower[PATH_MAX + 64];
     ckpt_launch_self_dir(bindir, sizeof bindir);
-    int rc = ckpt_launch_setup(PROG, &ckpt, bindir);
+    rc = ckpt_launch_setup(PROG, &ckpt, bindir);
     if (rc != 0)
         return rc;
     snprintf(lower, sizeof lower, "%s/../libexec/mana/mana-lh-mpich", bindir);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "trust.h"
+
 int manifest_latest_dir(const char *ckpt_dir, char *out, size_t outlen, char *err, size_t errlen)
 {
     char path[4200], name[256];
@@ -18,6 +20,10 @@ int manifest_latest_dir(const char *ckpt_dir, char *out, size_t outlen, char *er
                  "or give the directory the job was launched with (--ckpt-dir)",
                  ckpt_dir, path, strerror(errno));
         return -1;
+    }
+    if (trust_check_fd(fileno(f), path, err, errlen) != 0) {
+        fclose(f);
+        return -2;
     }
     int ok = fscanf(f, "%255s", name) == 1 && strncmp(name, "gen-", 4) == 0 && strchr(name, '/') == NULL;
     fclose(f);
@@ -52,6 +58,10 @@ int manifest_read(const char *gen_dir, struct manifest *m, char *err, size_t err
                  "a complete one",
                  path, strerror(errno), gen_dir);
         return -1;
+    }
+    if (trust_check_fd(fileno(f), path, err, errlen) != 0) {
+        fclose(f);
+        return -2;
     }
     /* Each rank has a line of at least "rank R F B C\n" (12 bytes): a
      * rank count the file cannot hold is damage, found before the table

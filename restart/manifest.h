@@ -19,11 +19,13 @@ struct manifest {
 };
 
 /* The generation directory CKPT_DIR/latest names (a path in OUT): 0, or
- * -1 with ERR saying what is missing and what to do. */
+ * -1 with ERR saying what is missing and what to do, or -2 when latest is
+ * not to be trusted (trust.h: another owner, group- or world-writable). */
 int manifest_latest_dir(const char *ckpt_dir, char *out, size_t outlen, char *err, size_t errlen);
 
 /* Parses GEN_DIR/MANIFEST: 0, or -1 with ERR (missing: the generation is
- * not complete; damaged). Free with manifest_free. */
+ * not complete; damaged), or -2 when the MANIFEST is not to be trusted
+ * (trust.h). Free with manifest_free. */
 int manifest_read(const char *gen_dir, struct manifest *m, char *err, size_t errlen);
 void manifest_free(struct manifest *m);
 
