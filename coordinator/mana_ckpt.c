@@ -56,7 +56,9 @@ static void usage(FILE *f)
                "  --kill              tell every rank to exit now, without a checkpoint\n"
                "\n"
                "WHERE (the first that is given):\n"
-               "  --coord HOST:PORT --token T   the coordinator's address and token\n"
+               "  --coord HOST:PORT   the coordinator's address; its token from\n"
+               "                      MANA_COORD_TOKEN (or --token T, which other users\n"
+               "                      may see in ps for a moment: prefer the variable)\n"
                "  --ckpt-dir DIR      read them from DIR/.coordinator\n"
                "  MANA_COORD and MANA_COORD_TOKEN in the environment\n"
                "  $MANA_CKPT_DIR/.coordinator, else ./mana-checkpoints/.coordinator\n"
@@ -252,6 +254,7 @@ static int do_simple(const char *verb, long arg)
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *coord = NULL, *token = NULL;
+    static char token_buf[128];
     int act_ckpt = 0, act_exit = 0, act_status = 0, act_kill = 0, nact = 0;
     long interval = -1;
     s.timeout = 600;
@@ -269,7 +272,14 @@ int main(int argc, char **argv)
         switch (o) {
         case O_DIR: dir = optarg; break;
         case O_COORD: coord = optarg; break;
-        case O_TOKEN: token = optarg; break;
+        case O_TOKEN:
+            /* Other users read command lines (ps): keep a copy and blank
+             * the argument. It was visible from the exec to here, so the
+             * usage prefers MANA_COORD_TOKEN or the .coordinator file. */
+            snprintf(token_buf, sizeof token_buf, "%s", optarg);
+            memset(optarg, 'x', strlen(optarg));
+            token = token_buf;
+            break;
         case O_CKPT: act_ckpt = 1; nact++; break;
         case O_EXIT: act_exit = 1; break;
         case O_STATUS: act_status = 1; nact++; break;
