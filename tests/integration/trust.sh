@@ -8,12 +8,12 @@
 # as root where the user nobody exists, an image nobody owns). mana-launch
 # and mana-coordinator refuse a group-writable CKPT_DIR the same way. A
 # restart of the same checkpoint with its modes put back shows the modes
-# were the only reason.
+# were the only reason. mana-ckpt blanks a --token argument at start.
 source "$(dirname "$0")/../lib.sh"
 
 source "$(dirname "$0")/../ckpt_lib.sh"
 NP=2
-STEPS=12
+STEPS=8
 require_ckpt_tools
 umask 000
 
@@ -23,8 +23,8 @@ IMG1=$G/rank-00001.mana
 
 # --- a job, checkpointed and stopped ----------------------------------------
 launch t "$D"
-if ! wait_step t 3; then
-  not_ok "the job reaches step 3"
+if ! wait_step t 2; then
+  not_ok "the job reaches step 2"
   exit 0
 fi
 TOKEN=$(cut -d' ' -f2 "$D/.coordinator" 2>/dev/null)
@@ -51,6 +51,25 @@ if checkpoint "$D" --exit; then ok "checkpoint and exit under umask 000"; else n
 finish_job
 check "the job exits 0 after checkpoint-and-exit" job_ok t
 check "generation 1 complete" gen_ok "$D" 1
+
+# mana-ckpt --token: the argument is blanked at start. A listener that
+# never answers keeps mana-ckpt waiting while its command line is read.
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(20)' >"$WORK/silent.port" &
+SILENT=$!
+STARTED+=("$SILENT")
+for _ in $(seq 50); do [ -s "$WORK/silent.port" ] && break; sleep 0.1; done
+"$CKPT" --coord "127.0.0.1:$(cat "$WORK/silent.port")" --token "$TOKEN" --status --timeout 10 >/dev/null 2>&1 &
+WAITER=$!
+STARTED+=("$WAITER")
+sleep 1
+token_blanked() {
+  kill -0 "$WAITER" 2>/dev/null || { echo "# mana-ckpt ended before its command line was read"; return 1; }
+  ! tr '\0' ' ' <"/proc/$WAITER/cmdline" | grep -qF -- "$TOKEN"
+}
+check "mana-ckpt --token: the token is gone from its command line" token_blanked
+kill "$WAITER" "$SILENT" 2>/dev/null
 
 # --- modes --------------------------------------------------------------------
 modes_owner_only() {
