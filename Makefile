@@ -193,7 +193,7 @@ $(BUILD)/tests/unit-san/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
 # links them all, as the unit tests do UNIT_MODULES.
 FUZZ_CC := clang
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_MODULES := $(IMAGE_SRC) restart/manifest.c $(COORD_PROTO_SRC) lower-half/ckpt_state.c lower-half/ckpt_files.c
+FUZZ_MODULES := $(IMAGE_SRC) restart/manifest.c restart/trust.c $(COORD_PROTO_SRC) lower-half/ckpt_state.c lower-half/ckpt_files.c
 FUZZ_CFLAGS = -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
               -Iinclude -I$(GEN_DIR) -Ilower-half -Irestart -Icoordinator $(ZSTD_CFLAGS)
