@@ -160,7 +160,14 @@ $(BUILD)/examples/%: examples/%.c examples/example_check.h
 
 TEST_PROGS := $(basename $(notdir $(wildcard tests/integration/progs/*.c)))
 TEST_PROG_BINS := $(addprefix $(BUILD)/tests/progs/,$(TEST_PROGS))
-test-programs: $(TEST_PROG_BINS) $(BIN_IMAGE_TESTGEN)
+# Stress programs (issue 6): each aims at one hard MPI case and checks its
+# own results; built like the examples, run by tests/integration/stress_*.sh.
+STRESS_PROGS := $(basename $(notdir $(wildcard tests/stress/*.c)))
+STRESS_BINS := $(addprefix $(BUILD)/tests/stress/,$(STRESS_PROGS))
+test-programs: $(TEST_PROG_BINS) $(STRESS_BINS) $(BIN_IMAGE_TESTGEN)
+$(BUILD)/tests/stress/%: tests/stress/%.c examples/example_check.h
+	@mkdir -p $(dir $@)
+	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -o $@ $<
 $(BUILD)/tests/progs/%: tests/integration/progs/%.c
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -pthread -o $@ $< -ldl
