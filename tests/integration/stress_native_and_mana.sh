@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../lib.sh"
 
 # Programs left out of the run under mana-launch, each with the MANA bug
-# that makes it fail there (they are still run natively).
+# that makes it fail there (they are still run natively). None at present.
 declare -A MANA_SKIP=(
 )
 
