@@ -117,18 +117,23 @@ static int gone(int32_t tid)
 }
 
 /* The slots of the main thread and every registered thread, the main
- * one first and each once. */
-static void fill_slots(const struct mana_upper_threads *threads)
+ * one first and each once. 0, or -1 when they are more than a restart
+ * can bring back (the main thread was not listed, and the list is full). */
+static int fill_slots(const struct mana_upper_threads *threads)
 {
     nslots = 0;
     atomic_store(&slots[nslots++].tid, (int32_t)main_tid);
     for (size_t i = 0; i < MANA_MAX_UPPER_THREADS; i++) {
         int32_t tid = threads->tid[i];
-        if (tid != 0 && tid != (int32_t)main_tid && slot_of(tid) == NULL)
-            atomic_store(&slots[nslots++].tid, tid);
+        if (tid == 0 || tid == (int32_t)main_tid || slot_of(tid) != NULL)
+            continue;
+        if (nslots == CKPT_MAX_THREADS)
+            return -1;
+        atomic_store(&slots[nslots++].tid, tid);
     }
     for (size_t i = 0; i < nslots; i++)
         atomic_store(&slots[i].state, IDLE);
+    return 0;
 }
 
 static void forget_gone(struct mana_upper_threads *threads)
@@ -163,15 +168,17 @@ int ckpt_stop_app(struct mana_upper_threads *threads, struct ckpt_thread_state *
     }
     mana_lock_word_acquire(&threads->create_lock);
     uint32_t lost = atomic_load(&threads->unregistered);
+    if (lost == 0 && fill_slots(threads) != 0)
+        lost = 1;
     if (lost != 0) {
         snprintf(err, errlen,
                  "the application started %u thread(s) while it had %d others alive, more than MANA can save "
                  "(MANA_MAX_UPPER_THREADS): such a job cannot be checkpointed",
                  lost, MANA_MAX_UPPER_THREADS);
+        nslots = 0;
         mana_lock_word_release(&threads->create_lock);
         return -1;
     }
-    fill_slots(threads);
     for (size_t i = 0; i < nslots; i++) {
         if (ask(&slots[i]) != 0) {
             snprintf(err, errlen, "cannot signal the application's thread %d: %s", (int)atomic_load(&slots[i].tid),

@@ -26,9 +26,9 @@
  * application from taking or blocking it. */
 #define MANA_STOP_SIGNAL (SIGRTMAX - 2)
 
-/* At most this many threads are stopped: every registered one and the
- * main one. */
-#define CKPT_MAX_THREADS (MANA_MAX_UPPER_THREADS + 1)
+/* At most this many threads are stopped and saved: as many as libmana
+ * lists (the main one among them). */
+#define CKPT_MAX_THREADS MANA_MAX_UPPER_THREADS
 
 /* Installs the handler. FS tells how to read %fs here. 0 or -1 with ERR. */
 int ckpt_stop_install(const struct mana_fs_method *fs, char *err, size_t errlen);
