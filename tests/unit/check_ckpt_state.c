@@ -37,6 +37,18 @@ static void sample_process(struct ckpt_process_state *p, struct ckpt_file *files
     p->files.f = files;
 }
 
+/* The sample main record, encoded. */
+static uint8_t *encoded_sample(size_t *len)
+{
+    struct ckpt_thread_state t = sample_thread(1);
+    struct ckpt_process_state p;
+    struct ckpt_file files[2];
+    sample_process(&p, files);
+    uint8_t *buf = ckpt_encode_main(&t, &p, len);
+    ck_assert_ptr_nonnull(buf);
+    return buf;
+}
+
 START_TEST(main_record_round_trip)
 {
     struct ckpt_thread_state t = sample_thread(4242), t2;
@@ -83,13 +95,10 @@ END_TEST
 
 START_TEST(every_truncation_is_refused)
 {
-    struct ckpt_thread_state t = sample_thread(1), t2;
-    struct ckpt_process_state p, p2;
-    struct ckpt_file files[2];
-    sample_process(&p, files);
+    struct ckpt_thread_state t2;
+    struct ckpt_process_state p2;
     size_t len;
-    uint8_t *buf = ckpt_encode_main(&t, &p, &len);
-    ck_assert_ptr_nonnull(buf);
+    uint8_t *buf = encoded_sample(&len);
     for (size_t n = 0; n < len; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         memcpy(cut, buf, n);
@@ -110,16 +119,13 @@ END_TEST
 
 START_TEST(a_damaged_count_is_refused)
 {
-    struct ckpt_thread_state t = sample_thread(1), t2;
-    struct ckpt_process_state p, p2;
-    struct ckpt_file files[2];
-    sample_process(&p, files);
+    struct ckpt_thread_state t2;
+    struct ckpt_process_state p2;
     size_t len;
-    uint8_t *buf = ckpt_encode_main(&t, &p, &len);
-    ck_assert_ptr_nonnull(buf);
+    uint8_t *buf = encoded_sample(&len);
     /* nsig sits after the 48-byte thread record, the 20-byte process head
-     * and the directory. */
-    size_t nsig_at = 48 + 20 + strlen(p.cwd);
+     * and the sample's directory. */
+    size_t nsig_at = 48 + 20 + strlen("/tmp/some where");
     buf[nsig_at] = 0xff;
     char err[512];
     ck_assert_int_ne(ckpt_decode_main(buf, len, &t2, &p2, err, sizeof err), 0);
@@ -130,13 +136,10 @@ END_TEST
 
 START_TEST(the_older_version_is_named)
 {
-    struct ckpt_thread_state t = sample_thread(1), t2;
-    struct ckpt_process_state p, p2;
-    struct ckpt_file files[2];
-    sample_process(&p, files);
+    struct ckpt_thread_state t2;
+    struct ckpt_process_state p2;
     size_t len;
-    uint8_t *buf = ckpt_encode_main(&t, &p, &len);
-    ck_assert_ptr_nonnull(buf);
+    uint8_t *buf = encoded_sample(&len);
     memcpy(buf + 48, CKPT_PROCESS_MAGIC_V1, 8);
     char err[512];
     ck_assert_int_ne(ckpt_decode_main(buf, len, &t2, &p2, err, sizeof err), 0);
