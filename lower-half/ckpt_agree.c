@@ -9,9 +9,18 @@
 
 #include "mana/lock_word.h"
 
-/* Rounds before giving up; the pause between rounds grows to 20 ms, so
- * about a minute. Counted, not timed, so every rank gives up together. */
-#define ROUND_LIMIT 3000
+/* Seconds of rounds before giving up. Each rank says whether its own
+ * clock has passed it, and the sum decides, so every rank gives up in the
+ * same round (a count of rounds would stretch with the load: a round
+ * takes far longer than its pause on a busy node). */
+#define AGREE_LIMIT_S 60
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 static void next_round(struct mana_ckpt_sync *s)
 {
@@ -143,8 +152,10 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
     MPI_Comm_size(comm, &nranks);
     atomic_store(&s->targets_valid, 0);
     atomic_store(&s->pending, 1);
-    uint64_t global[5] = {0, 0, 0, 0, 0};
+    uint64_t global[6] = {0, 0, 0, 0, 0, 0};
     const char *a_function = NULL;
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
 
     for (int round = 0;; round++) {
         /* A rank let into a blocking call (blocking_go) must get there
@@ -172,13 +183,14 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
         int failed = 0;
         int behind = agree_targets(s, comm, nranks, &failed);
         uint32_t inside = atomic_load(&s->in_collective);
-        uint64_t local[5];
+        uint64_t local[6];
         local[0] = (uint64_t)(behind || inside == 1 || inside == 3);
         local[1] = in_flight(s, comm, nranks);
         local[2] = s->active_requests ? (uint64_t)s->active_requests(&a_function) : 0;
         local[3] = (uint64_t)failed;
         local[4] = (uint64_t)(inside == 2);
-        MPI_Allreduce(local, global, 5, MPI_UINT64_T, MPI_SUM, comm);
+        local[5] = (uint64_t)(seconds_since(&started) >= AGREE_LIMIT_S);
+        MPI_Allreduce(local, global, 6, MPI_UINT64_T, MPI_SUM, comm);
         if (global[3] != 0) {
             snprintf(err, errlen, "out of memory while the ranks agreed on a consistent point");
             break;
@@ -191,7 +203,7 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
          * needs a round of its own. */
         if (global[0] == 0 && global[4] != 0 && inside == 2)
             atomic_store(&s->blocking_go, 1);
-        if (round >= ROUND_LIMIT) {
+        if (global[5] != 0) {
             if (global[2] != 0)
                 snprintf(err, errlen,
                          "%llu nonblocking requests of the application stayed pending (%s, on this rank: %s); this "
