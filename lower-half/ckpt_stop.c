@@ -168,13 +168,11 @@ int ckpt_stop_app(struct mana_upper_threads *threads, struct ckpt_thread_state *
     }
     mana_lock_word_acquire(&threads->create_lock);
     uint32_t lost = atomic_load(&threads->unregistered);
-    if (lost == 0 && fill_slots(threads) != 0)
-        lost = 1;
-    if (lost != 0) {
+    if (lost != 0 || fill_slots(threads) != 0) {
         snprintf(err, errlen,
-                 "the application started %u thread(s) while it had %d others alive, more than MANA can save "
-                 "(MANA_MAX_UPPER_THREADS): such a job cannot be checkpointed",
-                 lost, MANA_MAX_UPPER_THREADS);
+                 "the application has had more than %d threads alive at once (MANA_MAX_UPPER_THREADS), more than "
+                 "MANA can save: such a job cannot be checkpointed",
+                 CKPT_MAX_THREADS);
         nslots = 0;
         mana_lock_word_release(&threads->create_lock);
         return -1;
@@ -187,28 +185,28 @@ int ckpt_stop_app(struct mana_upper_threads *threads, struct ckpt_thread_state *
             return -1;
         }
     }
-    struct timespec tick = {0, 200 * 1000};
-    long waited_us = 0;
-    for (;;) {
+    struct timespec tick = {0, 200 * 1000}, start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (long ticks = 0;; ticks++) {
         int waiting = 0;
         for (size_t i = 0; i < nslots; i++) {
             struct stop_slot *s = &slots[i];
             int state = atomic_load(&s->state);
             if (state == NOT_HERE)
                 ask(s);
-            else if (state == ASKED && waited_us % 10000 == 0 && gone(atomic_load(&s->tid)))
+            else if (state == ASKED && ticks % 50 == 49 && gone(atomic_load(&s->tid)))
                 atomic_store(&s->state, GONE);
             waiting += state == ASKED || state == NOT_HERE;
         }
         if (waiting == 0)
             break;
-        if (waited_us >= (long)timeout_ms * 1000) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >= timeout_ms) {
             describe_unstopped(err, errlen, timeout_ms);
             ckpt_stop_resume(threads);
             return -1;
         }
         nanosleep(&tick, NULL);
-        waited_us += 200;
     }
     if (atomic_load(&slots[0].state) == GONE) {
         snprintf(err, errlen, "the application's main thread %d has ended", (int)main_tid);
