@@ -298,11 +298,21 @@ static void compact(struct rl_log *log)
     log->n_slots = w;
 }
 
+/* A communicator made by a call that is collective over its parent: when
+ * this rank frees it, other members may still hold theirs, and their
+ * restart replays the call, which waits for every member. So its record
+ * stays (flagged freed: replayed on every member, then freed again). */
+static int collective_constructor(const struct rl_rec *r)
+{
+    unsigned op = r->pub.op;
+    return (op >= RL_COMM_DUP && op <= RL_COMM_DUP_WITH_INFO) || op == RL_COMM_IDUP || op == RL_COMM_IDUP_WITH_INFO;
+}
+
 /* Drops R if it is prunable, then whatever that makes prunable. */
 static void prune_from(struct rl_log *log, struct rl_rec *r)
 {
     while (r) {
-        if (!all_freed(r) || r->n_dependants != 0)
+        if (!all_freed(r) || r->n_dependants != 0 || collective_constructor(r))
             return;
         log->recs[r->slot] = NULL;
         log->n_live--;

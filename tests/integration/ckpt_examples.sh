@@ -81,7 +81,8 @@ for ex in $examples; do
     case $result in
       0) ok "$ex: $what at rank 0's collective $at, output equals native" ;;
       2) not_ok "$ex: $what: the job ended before any checkpoint in $tries tries" ;;
-      *) not_ok "$ex: $what: output differs from native or a run failed"
+      *) not_ok "$ex: $what at rank 0's collective $at: output differs from native or a run failed"
+         diff "$WORK/$ex.native" "$WORK/$ex.$exit_after.out" | head -6 | sed 's/^/#   /'
          sed 's/^/#   /' "$WORK/$ex.$exit_after.err" | tail -8 ;;
     esac
   done
