@@ -223,15 +223,14 @@ int ckpt_restore_process(struct ckpt_restore *st, char *err, size_t errlen)
             return -1;
         }
     }
-    static const int which[CKPT_ITIMERS] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
     for (int i = 0; i < CKPT_ITIMERS; i++) {
         const struct ckpt_itimer *it = &p->itimer[i];
         if (it->value_us == 0)
             continue;
         struct itimerval v = {{(time_t)(it->interval_us / 1000000u), (suseconds_t)(it->interval_us % 1000000u)},
                               {(time_t)(it->value_us / 1000000u), (suseconds_t)(it->value_us % 1000000u)}};
-        if (setitimer(which[i], &v, NULL) != 0) {
-            snprintf(err, errlen, "cannot set the application's interval timer %d again: %s", which[i],
+        if (setitimer(ckpt_itimer_which(i), &v, NULL) != 0) {
+            snprintf(err, errlen, "cannot set the application's interval timer %d again: %s", ckpt_itimer_which(i),
                      strerror(errno));
             return -1;
         }

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #include "ckpt_files.h"
 
@@ -35,7 +36,13 @@ struct ckpt_saved_sigaction {
 struct ckpt_itimer {
     uint64_t value_us, interval_us;
 };
-#define CKPT_ITIMERS 3 /* ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF */
+#define CKPT_ITIMERS 3
+/* The setitimer timer of the record's I-th entry. */
+static inline int ckpt_itimer_which(int i)
+{
+    static const int which[CKPT_ITIMERS] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
+    return which[i];
+}
 
 struct ckpt_process_state {
     uint64_t call_table; /* address of the call table page (upper memory) */

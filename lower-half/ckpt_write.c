@@ -49,10 +49,9 @@ int ckpt_capture_process(struct ckpt_process_state *p, uint64_t call_table, cons
         s->restorer = k.restorer;
         s->mask = k.mask;
     }
-    static const int which[CKPT_ITIMERS] = {ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF};
     for (int i = 0; i < CKPT_ITIMERS; i++) {
         struct itimerval v;
-        if (getitimer(which[i], &v) != 0)
+        if (getitimer(ckpt_itimer_which(i), &v) != 0)
             continue;
         p->itimer[i].value_us = (uint64_t)v.it_value.tv_sec * 1000000u + (uint64_t)v.it_value.tv_usec;
         p->itimer[i].interval_us = (uint64_t)v.it_interval.tv_sec * 1000000u + (uint64_t)v.it_interval.tv_usec;

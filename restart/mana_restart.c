@@ -68,6 +68,19 @@ static int rank_zero_says(int rank, int status, const char *fmt, const char *a, 
     return status;
 }
 
+/* A checkpoint the trust check refused (trust.h): the restart failed. */
+static int untrusted(int rank, const char *err)
+{
+    return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
+}
+
+/* What manifest_latest_dir or manifest_read returned: -2 untrusted, else
+ * no complete checkpoint there. */
+static int no_manifest(int rank, int rc, const char *err)
+{
+    return rc == -2 ? untrusted(rank, err) : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_GEN = 256, OPT_INTERVAL, OPT_KEEP, OPT_SIGNAL, OPT_COORD, OPT_VERSION };
@@ -111,7 +124,7 @@ int main(int argc, char **argv)
      * one else (trust.h); a refusal is "the restart failed" (status 1). */
     char gen_dir[PATH_MAX + 64], err[8192];
     if (trust_check_path(dir, err, sizeof err) != 0)
-        return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
+        return untrusted(rank, err);
     if (generation != NULL) {
         char *end;
         unsigned long long g = strtoull(generation, &end, 10);
@@ -121,16 +134,14 @@ int main(int argc, char **argv)
         }
         snprintf(gen_dir, sizeof gen_dir, "%s/gen-%06llu", dir, g);
     } else if ((rc = manifest_latest_dir(dir, gen_dir, sizeof gen_dir, err, sizeof err)) != 0) {
-        return rc == -2 ? rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "")
-                        : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+        return no_manifest(rank, rc, err);
     }
     struct manifest m;
     if ((rc = manifest_read(gen_dir, &m, err, sizeof err)) != 0)
-        return rc == -2 ? rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "")
-                        : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
+        return no_manifest(rank, rc, err);
     if (trust_check_path(gen_dir, err, sizeof err) != 0) {
         manifest_free(&m);
-        return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
+        return untrusted(rank, err);
     }
     if (m.nranks != nranks) {
         char want[32], got[32];
@@ -158,11 +169,11 @@ int main(int argc, char **argv)
             manifest_free(&m);
             return EXIT_RUNTIME;
         }
-        int untrusted = trust_check_fd(fd, image, err, sizeof err) != 0;
+        int refused = trust_check_fd(fd, image, err, sizeof err) != 0;
         close(fd);
-        if (untrusted) {
+        if (refused) {
             manifest_free(&m);
-            return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
+            return untrusted(rank, err);
         }
     }
     snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[rank].file);
