@@ -46,6 +46,10 @@ static void drop_lock(struct mana_call_table *t)
 void ckpt_agree_end(struct mana_call_table *t)
 {
     struct mana_ckpt_sync *s = &t->sync;
+    /* Receives a drain took back are posted again before the application
+     * can call MPI (the lock is still this thread's). */
+    if (s->drain_resume != NULL)
+        s->drain_resume();
     atomic_store(&s->blocking_go, 0);
     atomic_store(&s->pending, 0);
     atomic_store(&s->targets_valid, 0);
@@ -129,20 +133,64 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
     return behind;
 }
 
-/* Messages other ranks sent to this one and it has not received. */
-static uint64_t in_flight(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks)
+/* Once every rank is out of collectives: the application's pending
+ * requests resolved and every message in flight received, all ranks
+ * together and without letting the lock go (docs/checkpoint-protocol.md,
+ * "Draining"). 0, or -1 with ERR. */
+static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, char *err, size_t errlen)
 {
-    uint64_t *expected = calloc((size_t)nranks, sizeof *expected), missing = 0;
-    if (expected == NULL || s->sent == NULL || s->world_size != nranks) {
-        free(expected);
-        return UINT64_MAX / 4;
+    uint64_t *expected = calloc((size_t)nranks, sizeof *expected);
+    uint64_t *zeros = calloc((size_t)nranks, sizeof *zeros);
+    int broken = expected == NULL || zeros == NULL || s->sent == NULL || s->world_size != nranks ||
+                 s->drain_pass == NULL;
+    /* Everyone takes part even when broken, so no rank waits. */
+    MPI_Alltoall(broken || s->sent == NULL ? zeros : s->sent, 1, MPI_UINT64_T, expected ? expected : zeros, 1,
+                 MPI_UINT64_T, comm);
+    if (!broken)
+        s->drain_begin();
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    const char *a_function = NULL;
+    int rc = -1;
+    for (;;) {
+        int no_memory = 0;
+        uint64_t local[3] = {0, 0, 0}, global[3];
+        if (!broken)
+            local[0] = s->drain_pass(expected, &no_memory, &a_function);
+        local[1] = (uint64_t)(broken || no_memory);
+        local[2] = (uint64_t)(seconds_since(&started) >= AGREE_LIMIT_S);
+        MPI_Allreduce(local, global, 3, MPI_UINT64_T, MPI_SUM, comm);
+        if (global[1] != 0) {
+            snprintf(err, errlen, "out of memory while draining the messages in flight");
+            break;
+        }
+        if (global[0] == 0) {
+            rc = 0;
+            break;
+        }
+        if (global[2] != 0) {
+            snprintf(err, errlen,
+                     "%llu requests or messages of the application stayed pending for %d s while the checkpoint "
+                     "drained them (on this rank: %s); checkpoint again later",
+                     (unsigned long long)global[0], AGREE_LIMIT_S,
+                     local[0] == 0 ? "none" : a_function ? a_function : "messages sent to it not received");
+            break;
+        }
     }
-    MPI_Alltoall(s->sent, 1, MPI_UINT64_T, expected, 1, MPI_UINT64_T, comm);
-    for (int r = 0; r < nranks; r++)
-        if (expected[r] > s->received[r])
-            missing += expected[r] - s->received[r];
     free(expected);
-    return missing;
+    free(zeros);
+    const char *debug = getenv("MANA_DEBUG");
+    if (debug != NULL && strstr(debug, "drain") != NULL) {
+        int rank = -1;
+        MPI_Comm_rank(comm, &rank);
+        fprintf(stderr,
+                "MANA: MANA_DEBUG=drain: rank %d: %s; %llu messages drained (%llu bytes), %llu requests completed, "
+                "%llu receives taken back\n",
+                rank, rc == 0 ? "drained" : "gave up", (unsigned long long)s->drained_messages,
+                (unsigned long long)s->drained_bytes, (unsigned long long)s->requests_completed,
+                (unsigned long long)s->receives_taken_back);
+    }
+    return rc;
 }
 
 int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errlen)
@@ -152,8 +200,7 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
     MPI_Comm_size(comm, &nranks);
     atomic_store(&s->targets_valid, 0);
     atomic_store(&s->pending, 1);
-    uint64_t global[6] = {0, 0, 0, 0, 0, 0};
-    const char *a_function = NULL;
+    uint64_t global[4] = {0, 0, 0, 0};
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
 
@@ -183,41 +230,35 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
         int failed = 0;
         int behind = agree_targets(s, comm, nranks, &failed);
         uint32_t inside = atomic_load(&s->in_collective);
-        uint64_t local[6];
+        uint64_t local[4];
         local[0] = (uint64_t)(behind || inside == 1 || inside == 3);
-        local[1] = in_flight(s, comm, nranks);
-        local[2] = s->active_requests ? (uint64_t)s->active_requests(&a_function) : 0;
-        local[3] = (uint64_t)failed;
-        local[4] = (uint64_t)(inside == 2);
-        local[5] = (uint64_t)(seconds_since(&started) >= AGREE_LIMIT_S);
-        MPI_Allreduce(local, global, 6, MPI_UINT64_T, MPI_SUM, comm);
-        if (global[3] != 0) {
+        local[1] = (uint64_t)failed;
+        local[2] = (uint64_t)(inside == 2);
+        local[3] = (uint64_t)(seconds_since(&started) >= AGREE_LIMIT_S);
+        MPI_Allreduce(local, global, 4, MPI_UINT64_T, MPI_SUM, comm);
+        if (global[1] != 0) {
             snprintf(err, errlen, "out of memory while the ranks agreed on a consistent point");
             break;
         }
-        if (global[0] == 0 && global[1] == 0 && global[2] == 0 && global[4] == 0)
-            return 0;
+        /* Out of collectives and at the same counts everywhere: what is
+         * left is point-to-point traffic and pending requests. */
+        if (global[0] == 0 && global[2] == 0) {
+            if (drain(s, comm, nranks, err, errlen) == 0)
+                return 0;
+            break;
+        }
         /* Every rank is out of collectives or past the barrier of one with
          * no nonblocking form: those calls wait for nobody now. The grant
          * is for the call this rank waits in now; a barrier it enters later
          * needs a round of its own. */
-        if (global[0] == 0 && global[4] != 0 && inside == 2)
+        if (global[0] == 0 && global[2] != 0 && inside == 2)
             atomic_store(&s->blocking_go, 1);
-        if (global[5] != 0) {
-            if (global[2] != 0)
-                snprintf(err, errlen,
-                         "%llu nonblocking requests of the application stayed pending (%s, on this rank: %s); this "
-                         "version checkpoints only between them: checkpoint again later",
-                         (unsigned long long)global[2], local[2] ? "one" : "none", a_function ? a_function : "-");
-            else if (global[1] != 0)
-                snprintf(err, errlen,
-                         "%llu point-to-point messages stayed in flight (sent, never received while the ranks "
-                         "waited at their next collective); this version cannot drain them: checkpoint again later",
-                         (unsigned long long)global[1]);
-            else
-                snprintf(err, errlen,
-                         "the ranks could not reach the same collective on every communicator (a rank waits for "
-                         "something another rank does only after its next collective); checkpoint again later");
+        if (global[3] != 0) {
+            snprintf(err, errlen,
+                     "the ranks could not reach the same collective on every communicator within %d s (a rank "
+                     "waits for something another rank does only after its next collective); checkpoint again "
+                     "later",
+                     AGREE_LIMIT_S);
             break;
         }
         next_round(s);

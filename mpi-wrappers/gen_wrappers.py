@@ -21,7 +21,8 @@ substitute. The output is never edited by hand.
 import re
 import sys
 
-HOWS = ("pass", "upper", "both", "upper-only", "unsupported")
+HOWS = ("pass", "upper", "both", "upper-only", "unsupported", "mana-only")
+UNSUPPORTED = ("unsupported", "mana-only")
 PROTO = re.compile(r"^(int|double|MPI_Aint)\s+(MPI_[A-Za-z0-9_]+)\((.*)\)$")
 
 # C handle type -> virtual-id kind (upper-half/virtual_ids.h).
@@ -167,7 +168,7 @@ def classify_params(fn, where):
 def classify(fn):
     """The function's class: which template writes its wrapper."""
     name, how, params = fn["name"], fn["how"], fn["params"]
-    if how == "unsupported":
+    if how in UNSUPPORTED:
         return "unsupported"
     if how != "pass":
         return "handwritten"
@@ -240,11 +241,11 @@ def parse(path):
             seen.add(name)
             plist = split_params(params)
             variadic = "..." in plist
-            if variadic and how not in ("upper-only", "unsupported"):
+            if variadic and how not in ("upper-only",) + UNSUPPORTED:
                 raise ApiError(f"{where}: variadic {name} must be upper-only")
             if plist == ["void"]:
                 plist = []
-            names = [] if variadic or how == "unsupported" else [param_name(p, where) for p in plist]
+            names = [] if variadic or how in UNSUPPORTED else [param_name(p, where) for p in plist]
             fn = dict(how=how, ret=ret, name=name, plist=plist, names=names, where=where,
                       decl=params if params.strip() else "void", ann=parse_annotations(annots, where))
             fn["params"] = [Param(t, n) for t, n in zip(plist, names)]
@@ -351,7 +352,28 @@ def call_args(fn):
     return ", ".join(args)
 
 
+# Lower calls made by MANA's own code instead (ckpt_sync.h, ckpt_drain.h):
+# test loops in place of blocking calls, and receive paths that look at
+# the messages a checkpoint drained before they ask MPI.
+LOWER_CALLS = {
+    "MPI_Mprobe": "    int rc = mana_p2p_mprobe(&c, source, tag, comm, &o_message, status);\n",
+    "MPI_Improbe": "    int rc = mana_p2p_improbe(&c, source, tag, comm, flag, &o_message, status);\n",
+    "MPI_Iprobe": "    int rc = mana_p2p_iprobe(&c, source, tag, comm, (MPI_Comm)r_comm, flag, status);\n",
+    "MPI_Irecv": ("    uint8_t counted_l = 0;\n"
+                  "    int rc = mana_p2p_irecv(&c, buf, count, (MPI_Datatype)r_datatype, source, tag, comm, "
+                  "(MPI_Comm)r_comm, &o_request, &counted_l);\n"),
+    "MPI_Mrecv": "    int rc = mana_p2p_mrecv(&c, buf, count, (MPI_Datatype)r_datatype, &o_message, status);\n",
+    "MPI_Imrecv": "    int rc = mana_p2p_imrecv(&c, buf, count, (MPI_Datatype)r_datatype, &o_message, &o_request);\n",
+    "MPI_Start": "    int rc = mana_start_requests(&c, 1, request, rq.real);\n",
+    "MPI_Startall": "    int rc = mana_start_requests(&c, count, array_of_requests, rq.real);\n",
+    "MPI_Buffer_attach": "    int rc = mana_buffer_attach(&c, buffer, size);\n",
+    "MPI_Buffer_detach": "    int rc = mana_buffer_detach(&c, buffer_addr, size);\n",
+}
+
+
 def call_lower(fn, args=None):
+    if fn["name"] in LOWER_CALLS:
+        return LOWER_CALLS[fn["name"]]
     args = call_args(fn) if args is None else args
     return (f"    mana_cross_to_lower(&c);\n"
             f"    {fn['ret']} rc = mana_lower->mpi.{fn['name']}({args});\n"
@@ -479,14 +501,6 @@ P2P_LOOPS = {
     "MPI_Sendrecv_replace": "mana_p2p_sendrecv_replace(&c, buf, count, datatype, dest, sendtag, source, recvtag, "
                             "comm, status)",
 }
-# Matched probes: a test loop in place of the lower call; the wrapper
-# still gives the message its id.
-MATCHED_PROBES = {
-    "MPI_Mprobe": "mana_p2p_mprobe(&c, source, tag, comm, &o_message, status)",
-    "MPI_Improbe": "mana_p2p_improbe(&c, source, tag, comm, flag, &o_message, status)",
-}
-
-
 def tpl_p2p(fn):
     """Blocking point-to-point: a test loop that counts the messages and
     lets a checkpoint in (ckpt_sync.h). MPI_Mrecv, whose message was
@@ -496,13 +510,6 @@ def tpl_p2p(fn):
         call = f"mana_p2p_send(&c, {SEND_MODES[name]}, buf, count, datatype, dest, tag, comm)"
     elif name in P2P_LOOPS:
         call = P2P_LOOPS[name]
-    elif name in MATCHED_PROBES:
-        body = tpl_call(fn)
-        lower = re.search(r"    mana_cross_to_lower\(&c\);\n    int rc = mana_lower->mpi\.%s\(.*\);\n"
-                          r"    mana_cross_to_upper\(&c\);\n" % name, body)
-        if lower is None:
-            sys.exit(f"gen_wrappers: the template of {name} changed: its lower call was not found")
-        return body.replace(lower.group(0), f"    int rc = {MATCHED_PROBES[name]};\n", 1)
     else:
         return tpl_call(fn)
     return wrapper_head(fn) + f"    int rc = {call};\n" + wrapper_tail(fn)
@@ -644,6 +651,8 @@ def descriptor(fn):
         d += [f".recv_buf = {buf}", f".recv_count = {cnt}", f".recv_type = {typ}"]
         if kind != "MANA_REQ_MRECV":
             d += [".source = source", f".recv_tag = {tag}"]
+    if fn["name"] in LOWER_CALLS and "counted_l" in LOWER_CALLS[fn["name"]]:
+        d.append(".counted = counted_l")
     return "{" + ", ".join(d) + "}"
 
 
@@ -655,7 +664,15 @@ def tpl_nonblocking(fn):
     req = [p for p in fn["params"] if p.role == "hout" and p.kind == "VID_REQUEST"][0]
     others = [p for p in fn["params"] if p.role == "hout" and p is not req]
     owned = [p for p in fn["params"] if p.role == "harr_in"]
-    code = wrapper_head(fn) + ins(fn, owned_arrays=True) + out_locals(fn) + call_lower(fn) + consumed(fn)
+    gate = ""
+    if fn["cls"] == "nonblocking" and request_kind(fn) == "MANA_REQ_COLLECTIVE":
+        # Counted like a blocking collective, so that at a checkpoint every
+        # member has posted it and the drain can complete it.
+        if comm_param(fn) is None:
+            raise ApiError(f"{fn['where']}: {fn['name']}: a nonblocking collective needs a communicator")
+        gate = f"    mana_coll_enter(&c, {comm_param(fn)});\n"
+    code = (wrapper_head(fn) + gate + ins(fn, owned_arrays=True) + out_locals(fn) + call_lower(fn) +
+            consumed(fn))
     if others:   # Comm_idup's new communicator: recorded, replayed as a dup
         if not fn["recorded"]:
             raise ApiError(f"{fn['where']}: {fn['name']}: a nonblocking call making an object must be recorded")
@@ -683,10 +700,10 @@ def tpl_nonblocking(fn):
 
 
 WAIT_LOOPS = {
-    "MPI_Wait": "mana_wait_all(&c, 1, rq.real, st_p)",
-    "MPI_Waitall": "mana_wait_all(&c, count, rq.real, sts_p)",
-    "MPI_Waitany": "mana_wait_any(&c, count, rq.real, indx, st_p)",
-    "MPI_Waitsome": "mana_wait_some(&c, incount, rq.real, outcount, array_of_indices, sts_p)",
+    "MPI_Wait": "mana_wait_all(&c, 1, request, rq.real, st_p)",
+    "MPI_Waitall": "mana_wait_all(&c, count, array_of_requests, rq.real, sts_p)",
+    "MPI_Waitany": "mana_wait_any(&c, count, array_of_requests, rq.real, indx, st_p)",
+    "MPI_Waitsome": "mana_wait_some(&c, incount, array_of_requests, rq.real, outcount, array_of_indices, sts_p)",
 }
 
 
@@ -762,7 +779,7 @@ TEMPLATES = {"local": tpl_call, "p2p": tpl_p2p, "collective": tpl_collective, "t
 
 
 def gen_upper(funcs):
-    out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
+    out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_drain.h"\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
            '#include "upper_mpi_records.h"\n\n']
     for fn in funcs:
         if fn["how"] != "pass":
@@ -955,7 +972,7 @@ def gen_unsupported(funcs):
            "/* The parameters exist only to match mpi.h. */\n",
            '#pragma GCC diagnostic ignored "-Wunused-parameter"\n\n']
     for fn in funcs:
-        if fn["how"] != "unsupported":
+        if fn["how"] not in UNSUPPORTED:
             continue
         out.append(f"{fn['ret']} {fn['name']}({fn['decl']})\n{{\n"
                    f"    mana_unsupported(\"{fn['name']}\");\n}}\n"
@@ -967,7 +984,7 @@ def gen_api_list(funcs):
     out = [HEADER, '#include "mpi_api_list.h"\n\n',
            "const struct mpi_api_entry mpi_api_list[] = {\n"]
     for fn in funcs:
-        supported = 0 if fn["how"] == "unsupported" else 1
+        supported = 0 if fn["how"] in UNSUPPORTED else 1
         out.append(f'    {{"{fn["name"]}", {supported}}},\n')
     out.append("};\n\nconst unsigned mpi_api_count = sizeof mpi_api_list / sizeof mpi_api_list[0];\n")
     return "".join(out)

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "ckpt_drain.h"
 #include "mana/raw_syscall.h"
 #include "mpi_replay.h"
 #include "mpi_wrap.h"
@@ -150,6 +151,24 @@ static int world_rank_of(struct mana_crossing *c, MPI_Comm vcomm, int rank)
     return rank < m->nlocal ? m->local[rank] : -1;
 }
 
+int mana_world_rank_known(MPI_Comm vcomm, int rank)
+{
+    if (rank < 0)
+        return -1;
+    if (vcomm == MPI_COMM_WORLD)
+        return rank;
+    const struct mana_ckpt_sync *s = sync_state();
+    for (uint32_t i = 0; i < s->ncomms; i++) {
+        if (s->comms[i].vcomm != (int32_t)vcomm)
+            continue;
+        const struct comm_members *m = &members[i];
+        if (m->remote != NULL)
+            return rank < m->nremote ? m->remote[rank] : -1;
+        return rank < m->nlocal ? m->local[rank] : -1;
+    }
+    return -2;
+}
+
 /* Lets the checkpoint thread in: drops the lower lock until the next
  * agreement round or the end of the checkpoint, then takes it again. */
 static void pause_for_checkpoint(struct mana_crossing *c)
@@ -161,25 +180,6 @@ static void pause_for_checkpoint(struct mana_crossing *c)
     while (atomic_load(&s->pending) && atomic_load(&s->epoch) == e)
         mana_raw_syscall6(SYS_futex, (long)&s->epoch, FUTEX_WAIT_PRIVATE, e, (long)&slice, 0, 0);
     mana_cross_lock(c, "MPI");
-}
-
-static int count_active_requests(const char **a_function)
-{
-    size_t cursor = 0;
-    int n = 0;
-    struct mana_request_info *d;
-    while ((d = mana_request_info_next(&cursor)) != NULL) {
-        if (!d->active)
-            continue;
-        if (n++ == 0 && a_function != NULL)
-            *a_function = d->function;
-    }
-    /* A message matched by MPI_Mprobe and not yet received holds MPI
-     * state a restart cannot rebuild: it counts as a pending request. */
-    uint32_t messages = vid_live_count(VID_MESSAGE);
-    if (messages != 0 && n == 0 && a_function != NULL)
-        *a_function = "MPI_Mprobe";
-    return n + (int)messages;
 }
 
 int mana_ckpt_sync_init(void)
@@ -198,8 +198,8 @@ int mana_ckpt_sync_init(void)
     s->world_size = size;
     LOWER(&c, MPI_Comm_rank(MPI_COMM_WORLD, &s->world_rank));
     s->app_fs = c.upper_fs;
-    s->active_requests = count_active_requests;
     s->windows_open = mana_mpi_windows_open;
+    mana_drain_install();
     mana_cross_unlock(&c);
     return rc;
 }
@@ -359,7 +359,7 @@ void mana_blocking_end(struct mana_crossing *c)
 static int barrier_requests(struct mana_crossing *c, int n, MPI_Request *real)
 {
     atomic_store(&sync_state()->in_collective, 1);
-    return n > 0 ? mana_wait_all(c, n, real, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
+    return n > 0 ? mana_wait_all(c, n, NULL, real, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
 }
 
 int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
@@ -500,6 +500,10 @@ int mana_p2p_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatype ty
     MPI_Status local;
     MPI_Status *st = status == MPI_STATUS_IGNORE ? &local : status;
     for (;;) {
+        /* A message a checkpoint drained comes before any MPI has. */
+        int drc;
+        if (mana_drained_recv(c, buf, count, type, source, tag, comm, status, &drc))
+            return drc;
         /* Translated at every post: after a restart the real handles are
          * the new lower half's. */
         uint64_t rt, rcomm;
@@ -555,6 +559,13 @@ static int probe_loop(struct mana_crossing *c, const char *function, int source,
     MPI_Status own;
     MPI_Status *st = status == MPI_STATUS_IGNORE && real_message != NULL ? &own : status;
     for (;;) {
+        /* Messages a checkpoint drained first; they were counted then. */
+        if (real_message == NULL ? mana_drained_probe(c, source, tag, comm, status)
+                                 : mana_drained_mprobe(c, source, tag, comm, real_message, status)) {
+            if (flag_out != NULL)
+                *flag_out = 1;
+            return MPI_SUCCESS;
+        }
         uint64_t rcomm;
         if (vid_real(VID_COMM, (int32_t)comm, &rcomm) != 0)
             rcomm = mana_bad_handle(VID_COMM, (int32_t)comm, function);
@@ -566,8 +577,10 @@ static int probe_loop(struct mana_crossing *c, const char *function, int source,
                                                                    real_message, st);
         } while (!once && rc == MPI_SUCCESS && !flag && (c->nested || keep_testing(s, &tests)));
         mana_cross_to_upper(c);
-        if (rc == MPI_SUCCESS && flag && real_message != NULL)
+        if (rc == MPI_SUCCESS && flag && real_message != NULL) {
             mana_p2p_count_received(c, comm, st);
+            mana_matched_note(c, *real_message, comm, st);
+        }
         if (once && flag_out != NULL)
             *flag_out = flag;
         if (rc != MPI_SUCCESS || flag || once)
@@ -644,7 +657,7 @@ static void count_one_completed(struct mana_crossing *c, MPI_Request app, const 
     if (app == MPI_REQUEST_NULL)
         return;
     struct mana_request_info *d = mana_request_info_get((int32_t)app);
-    if (d == NULL || !d->active || (d->kind != MANA_REQ_RECV && d->kind != MANA_REQ_SENDRECV))
+    if (d == NULL || !d->active || d->counted || (d->kind != MANA_REQ_RECV && d->kind != MANA_REQ_SENDRECV))
         return;
     int cancelled = 0;
     LOWER(c, MPI_Test_cancelled(st, &cancelled));
@@ -675,9 +688,21 @@ void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int
     }
 }
 
+/* After a pause the application's requests may have other real handles:
+ * a checkpoint took a receive back and posted it again, or a restart
+ * made everything anew. */
+static void requests_again(const MPI_Request *app, MPI_Request *real, int n)
+{
+    for (int i = 0; app != NULL && i < n; i++) {
+        uint64_t r;
+        if (app[i] != MPI_REQUEST_NULL && vid_real(VID_REQUEST, (int32_t)app[i], &r) == 0)
+            real[i] = (MPI_Request)r;
+    }
+}
+
 /* The Wait family: the application's requests stay pending across a
- * pause; the checkpoint waits until they complete (docs: limits). */
-#define WAIT_LOOP(c, test_call, done)                                                                              \
+ * pause (a checkpoint drains them: ckpt_drain.h). */
+#define WAIT_LOOP(c, app, real, n, test_call, done)                                                                \
     do {                                                                                                           \
         struct mana_ckpt_sync *s_ = sync_state();                                                                  \
         for (;;) {                                                                                                 \
@@ -690,27 +715,29 @@ void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int
             if (rc != MPI_SUCCESS || (done))                                                                       \
                 return rc;                                                                                         \
             pause_for_checkpoint(c);                                                                               \
+            requests_again(app, real, n);                                                                          \
         }                                                                                                          \
     } while (0)
 
-int mana_wait_all(struct mana_crossing *c, int n, MPI_Request *real, MPI_Status *statuses)
+int mana_wait_all(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, MPI_Status *statuses)
 {
     int rc, flag = 0;
-    WAIT_LOOP(c, MPI_Testall(n, real, &flag, statuses), flag);
+    WAIT_LOOP(c, app, real, n, MPI_Testall(n, real, &flag, statuses), flag);
 }
 
-int mana_wait_any(struct mana_crossing *c, int n, MPI_Request *real, int *index, MPI_Status *status)
+int mana_wait_any(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, int *index,
+                  MPI_Status *status)
 {
     int rc, flag = 0;
-    WAIT_LOOP(c, MPI_Testany(n, real, index, &flag, status), flag);
+    WAIT_LOOP(c, app, real, n, MPI_Testany(n, real, index, &flag, status), flag);
 }
 
-int mana_wait_some(struct mana_crossing *c, int n, MPI_Request *real, int *outcount, int *indices,
-                   MPI_Status *statuses)
+int mana_wait_some(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, int *outcount,
+                   int *indices, MPI_Status *statuses)
 {
     int rc;
     *outcount = 0;
-    WAIT_LOOP(c, MPI_Testsome(n, real, outcount, indices, statuses), *outcount != 0);
+    WAIT_LOOP(c, app, real, n, MPI_Testsome(n, real, outcount, indices, statuses), *outcount != 0);
 }
 
 MPI_Status *mana_status_scratch(int n)
@@ -745,4 +772,5 @@ void mana_ckpt_after_restart(struct mana_crossing *c)
         mana_lower->lower_exit(1);
     }
     mana_cross_lock(c, "MPI");
+    mana_drain_after_restart(c);
 }

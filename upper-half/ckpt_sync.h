@@ -83,12 +83,14 @@ void mana_p2p_count_completed(struct mana_crossing *c, const MPI_Request *app, i
 /* MPI_Start/Startall: counts the sends among APP[0, N). */
 void mana_p2p_count_started(struct mana_crossing *c, const MPI_Request *app, int n);
 
-/* The Wait family as test loops over the Test family (REAL: the lower
- * half's requests). */
-int mana_wait_all(struct mana_crossing *c, int n, MPI_Request *real, MPI_Status *statuses);
-int mana_wait_any(struct mana_crossing *c, int n, MPI_Request *real, int *index, MPI_Status *status);
-int mana_wait_some(struct mana_crossing *c, int n, MPI_Request *real, int *outcount, int *indices,
-                   MPI_Status *statuses);
+/* The Wait family as test loops over the Test family (APP: the
+ * application's request ids, translated again after a pause, or NULL for
+ * MANA's own; REAL: the lower half's requests). */
+int mana_wait_all(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, MPI_Status *statuses);
+int mana_wait_any(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, int *index,
+                  MPI_Status *status);
+int mana_wait_some(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real, int *outcount,
+                   int *indices, MPI_Status *statuses);
 
 /* Scratch statuses for a call whose application passed
  * MPI_STATUS(ES)_IGNORE but MANA needs the sources: N of them. */

@@ -288,6 +288,9 @@ int32_t mana_request_out(uint64_t real)
     return v;
 }
 
+/* Receives are posted again after a checkpoint in this order. */
+static uint64_t request_posts;
+
 int mana_request_describe(int32_t vid, struct mana_request_info *d)
 {
     if (vid_is_predefined(VID_REQUEST, vid)) {
@@ -296,6 +299,7 @@ int mana_request_describe(int32_t vid, struct mana_request_info *d)
         return 0;
     }
     d->vid = vid;
+    d->post_seq = ++request_posts;
     if (mana_request_info_set(d) != 0) {
         fprintf(stderr, "MANA: %s: no memory to describe the new request\n", d->function);
         vid_release(VID_REQUEST, vid);
@@ -324,8 +328,13 @@ int mana_reqs_in(struct mana_reqs *rq, const MPI_Request *app, int n, const char
 static void set_active(int32_t vid, int active)
 {
     struct mana_request_info *d = mana_request_info_get(vid);
-    if (d && d->persistent)
+    if (d && d->persistent) {
         d->active = (uint8_t)active;
+        if (active)
+            d->post_seq = ++request_posts;
+        else
+            d->counted = 0; /* its completion was just counted, or skipped */
+    }
 }
 
 void mana_reqs_out(struct mana_reqs *rq, MPI_Request *app, int which, const int *idx, int n_idx)
@@ -341,8 +350,16 @@ void mana_reqs_out(struct mana_reqs *rq, MPI_Request *app, int which, const int 
         if (rq->real[i] != MPI_REQUEST_NULL || app[i] == MPI_REQUEST_NULL)
             continue;
         struct vid_entry *e = vid_entry_of(VID_REQUEST, app[i]);
+        struct mana_request_info *d = mana_request_info_get(app[i]);
+        if (d && d->shadow_real && which != MANA_REQS_NONE) {
+            /* A persistent request a completed one stood in for (a
+             * checkpoint completed it, or a drained message): its own
+             * request comes back, inactive. */
+            vid_update_real(VID_REQUEST, app[i], d->shadow_real);
+            d->shadow_real = 0;
+            continue;
+        }
         if (e && e->state == VID_LIVE) {
-            struct mana_request_info *d = mana_request_info_get(app[i]);
             if (d && d->persistent)
                 rl_mark_freed(mana_rl, app[i]);
             mana_request_info_clear(app[i]);

@@ -26,12 +26,14 @@ enum mana_req_kind {
     MANA_REQ_RMA,       /* Rput, Rget, Raccumulate, ... (windows) */
 };
 
+struct mana_drained;
+
 struct mana_request_info {
     int32_t vid;          /* the request's virtual id; 0 when unused */
     uint8_t kind;         /* enum mana_req_kind */
     uint8_t persistent;   /* made by an _init call; survives completion */
     uint8_t active;       /* not persistent, or started and not completed */
-    uint8_t pad;
+    uint8_t ckpt;         /* enum mana_req_ckpt: what a checkpoint made of it */
     const char *function; /* the MPI call that made it */
     int32_t comm;         /* virtual ids */
     /* Send side (sends, sendrecv): */
@@ -49,6 +51,21 @@ struct mana_request_info {
     /* malloc'd memory MPI may read until the request is released (the
      * real datatype arrays of Ialltoallw): freed with the descriptor. */
     void *owned[2];
+    /* For checkpoints (ckpt_drain.c): */
+    uint64_t post_seq;    /* order of the receives posted (re-posted in this order) */
+    uint8_t counted;      /* a receive counted already: its completion does not count it again */
+    uint8_t pad[7];
+    uint64_t shadow_real; /* a persistent request shown completed after a restart: its own real request */
+    struct mana_drained *done; /* the status of a request a checkpoint completed */
+};
+
+/* What a checkpoint made of an active request (ckpt_drain.c). */
+enum mana_req_ckpt {
+    MANA_REQ_CKPT_NONE = 0,
+    MANA_REQ_CKPT_CANCELLING, /* a receive being taken back */
+    MANA_REQ_CKPT_WAITING,    /* a send or collective left to complete */
+    MANA_REQ_CKPT_DONE,       /* complete; its status is in DONE */
+    MANA_REQ_CKPT_REPOST,     /* a receive taken back: posted again after the checkpoint */
 };
 
 /* Stores a copy of INFO for INFO->vid (a request id): 0, or -1 (no

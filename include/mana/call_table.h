@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 5
+#define MANA_CALL_TABLE_VERSION 6
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -66,12 +66,21 @@ struct mana_ckpt_sync {
     uint64_t ckpt_stack_lo, ckpt_stack_hi;
     uint64_t *sent;     /* point-to-point messages sent to each world rank */
     uint64_t *received; /* and received from each */
-    /* The application's active requests (MANA's own are not counted),
-     * and the MPI call that made one of them. Called by the checkpoint
-     * thread with the lower %fs: it reads upper memory only, no TLS. */
-    int (*active_requests)(const char **a_function);
     /* Live one-sided windows: a checkpoint is refused while one exists. */
     int (*windows_open)(void);
+    /* Draining (upper-half/ckpt_drain.h), called by the checkpoint thread
+     * with the lower %fs and the lower lock: DRAIN_BEGIN takes the
+     * application's pending receives back; each DRAIN_PASS completes what
+     * it can and receives the messages waiting, and returns how much is
+     * still pending on this rank (EXPECTED[r]: the messages world rank r
+     * sent to this one; *A_FUNCTION: the call of a request still
+     * pending); DRAIN_RESUME posts the receives again when the job goes
+     * on (after the checkpoint, or after a drain that gave up). */
+    void (*drain_begin)(void);
+    uint64_t (*drain_pass)(const uint64_t *expected, int *no_memory, const char **a_function);
+    void (*drain_resume)(void);
+    /* What the last drain did on this rank (MANA_DEBUG=drain prints it). */
+    uint64_t drained_messages, drained_bytes, requests_completed, receives_taken_back;
     /* The lower half's own duplicate of MPI_COMM_WORLD (a real handle,
      * remade at every restart): MANA's point-to-point messages (barriers
      * over a group) travel on it, apart from the application's. */

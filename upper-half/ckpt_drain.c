@@ -1,0 +1,658 @@
+/* See ckpt_drain.h and docs/checkpoint-protocol.md, "Draining".
+ *
+ * The mana_drain_* hooks and everything they call run on the checkpoint
+ * thread with the lower %fs: MPI is called straight through the call
+ * table, and nothing touches TLS, errno, stdio or malloc (the virtual-id
+ * and request tables are only read or updated in place). */
+#include "ckpt_drain.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "drain_store.h"
+#include "mpi_wrap.h"
+#include "request_info.h"
+#include "virtual_ids.h"
+
+#define MPI_LOWER (mana_lower->mpi)
+
+int mana_world_rank_known(MPI_Comm vcomm, int rank); /* ckpt_sync.c */
+
+/* A drained message taken by MPI_Mprobe: a message handle that no MPI
+ * gives (its kind bits are no MPICH object's), naming the arrival number. */
+#define DRAINED_MESSAGE_TAG 0x7d000000u
+#define DRAINED_MESSAGE_SEQ 0x00ffffffu
+
+static int is_drained_message(MPI_Message m)
+{
+    return ((uint32_t)m & ~DRAINED_MESSAGE_SEQ) == DRAINED_MESSAGE_TAG;
+}
+
+static struct mana_drained *drained_message(MPI_Message m)
+{
+    uint64_t want = (uint32_t)m & DRAINED_MESSAGE_SEQ;
+    for (uint64_t seq = want; seq < want + ((uint64_t)1 << 40); seq += (uint64_t)DRAINED_MESSAGE_SEQ + 1) {
+        struct mana_drained *d = drain_store_find(seq);
+        if (d != NULL)
+            return d;
+        if (seq > want + 64 * ((uint64_t)DRAINED_MESSAGE_SEQ + 1))
+            break;
+    }
+    return NULL;
+}
+
+/* Messages matched in MPI by MPI_Mprobe/Improbe and not received yet: a
+ * restarted MPI cannot give them back, so a checkpoint receives them
+ * into the store, and their handles become drained-message handles. */
+#define MATCHED_MAX 256
+struct matched {
+    uint64_t real;
+    int64_t bytes;
+    int32_t vcomm, source, tag;
+};
+static struct matched matched[MATCHED_MAX];
+static int n_matched;
+
+static void matched_forget(uint64_t real)
+{
+    for (int i = 0; i < n_matched; i++)
+        if (matched[i].real == real) {
+            matched[i] = matched[--n_matched];
+            return;
+        }
+}
+
+static uint64_t real_of(enum vid_kind kind, int32_t virt)
+{
+    uint64_t r;
+    return vid_real(kind, virt, &r) == 0 ? r : 0;
+}
+
+/* --- lower context: statuses and completed requests ------------------- */
+
+static void fill_status(const struct mana_drained *d, MPI_Status *st)
+{
+    if (st == MPI_STATUS_IGNORE)
+        return;
+    st->MPI_SOURCE = d->source;
+    st->MPI_TAG = d->tag;
+    st->MPI_ERROR = d->error;
+    MPI_LOWER.MPI_Status_set_elements_x(st, (MPI_Datatype)real_of(VID_DATATYPE, MPI_BYTE), d->bytes);
+    MPI_LOWER.MPI_Status_set_cancelled(st, d->cancelled);
+}
+
+/* A request completed at a checkpoint, or a receive a drained message
+ * satisfied, is a generalized request that is complete from the start:
+ * every Wait and Test call then treats it as MPI does, and its status is
+ * the record's. MPI calls these with the lower %fs. */
+static int done_query(void *extra, MPI_Status *st)
+{
+    fill_status(extra, st);
+    return ((struct mana_drained *)extra)->error;
+}
+
+static int done_free(void *extra)
+{
+    drain_store_release(extra);
+    return MPI_SUCCESS;
+}
+
+static int done_cancel(void *extra, int complete)
+{
+    (void)extra;
+    (void)complete;
+    return MPI_SUCCESS;
+}
+
+static int completed_request(struct mana_drained *d, MPI_Request *out)
+{
+    int rc = MPI_LOWER.MPI_Grequest_start(done_query, done_free, done_cancel, d, out);
+    return rc == MPI_SUCCESS ? MPI_LOWER.MPI_Grequest_complete(*out) : rc;
+}
+
+/* Copies the drained message D into BUF as at most COUNT elements of
+ * RTYPE, as MPI would: MPI_ERR_TRUNCATE when it does not fit. */
+static int deliver(struct mana_drained *d, void *buf, int count, MPI_Datatype rtype, MPI_Comm rcomm)
+{
+    int size = 0;
+    int rc = MPI_LOWER.MPI_Type_size(rtype, &size);
+    if (rc != MPI_SUCCESS)
+        return rc;
+    int64_t fits = (int64_t)count * size;
+    if (d->bytes > fits) {
+        d->error = MPI_ERR_TRUNCATE;
+        d->bytes = fits;
+    }
+    int n = size > 0 ? (int)(d->bytes / size) : 0;
+    int pos = 0;
+    if (n > 0)
+        rc = MPI_LOWER.MPI_Unpack(d->data, (int)d->bytes, &pos, buf, n, rtype,
+                                  rcomm != MPI_COMM_NULL ? rcomm : (MPI_Comm)real_of(VID_COMM, MPI_COMM_WORLD));
+    return rc == MPI_SUCCESS ? d->error : rc;
+}
+
+/* --- the checkpoint thread's side ------------------------------------- */
+
+static uint64_t *received_from(int w)
+{
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    return w >= 0 && w < s->world_size && s->received != NULL ? &s->received[w] : NULL;
+}
+
+/* RANK of VCOMM as a world rank, without allocating: the members MANA
+ * knows, else MPI's groups. */
+static int world_rank(MPI_Comm vcomm, int rank)
+{
+    int w = mana_world_rank_known(vcomm, rank);
+    if (w != -2)
+        return w;
+    MPI_Comm rc = (MPI_Comm)real_of(VID_COMM, vcomm);
+    MPI_Group g, world;
+    int inter = 0;
+    w = -1;
+    if (MPI_LOWER.MPI_Comm_test_inter(rc, &inter) != MPI_SUCCESS)
+        return -1;
+    if ((inter ? MPI_LOWER.MPI_Comm_remote_group(rc, &g) : MPI_LOWER.MPI_Comm_group(rc, &g)) != MPI_SUCCESS)
+        return -1;
+    if (MPI_LOWER.MPI_Comm_group((MPI_Comm)real_of(VID_COMM, MPI_COMM_WORLD), &world) == MPI_SUCCESS) {
+        MPI_LOWER.MPI_Group_translate_ranks(g, 1, &rank, world, &w);
+        MPI_LOWER.MPI_Group_free(&world);
+    }
+    MPI_LOWER.MPI_Group_free(&g);
+    return w;
+}
+
+static void count_received(MPI_Comm vcomm, int source)
+{
+    uint64_t *r = received_from(world_rank(vcomm, source));
+    if (r != NULL)
+        (*r)++;
+}
+
+static struct mana_drained *status_record(const MPI_Status *st)
+{
+    MPI_Count bytes = 0;
+    int cancelled = 0;
+    MPI_LOWER.MPI_Get_elements_x(st, (MPI_Datatype)real_of(VID_DATATYPE, MPI_BYTE), &bytes);
+    MPI_LOWER.MPI_Test_cancelled(st, &cancelled);
+    return drain_store_status(st->MPI_SOURCE, st->MPI_TAG, MPI_SUCCESS, bytes, cancelled);
+}
+
+static int is_receive(const struct mana_request_info *d)
+{
+    return d->kind == MANA_REQ_RECV;
+}
+
+static void drain_begin(void)
+{
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    s->drained_messages = s->drained_bytes = s->requests_completed = s->receives_taken_back = 0;
+    size_t cursor = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        if (!d->active || d->ckpt != MANA_REQ_CKPT_NONE)
+            continue;
+        if (is_receive(d)) {
+            MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
+            MPI_LOWER.MPI_Cancel(&r);
+            d->ckpt = MANA_REQ_CKPT_CANCELLING;
+        } else {
+            d->ckpt = MANA_REQ_CKPT_WAITING;
+        }
+    }
+}
+
+/* A cancel that has resolved: taken back (REPOST, and MPI's request is
+ * freed or, persistent, inactive), or the receive had matched and is
+ * complete (DONE, counted; MPI's request stays for the application). */
+static int resolve_cancel(struct mana_request_info *d, int *no_memory)
+{
+    MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
+    MPI_Status st;
+    int flag = 0, cancelled = 0;
+    if (MPI_LOWER.MPI_Request_get_status(r, &flag, &st) != MPI_SUCCESS || !flag)
+        return 0;
+    MPI_LOWER.MPI_Test_cancelled(&st, &cancelled);
+    if (cancelled) {
+        MPI_LOWER.MPI_Test(&r, &flag, &st);
+        vid_update_real(VID_REQUEST, d->vid, MANA_REAL(r));
+        d->ckpt = MANA_REQ_CKPT_REPOST;
+        mana_lower->sync.receives_taken_back++;
+        return 1;
+    }
+    d->done = status_record(&st);
+    if (d->done == NULL) {
+        *no_memory = 1;
+        return 0;
+    }
+    count_received(d->comm, st.MPI_SOURCE);
+    d->counted = 1;
+    d->ckpt = MANA_REQ_CKPT_DONE;
+    mana_lower->sync.requests_completed++;
+    return 1;
+}
+
+static int resolve_wait(struct mana_request_info *d, int *no_memory)
+{
+    MPI_Status st;
+    int flag = 0;
+    if (MPI_LOWER.MPI_Request_get_status((MPI_Request)real_of(VID_REQUEST, d->vid), &flag, &st) != MPI_SUCCESS ||
+        !flag)
+        return 0;
+    d->done = status_record(&st);
+    if (d->done == NULL) {
+        *no_memory = 1;
+        return 0;
+    }
+    if (d->kind == MANA_REQ_SENDRECV) {
+        count_received(d->comm, st.MPI_SOURCE);
+        d->counted = 1;
+    }
+    d->ckpt = MANA_REQ_CKPT_DONE;
+    mana_lower->sync.requests_completed++;
+    return 1;
+}
+
+/* Every message MPI_Mprobe matched and the application has not
+ * received: into the store, its handle a drained-message handle. Returns
+ * those that cannot be (not noted: more than MATCHED_MAX at once). */
+static uint64_t drain_matched(int *no_memory, const char **a_function)
+{
+    uint64_t left = 0;
+    uint32_t it = 0;
+    struct vid_entry *e;
+    while ((e = vid_iter_next(VID_MESSAGE, VID_ITER_USER, &it)) != NULL && !*no_memory) {
+        MPI_Message m = (MPI_Message)e->real;
+        if (e->state != VID_LIVE || is_drained_message(m) || m == MPI_MESSAGE_NULL || m == MPI_MESSAGE_NO_PROC)
+            continue;
+        int i = 0;
+        while (i < n_matched && matched[i].real != e->real)
+            i++;
+        if (i == n_matched) {
+            left++;
+            *a_function = "MPI_Mprobe";
+            continue;
+        }
+        struct mana_drained *d = drain_store_add(matched[i].vcomm, matched[i].source, matched[i].tag,
+                                                 matched[i].bytes);
+        if (d == NULL) {
+            *no_memory = 1;
+            break;
+        }
+        drain_store_take(d);
+        MPI_LOWER.MPI_Mrecv(d->data, (int)d->bytes, (MPI_Datatype)real_of(VID_DATATYPE, MPI_PACKED), &m,
+                            MPI_STATUS_IGNORE);
+        vid_update_real(VID_MESSAGE, e->virt, DRAINED_MESSAGE_TAG | (uint32_t)(d->seq & DRAINED_MESSAGE_SEQ));
+        matched[i] = matched[--n_matched];
+        mana_lower->sync.drained_messages++;
+        mana_lower->sync.drained_bytes += (uint64_t)d->bytes;
+    }
+    return left;
+}
+
+/* Receives every message waiting on VCOMM into the store. */
+static void drain_comm(int32_t vcomm, uint64_t rcomm, int *no_memory)
+{
+    MPI_Datatype packed = (MPI_Datatype)real_of(VID_DATATYPE, MPI_PACKED);
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        if (MPI_LOWER.MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, (MPI_Comm)rcomm, &flag, &st) != MPI_SUCCESS || !flag)
+            return;
+        MPI_Count bytes = 0;
+        MPI_LOWER.MPI_Get_elements_x(&st, (MPI_Datatype)real_of(VID_DATATYPE, MPI_BYTE), &bytes);
+        struct mana_drained *m = bytes <= INT_MAX ? drain_store_add(vcomm, st.MPI_SOURCE, st.MPI_TAG, bytes) : NULL;
+        if (m == NULL) {
+            *no_memory = 1;
+            return;
+        }
+        /* Any message can be received as MPI_PACKED and unpacked later
+         * into the type the application receives it with. Nothing else
+         * receives meanwhile, so this is the message probed. */
+        MPI_LOWER.MPI_Recv(m->data, (int)bytes, packed, st.MPI_SOURCE, st.MPI_TAG, (MPI_Comm)rcomm,
+                           MPI_STATUS_IGNORE);
+        count_received(vcomm, st.MPI_SOURCE);
+        mana_lower->sync.drained_messages++;
+        mana_lower->sync.drained_bytes += (uint64_t)bytes;
+    }
+}
+
+static uint64_t drain_pass(const uint64_t *expected, int *no_memory, const char **a_function)
+{
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    uint64_t pending = 0;
+    int collectives_pending = 0;
+    size_t cursor = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        int resolved = 1;
+        if (d->ckpt == MANA_REQ_CKPT_CANCELLING)
+            resolved = resolve_cancel(d, no_memory);
+        else if (d->ckpt == MANA_REQ_CKPT_WAITING)
+            resolved = resolve_wait(d, no_memory);
+        if (!resolved) {
+            pending++;
+            collectives_pending |= d->kind == MANA_REQ_COLLECTIVE;
+            if (a_function != NULL)
+                *a_function = d->function;
+        }
+    }
+    /* A communicator MPI_Comm_idup makes may not be probed before the
+     * idup completes: nonblocking collectives first (they need no
+     * point-to-point message to complete). */
+    if (!collectives_pending && !*no_memory) {
+        pending += drain_matched(no_memory, a_function);
+        uint32_t it = 0;
+        struct vid_entry *e;
+        while ((e = vid_iter_next(VID_COMM, VID_ITER_USER | VID_ITER_PREDEFINED, &it)) != NULL && !*no_memory)
+            if (e->virt != (int32_t)MPI_COMM_NULL && (e->state == VID_LIVE || e->virt == (int32_t)MPI_COMM_WORLD ||
+                                                      e->virt == (int32_t)MPI_COMM_SELF))
+                drain_comm(e->virt, e->real, no_memory);
+    }
+    for (int r = 0; expected != NULL && r < s->world_size; r++)
+        if (expected[r] > s->received[r])
+            pending += expected[r] - s->received[r];
+    return pending;
+}
+
+/* --- after the checkpoint --------------------------------------------- */
+
+/* Posts the receive D took back again, or gives it the first drained
+ * message it matches, as MPI would have. */
+static void repost(struct mana_request_info *d)
+{
+    MPI_Datatype rtype = (MPI_Datatype)real_of(VID_DATATYPE, d->recv_type);
+    MPI_Comm rcomm = (MPI_Comm)real_of(VID_COMM, d->comm);
+    MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
+    struct mana_drained *m = drain_store_match(d->comm, d->source, d->recv_tag);
+    d->ckpt = MANA_REQ_CKPT_NONE;
+    if (m != NULL) {
+        drain_store_take(m);
+        deliver(m, d->recv_buf, (int)d->recv_count, rtype, rcomm);
+        MPI_Request g;
+        if (completed_request(m, &g) != MPI_SUCCESS)
+            return;
+        if (d->persistent)
+            d->shadow_real = MANA_REAL(r);
+        vid_update_real(VID_REQUEST, d->vid, MANA_REAL(g));
+        d->counted = 1;
+    } else if (d->persistent) {
+        MPI_LOWER.MPI_Start(&r);
+    } else if (MPI_LOWER.MPI_Irecv(d->recv_buf, (int)d->recv_count, rtype, d->source, d->recv_tag, rcomm, &r) ==
+               MPI_SUCCESS) {
+        vid_update_real(VID_REQUEST, d->vid, MANA_REAL(r));
+    }
+}
+
+/* A request completed at the checkpoint, in a restarted process, where
+ * MPI's request is gone: a completed one in its place. A persistent
+ * request keeps its own (replayed, inactive) until it is waited for. */
+static void show_done(struct mana_request_info *d)
+{
+    MPI_Request g;
+    if (completed_request(d->done, &g) != MPI_SUCCESS)
+        return;
+    if (d->persistent)
+        d->shadow_real = real_of(VID_REQUEST, d->vid);
+    vid_update_real(VID_REQUEST, d->vid, MANA_REAL(g));
+    d->done = NULL; /* the completed request's now */
+}
+
+/* A receive whose cancel had not resolved when the drain gave up: it
+ * must not stay cancelled behind the application's back. */
+static void settle_cancel(struct mana_request_info *d)
+{
+    int no_memory = 0;
+    for (long i = 0; i < 100000000L && d->ckpt == MANA_REQ_CKPT_CANCELLING && !no_memory; i++)
+        resolve_cancel(d, &no_memory);
+}
+
+static void resume_requests(int restarted)
+{
+    size_t cursor = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL)
+        if (d->ckpt == MANA_REQ_CKPT_CANCELLING)
+            settle_cancel(d);
+    for (;;) {
+        struct mana_request_info *first = NULL;
+        cursor = 0;
+        while ((d = mana_request_info_next(&cursor)) != NULL)
+            if (d->ckpt == MANA_REQ_CKPT_REPOST && (first == NULL || d->post_seq < first->post_seq))
+                first = d;
+        if (first == NULL)
+            break;
+        repost(first);
+    }
+    cursor = 0;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        if (d->ckpt == MANA_REQ_CKPT_DONE && d->done != NULL) {
+            if (restarted) {
+                show_done(d);
+            } else {
+                drain_store_release(d->done); /* MPI's request is still there */
+                d->done = NULL;
+            }
+        }
+        if (d->ckpt != MANA_REQ_CKPT_CANCELLING)
+            d->ckpt = MANA_REQ_CKPT_NONE;
+    }
+}
+
+static void drain_resume(void)
+{
+    resume_requests(0);
+}
+
+void mana_drain_install(void)
+{
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    s->drain_begin = drain_begin;
+    s->drain_pass = drain_pass;
+    s->drain_resume = drain_resume;
+}
+
+/* The buffer of MPI_Buffer_attach, attached again at a restart. */
+static void *attached_buffer;
+static int attached_size;
+
+int mana_buffer_attach(struct mana_crossing *c, void *buffer, int size)
+{
+    mana_cross_to_lower(c);
+    int rc = MPI_LOWER.MPI_Buffer_attach(buffer, size);
+    mana_cross_to_upper(c);
+    if (rc == MPI_SUCCESS) {
+        attached_buffer = buffer;
+        attached_size = size;
+    }
+    return rc;
+}
+
+int mana_buffer_detach(struct mana_crossing *c, void *buffer_addr, int *size)
+{
+    mana_cross_to_lower(c);
+    int rc = MPI_LOWER.MPI_Buffer_detach(buffer_addr, size);
+    mana_cross_to_upper(c);
+    if (rc == MPI_SUCCESS)
+        attached_buffer = NULL;
+    return rc;
+}
+
+void mana_drain_after_restart(struct mana_crossing *c)
+{
+    mana_cross_to_lower(c);
+    if (attached_buffer != NULL)
+        MPI_LOWER.MPI_Buffer_attach(attached_buffer, attached_size);
+    resume_requests(1);
+    mana_cross_to_upper(c);
+}
+
+/* --- the receive paths ------------------------------------------------ */
+
+int mana_drained_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int source, int tag,
+                      MPI_Comm vcomm, MPI_Status *status, int *rc)
+{
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
+        return 0;
+    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
+    if (m == NULL)
+        return 0;
+    drain_store_take(m);
+    mana_cross_to_lower(c);
+    *rc = deliver(m, buf, count, (MPI_Datatype)real_of(VID_DATATYPE, vtype), (MPI_Comm)real_of(VID_COMM, vcomm));
+    fill_status(m, status);
+    mana_cross_to_upper(c);
+    drain_store_release(m);
+    return 1;
+}
+
+int mana_drained_probe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Status *status)
+{
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
+        return 0;
+    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
+    if (m == NULL)
+        return 0;
+    mana_cross_to_lower(c);
+    fill_status(m, status);
+    mana_cross_to_upper(c);
+    return 1;
+}
+
+int mana_drained_mprobe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Message *real_message,
+                        MPI_Status *status)
+{
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
+        return 0;
+    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
+    if (m == NULL)
+        return 0;
+    drain_store_take(m);
+    mana_cross_to_lower(c);
+    fill_status(m, status);
+    mana_cross_to_upper(c);
+    *real_message = (MPI_Message)(DRAINED_MESSAGE_TAG | (uint32_t)(m->seq & DRAINED_MESSAGE_SEQ));
+    return 1;
+}
+
+void mana_matched_note(struct mana_crossing *c, MPI_Message real, MPI_Comm vcomm, const MPI_Status *status)
+{
+    if (real == MPI_MESSAGE_NO_PROC || n_matched == MATCHED_MAX)
+        return; /* not noted: a checkpoint waits for its MPI_Mrecv, and gives up */
+    MPI_Count bytes = 0;
+    mana_cross_to_lower(c);
+    MPI_LOWER.MPI_Get_elements_x(status, (MPI_Datatype)real_of(VID_DATATYPE, MPI_BYTE), &bytes);
+    mana_cross_to_upper(c);
+    matched[n_matched++] = (struct matched){.real = MANA_REAL(real), .bytes = bytes, .vcomm = (int32_t)vcomm,
+                                            .source = status->MPI_SOURCE, .tag = status->MPI_TAG};
+}
+
+int mana_p2p_irecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, int source, int tag,
+                   MPI_Comm vcomm, MPI_Comm rcomm, MPI_Request *out, uint8_t *counted)
+{
+    struct mana_drained *m = NULL;
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) != 0, 0))
+        m = drain_store_match((int32_t)vcomm, source, tag);
+    int rc;
+    mana_cross_to_lower(c);
+    if (m == NULL) {
+        rc = MPI_LOWER.MPI_Irecv(buf, count, rtype, source, tag, rcomm, out);
+    } else {
+        drain_store_take(m);
+        deliver(m, buf, count, rtype, rcomm);
+        rc = completed_request(m, out);
+        *counted = 1;
+    }
+    mana_cross_to_upper(c);
+    return rc;
+}
+
+int mana_p2p_mrecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, MPI_Message *real_message,
+                   MPI_Status *status)
+{
+    int rc;
+    mana_cross_to_lower(c);
+    if (!is_drained_message(*real_message)) {
+        uint64_t was = MANA_REAL(*real_message);
+        rc = MPI_LOWER.MPI_Mrecv(buf, count, rtype, real_message, status);
+        matched_forget(was);
+    } else {
+        struct mana_drained *m = drained_message(*real_message);
+        rc = m == NULL ? MPI_ERR_REQUEST : deliver(m, buf, count, rtype, MPI_COMM_NULL);
+        if (m != NULL)
+            fill_status(m, status);
+        drain_store_release(m);
+        *real_message = MPI_MESSAGE_NULL;
+    }
+    mana_cross_to_upper(c);
+    return rc;
+}
+
+int mana_p2p_imrecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, MPI_Message *real_message,
+                    MPI_Request *out)
+{
+    int rc;
+    mana_cross_to_lower(c);
+    if (!is_drained_message(*real_message)) {
+        uint64_t was = MANA_REAL(*real_message);
+        rc = MPI_LOWER.MPI_Imrecv(buf, count, rtype, real_message, out);
+        matched_forget(was);
+    } else {
+        struct mana_drained *m = drained_message(*real_message);
+        rc = m == NULL ? MPI_ERR_REQUEST : completed_request(m, out);
+        if (m != NULL)
+            deliver(m, buf, count, rtype, MPI_COMM_NULL);
+        *real_message = MPI_MESSAGE_NULL;
+    }
+    mana_cross_to_upper(c);
+    return rc;
+}
+
+int mana_p2p_iprobe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Comm rcomm, int *flag,
+                    MPI_Status *status)
+{
+    if (mana_drained_probe(c, source, tag, vcomm, status)) {
+        *flag = 1;
+        return MPI_SUCCESS;
+    }
+    mana_cross_to_lower(c);
+    int rc = MPI_LOWER.MPI_Iprobe(source, tag, rcomm, flag, status);
+    mana_cross_to_upper(c);
+    return rc;
+}
+
+int mana_start_requests(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real)
+{
+    int rc = MPI_SUCCESS;
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1)) {
+        mana_cross_to_lower(c);
+        rc = n == 1 ? MPI_LOWER.MPI_Start(real) : MPI_LOWER.MPI_Startall(n, real);
+        mana_cross_to_upper(c);
+        return rc;
+    }
+    /* One at a time, each receive first matched against the drained
+     * messages, in the order MPI would have matched them. */
+    for (int i = 0; i < n && rc == MPI_SUCCESS; i++) {
+        struct mana_request_info *d = mana_request_info_get((int32_t)app[i]);
+        struct mana_drained *m =
+            d != NULL && d->persistent && is_receive(d) ? drain_store_match(d->comm, d->source, d->recv_tag) : NULL;
+        mana_cross_to_lower(c);
+        if (m == NULL) {
+            rc = MPI_LOWER.MPI_Start(&real[i]);
+        } else {
+            drain_store_take(m);
+            deliver(m, d->recv_buf, (int)d->recv_count, (MPI_Datatype)real_of(VID_DATATYPE, d->recv_type),
+                    (MPI_Comm)real_of(VID_COMM, d->comm));
+            MPI_Request g;
+            rc = completed_request(m, &g);
+            if (rc == MPI_SUCCESS) {
+                d->shadow_real = MANA_REAL(real[i]);
+                vid_update_real(VID_REQUEST, d->vid, MANA_REAL(g));
+                real[i] = g;
+                d->counted = 1;
+            }
+        }
+        mana_cross_to_upper(c);
+    }
+    return rc;
+}
