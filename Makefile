@@ -180,7 +180,7 @@ UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/
                 lower-half/vdso_symbol.c
 UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES) \
                 upper-half/mpi_blob.c upper-half/request_info.c lower-half/sigsys_open.c lower-half/ckpt_files.c \
-                lower-half/ckpt_state.c restart/trust.c
+                lower-half/ckpt_state.c restart/trust.c upper-half/drain_store.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz

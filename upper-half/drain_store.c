@@ -136,12 +136,14 @@ void drain_store_release(struct mana_drained *d)
 {
     if (d == NULL)
         return;
-    drain_store_take(d);
+    /* Looked up before D is read: a second release may come after the
+     * chunk that held D is gone. */
     struct mana_drained **p = &all_records;
     while (*p != NULL && *p != d)
         p = &(*p)->all;
     if (*p == NULL)
         return; /* released already */
+    drain_store_take(d);
     *p = d->all;
     if (--live != 0)
         return;
