@@ -58,7 +58,8 @@ ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash
 UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/upper/gen/upper_mpi_exports.o \
               $(BUILD)/obj/upper/gen/upper_mpi_unsupported.o $(BUILD)/obj/upper/gen/upper_mpi_records.o
 
-.PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long fuzzers
+.PHONY: all deps check demo bench install clean examples test-programs unit-tests check-long fuzzers faults-tree \
+        check-faults
 
 # The coordinator (mana-coordinator, mana-ckpt and their client library)
 # keeps its rules beside its sources. It sets COORD_ALL (what `all`
@@ -88,10 +89,11 @@ $(BUILD)/obj/lower/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -fPIE -c $< -o $@
 # -z now: no lazy symbol binding may run inside the SIGSYS handler.
 # The mask calls are exported so the libraries bind to ours (sigsys_open.c).
+LOWER_LINK = $(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
+	  -o $@ $^ -lmpich -lelf $(ZSTD_LIBS) -pthread
 $(BIN_LOWER): $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
-	  -o $@ $^ -lmpich -lelf $(ZSTD_LIBS) -pthread
+	$(LOWER_LINK)
 
 # --- mana-launch -------------------------------------------------------
 $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
@@ -217,10 +219,51 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(ZSTD_LIBS) -pthread
 
+# --- the fault-injection test tree (tests/faults/, docs/reliability.md) -
+# build/faults/ is build/ with the lower half and the coordinator built
+# with MANA_TEST_FAULTS, so MANA_TEST_FAULT can kill, stop or fail them at
+# named points (include/mana/test_faults.h). Only the files holding such
+# points are compiled twice; the other programs are copies (each finds
+# its siblings from its own path), lib/mana a link. Never installed.
+FAULTS_TREE := $(BUILD)/faults
+FAULT_LOWER_SRC := lower-half/ckpt_thread.c lower-half/ckpt_write.c lower-half/lower_main.c restart/image_writer.c
+FAULT_LOWER_OBJ = $(filter-out $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(FAULT_LOWER_SRC)),$(LOWER_OBJ)) \
+                  $(patsubst %.c,$(BUILD)/obj/lower-faults/%.o,$(FAULT_LOWER_SRC) lower-half/test_faults.c)
+FAULT_COORD_OBJ = $(BUILD)/obj/coord-faults/coordinator/coordinator.o $(BUILD)/obj/coord-faults/lower-half/test_faults.o \
+                  $(COORD_OBJ_DIR)/restart/trust.o $(COORD_CLIENT_OBJ)
+FAULTS_COPIED := $(addprefix $(FAULTS_TREE)/bin/,mana-launch mana-restart mana-ckpt mana-inspect)
+faults-tree: $(FAULTS_TREE)/libexec/mana/mana-lh-mpich $(FAULTS_TREE)/bin/mana-coordinator $(FAULTS_COPIED) \
+             $(FAULTS_TREE)/lib/mana
+$(BUILD)/obj/lower-faults/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -DMANA_TEST_FAULTS $(MPI_WARN) $(MPICH_INC) -Ilower-half -Irestart $(ZSTD_CFLAGS) -mfsgsbase \
+	  -fno-stack-protector -fPIE -c $< -o $@
+$(FAULTS_TREE)/libexec/mana/mana-lh-mpich: $(FAULT_LOWER_OBJ)
+	@mkdir -p $(dir $@)
+	$(LOWER_LINK)
+$(BUILD)/obj/coord-faults/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -DMANA_TEST_FAULTS -Icoordinator -Irestart -c $< -o $@
+$(FAULTS_TREE)/bin/mana-coordinator: $(FAULT_COORD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^
+$(FAULTS_TREE)/bin/%: $(BUILD)/bin/%
+	@mkdir -p $(dir $@)
+	cp -f $< $@
+$(FAULTS_TREE)/lib/mana: $(LIB_MANA) $(STUBS)
+	@mkdir -p $(dir $@)
+	ln -sfn ../../lib/mana $@
+
 # --- the two commands of the README ------------------------------------
 check: deps
-	@$(MAKE) --no-print-directory all examples test-programs unit-tests fuzzers
+	@$(MAKE) --no-print-directory all examples test-programs unit-tests fuzzers faults-tree
 	@tests/run-tests.sh
+
+# The whole fault matrix (tests/faults/, docs/reliability.md); `make
+# check` runs a sample of it.
+check-faults: deps
+	@$(MAKE) --no-print-directory all test-programs faults-tree
+	@tests/run-tests.sh --faults
 
 # The long tests: each fuzzer for FUZZ_SECONDS.
 check-long: deps

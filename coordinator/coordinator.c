@@ -17,6 +17,7 @@
 #include "coord_proto.h"
 #include "coord_client.h"
 #include "trust.h"
+#include "mana/test_faults.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -176,10 +177,18 @@ static const char *hint(int e)
 }
 
 /* Writes DIR/NAME atomically: DIR/.NAME.tmp, fsync, rename, fsync DIR.
- * WRITE_FN prints the content. 0, or -1 with ERR. */
-static int write_atomic(const char *dir, const char *name, mode_t mode, int (*write_fn)(FILE *, void *), void *arg,
-                        char *err, size_t errlen)
+ * WRITE_FN prints the content. 0, or -1 with ERR. *RENAMED (if not NULL)
+ * says whether DIR/NAME was replaced, which a failed fsync of DIR after
+ * the rename leaves so. PHASE names the write for the test tree's fault
+ * injection (test_faults.h: PHASE for the content, PHASE-sync for the
+ * directory's fsync). */
+static int write_atomic(const char *dir, const char *name, const char *phase, mode_t mode,
+                        int (*write_fn)(FILE *, void *), void *arg, int *renamed, char *err, size_t errlen)
 {
+    char sync_phase[64];
+    fmt(sync_phase, sizeof sync_phase, "%s-sync", phase);
+    if (renamed)
+        *renamed = 0;
     char tmp[PATH_MAX + 64], dst[PATH_MAX + 64];
     fmt(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
     fmt(dst, sizeof dst, "%s/%s", dir, name);
@@ -201,6 +210,11 @@ static int write_atomic(const char *dir, const char *name, mode_t mode, int (*wr
     bad |= fflush(f) != 0;
     int e = errno;
     if (!bad) {
+        /* The test tree only: fail as a full or broken disk would. */
+        e = test_fault_errno(phase, -1, g.ck.gen);
+        bad = e != 0;
+    }
+    if (!bad) {
         bad = fsync(fd) != 0;
         e = errno;
     }
@@ -219,8 +233,11 @@ static int write_atomic(const char *dir, const char *name, mode_t mode, int (*wr
         fmt(err, errlen, "cannot rename %s to %s (%s)", tmp, dst, strerror(e));
         return -1;
     }
-    if (fsync_dir(dir) != 0) {
-        e = errno;
+    if (renamed)
+        *renamed = 1;
+    e = test_fault_errno(sync_phase, -1, g.ck.gen);
+    if (e != 0 || fsync_dir(dir) != 0) {
+        e = e ? e : errno;
         fmt(err, errlen, "cannot fsync the directory %s (%s)%s", dir, strerror(e), hint(e));
         return -1;
     }
@@ -655,14 +672,16 @@ static void ckpt_complete(void)
         ckpt_fail(err, 1);
         return;
     }
-    if (write_atomic(g.ck.dir, "MANIFEST", 0600, write_manifest, &ma, err, sizeof err) != 0) {
+    test_fault_point("manifest", -1, g.ck.gen);
+    if (write_atomic(g.ck.dir, "MANIFEST", "manifest", 0600, write_manifest, &ma, NULL, err, sizeof err) != 0) {
         ckpt_fail(err, 1);
         return;
     }
     char name[64], content[80];
     coord_gen_name(g.ck.gen, name, sizeof name);
     fmt(content, sizeof content, "%s\n", name);
-    if (write_atomic(g.dir, "latest", 0600, write_string, content, err, sizeof err) != 0) {
+    test_fault_point("latest", -1, g.ck.gen);
+    if (write_atomic(g.dir, "latest", "latest", 0600, write_string, content, NULL, err, sizeof err) != 0) {
         /* The generation is complete (it has its manifest) but latest
          * could not move: a restart would take the previous one. */
         char m[PATH_MAX + 300];
@@ -1395,7 +1414,7 @@ int main(int argc, char **argv)
     if (g.lfd < 0)
         return 1;
     fmt(g.file_line, sizeof g.file_line, "%s %s\n", g.hostport, g.token);
-    if (write_atomic(g.dir, COORD_FILE_NAME, 0600, write_string, g.file_line, err, sizeof err) != 0) {
+    if (write_atomic(g.dir, COORD_FILE_NAME, "address", 0600, write_string, g.file_line, NULL, err, sizeof err) != 0) {
         coord_log("%s", err);
         return 1;
     }

@@ -22,6 +22,7 @@
 #include "ckpt_write.h"
 #include "mana/lock_word.h"
 #include "mana/raw_syscall.h"
+#include "mana/test_faults.h"
 
 #define STOP_TIMEOUT_MS 60000
 
@@ -194,6 +195,7 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
         ckpt_agree_cancel(table);
         return;
     }
+    test_fault_point("agree", my_rank, cmd->gen);
     if (ckpt_agree(table, ckpt_comm, err, sizeof err) != 0) {
         report_failure(c, cmd->gen, err);
         await_verdict(c, cmd->gen);
@@ -221,6 +223,8 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
                                   sizeof err);
     if (rc == 0)
         rc = ckpt_write_image(path, &hdr, threads, nthreads, &p, &sum, err, sizeof err);
+    if (rc == 0)
+        test_fault_point("done", my_rank, cmd->gen);
     if (rc == 0)
         coord_client_report(c, cmd->gen, 1, sum.file_size, sum.digest, NULL);
     else

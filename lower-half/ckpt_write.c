@@ -13,6 +13,7 @@
 
 #include "ckpt_regions.h"
 #include "mana/raw_syscall.h"
+#include "mana/test_faults.h"
 #include "proc_maps.h"
 #include "region_labeller.h"
 
@@ -106,6 +107,9 @@ int ckpt_write_image(const char *path, const struct image_writer_header *hdr, co
         /* Unreadable regions are reserves and guard pages: their place
          * and protection are kept, not their (absent) contents. */
         const void *data = (r->prot & PROT_READ) ? (const void *)(uintptr_t)r->start : NULL;
+        /* Half the regions in: the temporary file is there, part written. */
+        if (i == regions.count / 2)
+            test_fault_point("write", (int)hdr->rank, hdr->generation);
         rc = image_writer_add_region(w, r->start, r->end - r->start, r->prot, r->flags, r->name, data);
     }
     if (rc != 0) {

@@ -32,6 +32,7 @@
 #include "mana/call_table.h"
 #include "mana/fsbase.h"
 #include "mpi_adapters.h"
+#include "mana/test_faults.h"
 #include "mpi_rank_env.h"
 #include "region_dump.h"
 #include "region_labeller.h"
@@ -231,6 +232,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     static struct ckpt_restore st;
     if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0)
         die_with_job("%s", err);
+    unsigned long long gen = image_reader_header(st.reader)->generation;
     int rc = ckpt_restore_reserve(&st, err, sizeof err);
     if (rc == 1)
         reexec_for_new_layout(argv);
@@ -248,6 +250,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);
+    test_fault_point("restore", rank, gen);
     if (ckpt_restore_memory(&st, err, sizeof err) != 0)
         die("%s", err);
     struct install_paths paths;
@@ -280,6 +283,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     if (ckpt_restore_threads(&st, &table->threads, err, sizeof err) != 0)
         die_with_job("%s", err);
     ckpt_restore_close(&st);
+    test_fault_point("resume", rank, gen);
     ckpt_resume_frame(st.main.frame, st.main.upper_fs);
 }
 

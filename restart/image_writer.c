@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include "image_writer.h"
 #include "image_format.h"
+#include "mana/test_faults.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +252,18 @@ static int pwrite_all(int fd, const void *data, size_t len, uint64_t off)
     return 0;
 }
 
+/* pwrite_all for the image itself; in the test tree a write may be made
+ * to fail as on a full or broken disk (test_faults.h, phase "write"). */
+static int out_pwrite(struct image_writer *w, const void *data, size_t len, uint64_t off)
+{
+    int e = test_fault_errno("write", (int)w->hdr.rank, w->hdr.generation);
+    if (e != 0) {
+        errno = e;
+        return -1;
+    }
+    return pwrite_all(w->fd, data, len, off);
+}
+
 static uint64_t out_pos(const struct image_writer *w)
 {
     return w->flushed + w->used;
@@ -260,7 +273,7 @@ static int out_flush(struct image_writer *w)
 {
     if (w->used == 0)
         return 0;
-    if (pwrite_all(w->fd, w->buf, w->used, w->flushed) < 0)
+    if (out_pwrite(w, w->buf, w->used, w->flushed) < 0)
         return fail_errno(w, errno, "writing %s", w->tmp_path);
     w->flushed += w->used;
     w->used = 0;
@@ -273,7 +286,7 @@ static int out_write(struct image_writer *w, const void *data, size_t len)
     if ((w->used + len > OUTBUF_SIZE || len >= OUTBUF_SIZE / 2) && out_flush(w) < 0)
         return -1;
     if (len >= OUTBUF_SIZE / 2) {
-        if (pwrite_all(w->fd, data, len, w->flushed) < 0)
+        if (out_pwrite(w, data, len, w->flushed) < 0)
             return fail_errno(w, errno, "writing %s", w->tmp_path);
         w->flushed += len;
         return 0;
@@ -289,7 +302,7 @@ static int out_patch(struct image_writer *w, uint64_t off, const void *data, siz
     const uint8_t *p = data;
     if (off < w->flushed) {
         size_t n = off + len <= w->flushed ? len : (size_t)(w->flushed - off);
-        if (pwrite_all(w->fd, p, n, off) < 0)
+        if (out_pwrite(w, p, n, off) < 0)
             return fail_errno(w, errno, "writing %s", w->tmp_path);
         p += n;
         off += n;
