@@ -29,7 +29,33 @@ static struct {
     struct coord_rbuf rb;
     int64_t deadline;
     long timeout;
+    char ckdir[4200]; /* the checkpoint directory, for messages ("CKPT_DIR" if unknown) */
+    int ckdir_known;  /* not with --coord alone */
+    uint64_t gen;     /* the generation STARTED named, 0 before */
 } s;
+
+/* What a restart would take now, for a message after a checkpoint whose
+ * outcome mana-ckpt could not learn: "DIR/latest names gen-N". */
+static const char *latest_now(char *buf, size_t len)
+{
+    char path[4300], name[64] = "";
+    if (!s.ckdir_known) {
+        snprintf(buf, len, "CKPT_DIR/latest names the generation a restart uses");
+        return buf;
+    }
+    snprintf(path, sizeof path, "%s/latest", s.ckdir);
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        snprintf(buf, len, "%s has no latest: there is no complete generation to restart from", s.ckdir);
+        return buf;
+    }
+    if (fgets(name, sizeof name, f) == NULL)
+        name[0] = '\0';
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(buf, len, "%s/latest names %s, which a restart uses", s.ckdir, name);
+    return buf;
+}
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int code, const char *fmt, ...)
@@ -96,8 +122,8 @@ static void next_msg(struct coord_msg *m, const char *waiting_for)
         if (left <= 0)
             die(EXIT_FAILED,
                 "no %s from the coordinator at %s within %ld s; it may still be working: see mana-ckpt --status "
-                "and CKPT_DIR/coordinator.log, or use a longer --timeout",
-                waiting_for, s.hostport, s.timeout);
+                "and %s/coordinator.log, or use a longer --timeout",
+                waiting_for, s.hostport, s.timeout, s.ckdir);
         struct pollfd p = {.fd = s.fd, .events = POLLIN};
         int pr = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
         if (pr < 0 && errno != EINTR)
@@ -105,11 +131,19 @@ static void next_msg(struct coord_msg *m, const char *waiting_for)
         if (pr <= 0)
             continue;
         long n = coord_rbuf_fill(&s.rb, s.fd);
+        char now[4400];
+        if (n == 0 && s.gen != 0)
+            /* The coordinator died during the checkpoint: whether the
+             * generation counts is what latest says, so say it. */
+            die(EXIT_FAILED,
+                "the coordinator at %s closed the connection before the result of generation %" PRIu64
+                " (it exited or was killed: see %s/coordinator.log), so that generation may be incomplete; %s",
+                s.hostport, s.gen, s.ckdir, latest_now(now, sizeof now));
         if (n == 0)
             die(EXIT_FAILED,
-                "the coordinator at %s closed the connection before its %s (did it stop? see "
-                "CKPT_DIR/coordinator.log)",
-                s.hostport, waiting_for);
+                "the coordinator at %s closed the connection before its %s (it exited or was killed: see "
+                "%s/coordinator.log)",
+                s.hostport, waiting_for, s.ckdir);
         if (n < 0 && errno != EINTR && errno != EAGAIN)
             die(EXIT_FAILED, "lost the connection to the coordinator at %s (%s)", s.hostport, strerror(errno));
     }
@@ -149,6 +183,7 @@ static int do_checkpoint(int exit_after)
     send_fmt(&f);
     next_msg(&m, "answer to CHECKPOINT");
     if (strcmp(m.verb, "STARTED") == 0) {
+        s.gen = u64_or(&m, "gen", 0);
         printf("checkpoint generation %" PRIu64 " started in %s (%" PRIu64 " ranks)\n", u64_or(&m, "gen", 0),
                str_or(&m, "dir", dir, sizeof dir, "?"), u64_or(&m, "nranks", 0));
         fflush(stdout);
@@ -337,6 +372,8 @@ int main(int argc, char **argv)
         snprintf(s.hostport, sizeof s.hostport, "%s", coord);
         snprintf(tok, sizeof tok, "%s", token);
         snprintf(s.where, sizeof s.where, "Its address is given by --coord");
+        snprintf(s.ckdir, sizeof s.ckdir, "%s", dir ? dir : "CKPT_DIR");
+        s.ckdir_known = dir != NULL;
     } else if (token) {
         fprintf(stderr, "mana-ckpt: --token goes with --coord HOST:PORT\n");
         return EXIT_USAGE;
@@ -349,6 +386,8 @@ int main(int argc, char **argv)
         if (r < 0)
             die(EXIT_UNREACHABLE, "%s", err);
         const char *d = dir ? dir : getenv("MANA_CKPT_DIR");
+        snprintf(s.ckdir, sizeof s.ckdir, "%s", d && *d ? d : "./mana-checkpoints");
+        s.ckdir_known = 1;
         if (!dir && getenv("MANA_COORD") && *getenv("MANA_COORD"))
             snprintf(s.where, sizeof s.where, "Its address is taken from MANA_COORD");
         else

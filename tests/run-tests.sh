@@ -3,12 +3,22 @@
 # (and ", N skipped"). Unit tests are Check programs, plain and under
 # AddressSanitizer/UBSan; integration tests are scripts in
 # tests/integration/ that print "ok -", "not ok -" and "skip -" lines.
+# With --faults, only the fault-injection harness (tests/faults/), its
+# whole matrix; otherwise everything, with a sample of that matrix.
 set -u
+FAULTS=sample
+if [ "${1:-}" = --faults ]; then
+  FAULTS=all
+fi
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 passed=0 failed=0 skipped=0
 
+scripts=("$TOP"/tests/integration/*.sh "$TOP"/tests/faults/fault_*.sh)
+[ "$FAULTS" = all ] && scripts=("$TOP"/tests/faults/fault_*.sh)
+
 for variant in unit unit-san; do
+  [ "$FAULTS" = all ] && break
   for t in "$BUILD"/tests/$variant/check_*; do
     [ -x "$t" ] || continue
     name="$variant/$(basename "$t")"
@@ -33,9 +43,9 @@ for variant in unit unit-san; do
   done
 done
 
-for script in "$TOP"/tests/integration/*.sh; do
+for script in "${scripts[@]}"; do
   echo "# $(basename "$script")"
-  out=$(BUILD=$BUILD bash "$script" 2>&1)
+  out=$(BUILD=$BUILD FAULTS=$FAULTS bash "$script" 2>&1)
   rc=$?
   printf '%s\n' "$out"
   p=$(grep -c '^ok - ' <<<"$out")
