@@ -97,12 +97,22 @@ native_reference() {
 }
 
 # start_case NAME: the job under mana-launch (MANA_TEST_FAULT as the
-# caller exported it), its directory $WORK/NAME, checkpoints in $D.
+# caller exported it), its directory $WORK/NAME, checkpoints in $D. With
+# CASE_TMPFS=SIZE, $D is on a tmpfs of that size mounted for the case
+# (MNT; unmounted by end_case).
 start_case() {
   CASE=$1
   CD=$WORK/$1
   D=$CD/ck
+  MNT=
   mkdir -p "$CD/files"
+  if [ -n "${CASE_TMPFS:-}" ]; then
+    MNT=$CD/mnt
+    mkdir -p "$MNT"
+    mount -t tmpfs -o "size=$CASE_TMPFS,mode=0700" tmpfs "$MNT" || return 1
+    MOUNTS+=("$MNT")
+    D=$MNT/ck
+  fi
   start_job "$1" "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$D" "$PROG" $STEPS "$CD/files/out" $ROUNDS
 }
 
@@ -243,7 +253,9 @@ ckpt_fault() {
   local name=$1 fault=$2 nmarks=$3 action=$4 fate=$5 pattern=$6 want_latest=${7:-1}
   local t0 t_ckpt t_job
   only "$name" || return 0
-  MANA_TEST_FAULT=$fault start_case "$name"
+  if ! MANA_TEST_FAULT=$fault start_case "$name"; then
+    skip "$name: cannot mount a tmpfs for the checkpoint directory"; return
+  fi
   if ! wait_step "$name" 2 || ! checkpoint "$D"; then
     not_ok "$name: generation 1 before the fault"; kill_tree "$JOB"; return
   fi
@@ -275,9 +287,21 @@ ckpt_fault() {
   check "$name: generation 1 is unchanged" gen1_unchanged
   check "$name: every complete generation verifies" gens_sound
   check "$name: mana-restart finishes the program as the native run does" restart_ok restart
+  [ -n "${CASE_KEEP:-}" ] || end_case
   sed "s/^/# $name: mana-ckpt said: /" "$CD/ckpt2.out" | grep -v ' started in '
   grep -h 'MANA: ' "$WORK/$name.err" | sort -u | sed "s/^/# $name: the job said: /" | head -4
   local line="$name: mana-ckpt answered $(secs "$t0" "$t_ckpt") s after the fault, the job ended after $(secs "$t0" "$t_job") s, the restart took $RESTART_S s"
   echo "# timing: $line"
   echo "$line" >>"$FAULT_TIMES"
+}
+
+end_case() { # after the checks: unmount the case's tmpfs
+  case_procs_kill "$CD"
+  [ -n "$MNT" ] && { chattr -R -i "$MNT" 2>/dev/null; umount "$MNT"; }
+  MNT=
+}
+
+fill_fs() { # fills the file system of $D (a file beside it) until it is full
+  dd if=/dev/zero of="$(dirname "$D")/filler" bs=64k status=none 2>/dev/null
+  return 0
 }
