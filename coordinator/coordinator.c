@@ -673,7 +673,16 @@ static void ckpt_complete(void)
         return;
     }
     test_fault_point("manifest", -1, g.ck.gen);
-    if (write_atomic(g.ck.dir, "MANIFEST", "manifest", 0600, write_manifest, &ma, NULL, err, sizeof err) != 0) {
+    int manifest_renamed = 0;
+    if (write_atomic(g.ck.dir, "MANIFEST", "manifest", 0600, write_manifest, &ma, &manifest_renamed, err,
+                     sizeof err) != 0) {
+        /* A MANIFEST whose name may not survive a crash makes no
+         * generation: take it back, so no .failed directory holds one. */
+        if (manifest_renamed) {
+            char mp[PATH_MAX + 32];
+            fmt(mp, sizeof mp, "%s/MANIFEST", g.ck.dir);
+            unlink(mp);
+        }
         ckpt_fail(err, 1);
         return;
     }
@@ -681,7 +690,18 @@ static void ckpt_complete(void)
     coord_gen_name(g.ck.gen, name, sizeof name);
     fmt(content, sizeof content, "%s\n", name);
     test_fault_point("latest", -1, g.ck.gen);
-    if (write_atomic(g.dir, "latest", "latest", 0600, write_string, content, NULL, err, sizeof err) != 0) {
+    int renamed = 0;
+    if (write_atomic(g.dir, "latest", "latest", 0600, write_string, content, &renamed, err, sizeof err) != 0 &&
+        renamed) {
+        /* latest was renamed into place but the directory's fsync failed:
+         * latest names this generation now, and after a crash it names
+         * either this one or the previous one, both complete (this one's
+         * MANIFEST and images are durable). Failing the generation here
+         * would rename it away under latest and leave latest naming
+         * nothing: the job's last good checkpoint lost. So it counts. */
+        coord_log("generation %" PRIu64 ": warning: %s; latest names %s, but after a crash it may name the previous "
+                  "generation again (both are complete)", g.ck.gen, err, name);
+    } else if (!renamed) {
         /* The generation is complete (it has its manifest) but latest
          * could not move: a restart would take the previous one. */
         char m[PATH_MAX + 300];
