@@ -20,9 +20,9 @@ LOST="closed the connection before the result of generation 2 .*may be incomplet
 wanted sample && ckpt_fault agree-kill-rank 'agree:kill@1#2' 0 hit_none dies "$DEAD"
 wanted full && ckpt_fault agree-kill-ranks 'agree:stop#2' 2 hit_ranks dies "$DEAD"
 wanted full && ckpt_fault agree-kill-mpirun 'agree:stop#2' 2 hit_mpirun dies "$DEAD"
-wanted sample && ckpt_fault agree-kill-coord 'agree:stop#2' 2 hit_coord "goes on" "$LOST"
+wanted full && ckpt_fault agree-kill-coord 'agree:stop#2' 2 hit_coord "goes on" "$LOST"
 # phase: image write
-wanted sample && ckpt_fault write-kill-rank 'write:kill@1#2' 0 hit_none dies "$DEAD"
+wanted full && ckpt_fault write-kill-rank 'write:kill@1#2' 0 hit_none dies "$DEAD"
 wanted full && ckpt_fault write-kill-ranks 'write:stop#2' 2 hit_ranks dies "$DEAD"
 wanted full && ckpt_fault write-kill-mpirun 'write:stop#2' 2 hit_mpirun dies "$DEAD"
 wanted full && ckpt_fault write-kill-coord 'write:stop#2' 2 hit_coord "goes on" "$LOST"

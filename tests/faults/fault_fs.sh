@@ -30,7 +30,7 @@ freeze_dir() { # before generation 2: the checkpoint directory unwritable
 }
 
 export CASE_TMPFS=48m
-wanted sample && ckpt_fault full-at-manifest 'manifest:stop#2' 1 hit_fill_cont "goes on" \
+wanted full && ckpt_fault full-at-manifest 'manifest:stop#2' 1 hit_fill_cont "goes on" \
   "generation 2 failed: cannot write .*MANIFEST.tmp \\(No space left on device\\): the file system is full"
 wanted full && ckpt_fault full-at-latest 'latest:stop#2' 1 hit_fill_cont "goes on" \
   "generation 2 failed: cannot write .*latest.tmp \\(No space left on device\\): the file system is full"
