@@ -28,6 +28,12 @@ hit_freeze_gen_cont() { # the ranks are stopped: make generation 2 unwritable
 freeze_dir() { # before generation 2: the checkpoint directory unwritable
   chattr +i "$D"
 }
+ckpt_dir_unwritable() {
+  # shellcheck disable=SC2034
+  CASE_BEFORE=freeze_dir ckpt_fault dir-unwritable '' 0 hit_none "goes on" \
+    "cannot checkpoint now: cannot create the generation directory .*gen-000002 \\(Operation not permitted\\): the coordinator may not write there"
+  # The restart above ran from the unwritable directory: it reads only.
+}
 
 export CASE_TMPFS=48m
 wanted full && ckpt_fault full-at-manifest 'manifest:stop#2' 1 hit_fill_cont "goes on" \
@@ -37,6 +43,7 @@ wanted full && ckpt_fault full-at-latest 'latest:stop#2' 1 hit_fill_cont "goes o
 wanted full && ckpt_fault gen-dir-unwritable 'agree:stop#2' 2 hit_freeze_gen_cont "goes on" \
   "generation 2 failed: .*rank-0000[01]\\.mana.*Operation not permitted"
 unset CASE_TMPFS
+wanted full && ckpt_dir_unwritable
 wanted full && ckpt_fault write-eio 'write:eio@1#2' 0 hit_none "goes on" \
   "generation 2 failed: rank 1 .*cannot write checkpoint image .*rank-00001\\.mana .*Input/output error: the device reported an I/O error"
 wanted full && ckpt_fault manifest-eio 'manifest:eio#2' 0 hit_none "goes on" \

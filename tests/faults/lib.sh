@@ -257,10 +257,13 @@ ckpt_fault() {
     skip "$name: cannot mount a tmpfs for the checkpoint directory"; return
   fi
   if ! wait_step "$name" 2 || ! checkpoint "$D"; then
-    not_ok "$name: generation 1 before the fault"; kill_tree "$JOB"; return
+    not_ok "$name: generation 1 before the fault"; sed 's/^/#   job: /' "$WORK/$name.err" | tail -8
+    kill_tree "$JOB"; end_case; return
   fi
   snapshot
   wait_step "$name" 4 || { not_ok "$name: the job reaches step 4"; kill_tree "$JOB"; return; }
+  # CASE_BEFORE: what breaks before generation 2 is asked for.
+  [ -n "${CASE_BEFORE:-}" ] && $CASE_BEFORE
   timeout 60 "$CKPT" --ckpt-dir "$D" --checkpoint >"$CD/ckpt2.out" 2>&1 &
   local ck=$!
   STARTED+=("$ck")
@@ -297,7 +300,8 @@ ckpt_fault() {
 
 end_case() { # after the checks: unmount the case's tmpfs
   case_procs_kill "$CD"
-  [ -n "$MNT" ] && { chattr -R -i "$MNT" 2>/dev/null; umount "$MNT"; }
+  chattr -R -i "$CD" 2>/dev/null
+  [ -n "$MNT" ] && umount "$MNT"
   MNT=
 }
 
