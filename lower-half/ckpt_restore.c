@@ -55,6 +55,15 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
     if (trust_check_fd(image_reader_fd(st->reader), path, err, errlen) != 0)
         return -1;
     const struct image_header *h = image_reader_header(st->reader);
+    if ((int)h->nranks == nranks && (int)h->rank != rank) {
+        /* The right job size, the wrong rank: the file was renamed or
+         * copied over another rank's, not the job started with another -np. */
+        snprintf(err, errlen,
+                 "%s is the image of rank %u, not of rank %d: the generation's images were renamed or swapped; "
+                 "restart from another generation (mana-restart --generation N)",
+                 path, h->rank, rank);
+        return -1;
+    }
     if ((int)h->nranks != nranks || (int)h->rank != rank) {
         snprintf(err, errlen,
                  "%s is the image of rank %u of a %u-rank job, but this is rank %d of %d: restart with "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mana-restart on checkpoints that must not restart (DESIGN.md invariant 8,
 # issue 5 acceptance 5): a missing image, a truncated one, one with a
-# damaged region, one from another format version, the wrong rank count,
+# damaged region, one from another format version, a zero-length one, two
+# swapped, another job's, the wrong rank count,
 # no complete generation, a damaged `latest`, a --generation that does not
 # exist, and a disk that fills up during a checkpoint. Each must end with
 # the exit status mana-restart(1) gives and a message naming the problem,
@@ -173,6 +174,29 @@ sed -i -E 's/^(rank 1 [^ ]+ [0-9]+ )[0-9a-f]{16}$/\10123456789abcdef/' "$WORK/di
 refused "image whose digest is not the manifest's: exit 1" 1 "digest [0-9a-f]{16} is not the 0123456789abcdef" \
   "$WORK/digest"
 
+# Zero-length image of rank 1, the manifest made to agree: the reader
+# finds no header.
+copy zerolen
+: >"$(img "$WORK/zerolen" 1)"
+set_manifest_size "$WORK/zerolen" 1 0
+refused "zero-length image the manifest agrees with: exit 1" 1 "rank-00001\\.mana is truncated: the file is empty" \
+  "$WORK/zerolen"
+
+# Swapped: rank 0's image named as rank 1's and the other way round, the
+# manifest lines made to agree (sizes and digests): each rank finds
+# another rank's image, and says so rather than blame the rank count.
+copy swapped
+mv "$(img "$WORK/swapped" 0)" "$WORK/swapped/r0"
+mv "$(img "$WORK/swapped" 1)" "$(img "$WORK/swapped" 0)"
+mv "$WORK/swapped/r0" "$(img "$WORK/swapped" 1)"
+m0=$(sed -n -E 's/^rank 0 rank-00000\.mana (.*)$/\1/p' "$WORK/swapped/gen-000001/MANIFEST")
+m1=$(sed -n -E 's/^rank 1 rank-00001\.mana (.*)$/\1/p' "$WORK/swapped/gen-000001/MANIFEST")
+sed -i -E "s/^rank 0 rank-00000\\.mana .*/rank 0 rank-00000.mana $m1/; s/^rank 1 rank-00001\\.mana .*/rank 1 rank-00001.mana $m0/" \
+  "$WORK/swapped/gen-000001/MANIFEST"
+refused "swapped images of ranks 0 and 1: exit 1, naming the swap" 1 \
+  "rank-0000[01]\\.mana is the image of rank [01], not of rank [01]: the generation's images were renamed or swapped" \
+  "$WORK/swapped"
+
 # --- rank count ------------------------------------------------------------------
 expect_status "restart of a 2-rank checkpoint with 1 rank: exit 3" 3 \
   "checkpointed with 2 ranks but this job has 1: restart with 'mpirun -np 2 " restart_np 1 "$GOOD"
@@ -261,6 +285,20 @@ full_disk() {
     not_ok "full disk: the restart ends with the uninterrupted run's checksum"
 }
 full_disk
+
+# A foreign image: rank 1's image of the other job above (same program,
+# same rank count) in place of this job's, the manifest's size made to
+# agree: only the digest the manifest recorded tells them apart.
+if [ -f "$WORK/full/ckpt/gen-000001/rank-00001.mana" ]; then
+  copy foreign
+  cp "$WORK/full/ckpt/gen-000001/rank-00001.mana" "$(img "$WORK/foreign" 1)"
+  chmod 600 "$(img "$WORK/foreign" 1)"
+  set_manifest_size "$WORK/foreign" 1 "$(stat -c %s "$(img "$WORK/foreign" 1)")"
+  refused "another job's image of rank 1: exit 1, by its digest" 1 \
+    "rank-00001\\.mana: its digest [0-9a-f]{16} is not the [0-9a-f]{16} its generation's MANIFEST recorded" "$WORK/foreign"
+else
+  skip "another job's image of rank 1: no other job's checkpoint (the full-disk case could not mount)"
+fi
 
 # --- and the undamaged checkpoint restarts ---------------------------------
 cp "$WORK/files.at-ckpt.0" "$WORK/files/out.0"
