@@ -265,10 +265,12 @@ check-faults: deps
 	@$(MAKE) --no-print-directory all test-programs faults-tree
 	@tests/run-tests.sh --faults
 
-# The long tests: each fuzzer for FUZZ_SECONDS.
+# The long tests (tests/run-long.sh): each fuzzer for FUZZ_SECONDS, and
+# ROUNDS rounds of random checkpoints over every example and stress
+# program (200 checkpoints with the default 4).
 check-long: deps
-	@$(MAKE) --no-print-directory fuzzers
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/integration/fuzz_parsers.sh
+	@$(MAKE) --no-print-directory all examples test-programs fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-long.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all examples
