@@ -356,6 +356,22 @@ int coord_client_report(struct coord_client *c, uint64_t gen, int ok, uint64_t b
     return coord_client_write_all(c->fd, line, (size_t)n);
 }
 
+int coord_client_waiting(struct coord_client *c, uint64_t gen, const char *why)
+{
+    char line[2048], cut[COORD_MSG_MAX];
+    snprintf(cut, sizeof cut, "%s", why);
+    struct coord_fmt f;
+    coord_fmt_begin(&f, line, sizeof line, "WAITING");
+    coord_fmt_u64(&f, "gen", gen);
+    coord_fmt_str(&f, "why", cut);
+    long n = coord_fmt_end(&f);
+    if (n < 0) {
+        errno = EMSGSIZE;
+        return -1;
+    }
+    return coord_client_write_all(c->fd, line, (size_t)n);
+}
+
 int coord_client_ready(struct coord_client *c, uint64_t gen)
 {
     char line[128];

@@ -61,6 +61,12 @@ int coord_client_report(struct coord_client *c, uint64_t gen, int ok, uint64_t b
  * ready, or RESUME ok=0 if one refused (DONE ok=0). 0 sent, -1 lost. */
 int coord_client_ready(struct coord_client *c, uint64_t gen);
 
+/* WAITING for generation GEN: why the other ranks wait for this one
+ * while they agree on a consistent point (WHY "" once they no longer do;
+ * cut to COORD_MSG_MAX - 1 bytes), for mana-ckpt --status. 0 sent, -1
+ * lost. */
+int coord_client_waiting(struct coord_client *c, uint64_t gen, const char *why);
+
 /* REQUEST: asks the coordinator for a checkpoint of the whole job
  * (EXIT_AFTER 1: and to exit once it is durable, as on SIGUSR1).
  * 0 sent, -1 the connection is lost. */

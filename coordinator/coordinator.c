@@ -69,6 +69,10 @@ struct client {
     struct client *grave;       /* dropped, freed after the event batch */
 };
 
+#define WAITING_WHY_MAX 256
+/* At most this many ranks are named in a STATUS answer. */
+#define WAITING_NAMED 16
+
 struct ckpt {
     int active;
     int nready; /* ranks that said READY; GO goes out when all have */
@@ -79,6 +83,9 @@ struct ckpt {
     int ndone;
     uint8_t *done;
     uint64_t *bytes, *sum;
+    /* Why the others wait for each rank while they agree (WAITING), for
+     * mana-ckpt --status; "" when they do not. */
+    char (*why)[WAITING_WHY_MAX];
     struct client *requester;
     char who[64];
 };
@@ -543,6 +550,7 @@ static int ckpt_start(int exit_after, struct client *requester, const char *who,
     fmt(g.ck.who, sizeof g.ck.who, "%s", who);
     memset(g.ck.done, 0, (size_t)g.nranks);
     memset(g.ck.ready, 0, (size_t)g.nranks);
+    memset(g.ck.why, 0, (size_t)g.nranks * sizeof *g.ck.why);
     coord_log("generation %" PRIu64 ": checkpoint%s started (asked by %s) in %s, %d ranks", gen,
          exit_after ? "-and-exit" : "", who, g.ck.dir, g.nranks);
     char line[COORD_LINE_MAX];
@@ -750,6 +758,18 @@ static void ckpt_complete(void)
     maybe_exit_idle();
 }
 
+/* The tables kept per rank: 0, or -1 (no memory). */
+static int alloc_rank_tables(int nranks)
+{
+    g.ranks = calloc((size_t)nranks, sizeof *g.ranks);
+    g.ck.done = calloc((size_t)nranks, 1);
+    g.ck.ready = calloc((size_t)nranks, 1);
+    g.ck.bytes = calloc((size_t)nranks, sizeof *g.ck.bytes);
+    g.ck.sum = calloc((size_t)nranks, sizeof *g.ck.sum);
+    g.ck.why = calloc((size_t)nranks, sizeof *g.ck.why);
+    return g.ranks && g.ck.done && g.ck.ready && g.ck.bytes && g.ck.sum && g.ck.why ? 0 : -1;
+}
+
 /* ---- messages --------------------------------------------------------- */
 
 static void on_hello(struct client *c, const struct coord_msg *m)
@@ -799,12 +819,7 @@ static void on_hello(struct client *c, const struct coord_msg *m)
     if (coord_msg_raw(m, "host") && coord_msg_str(m, "host", host, sizeof host, err, sizeof err) < 0)
         fmt(host, sizeof host, "?");
     if (g.nranks == 0) {
-        g.ranks = calloc((size_t)nranks, sizeof *g.ranks);
-        g.ck.done = calloc((size_t)nranks, 1);
-        g.ck.ready = calloc((size_t)nranks, 1);
-        g.ck.bytes = calloc((size_t)nranks, sizeof *g.ck.bytes);
-        g.ck.sum = calloc((size_t)nranks, sizeof *g.ck.sum);
-        if (!g.ranks || !g.ck.done || !g.ck.ready || !g.ck.bytes || !g.ck.sum) {
+        if (alloc_rank_tables((int)nranks) != 0) {
             coord_log("out of memory for %d ranks", nranks);
             g.quit = 1;
             return;
@@ -890,6 +905,39 @@ static void on_done(struct client *c, const struct coord_msg *m)
         ckpt_complete();
 }
 
+/* WAITING: why the other ranks wait for this one (mana-ckpt --status). */
+static void on_waiting(struct client *c, const struct coord_msg *m)
+{
+    char err[300], why[COORD_MSG_MAX];
+    uint64_t gen;
+    if (coord_msg_u64(m, "gen", &gen, err, sizeof err) < 0 ||
+        coord_msg_str(m, "why", why, sizeof why, err, sizeof err) < 0) {
+        drop(c, err);
+        return;
+    }
+    if (g.ck.active && gen == g.ck.gen)
+        fmt(g.ck.why[c->rank], sizeof g.ck.why[c->rank], "%s", why);
+}
+
+/* The ranks the others wait for, as "rank R: why" lines (the first
+ * WAITING_NAMED of them); their number in *N. */
+static void waiting_list(char *buf, size_t len, int *n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    *n = 0;
+    for (int r = 0; g.ck.active && r < g.nranks; r++) {
+        if (g.ck.why[r][0] == '\0' || g.ck.done[r])
+            continue;
+        if ((*n)++ < WAITING_NAMED && used < len) {
+            int k = snprintf(buf + used, len - used, "%srank %d: %s", used ? "\n" : "", r, g.ck.why[r]);
+            used += k > 0 ? (size_t)k : 0;
+        }
+    }
+    if (used >= len)
+        buf[len - 1] = '\0';
+}
+
 static void on_status(struct client *c)
 {
     char line[COORD_LINE_MAX];
@@ -905,6 +953,11 @@ static void on_status(struct client *c)
     coord_fmt_int(&f, "interval", g.interval);
     coord_fmt_int(&f, "keep", g.keep);
     coord_fmt_str(&f, "dir", g.dir);
+    char waitfor[WAITING_NAMED * (WAITING_WHY_MAX + 16)];
+    int nwaiting;
+    waiting_list(waitfor, sizeof waitfor, &nwaiting);
+    coord_fmt_int(&f, "waiting", nwaiting);
+    coord_fmt_str(&f, "waitfor", waitfor);
     send_fmt(c, &f);
 }
 
@@ -1003,6 +1056,8 @@ static void on_rank(struct client *c, const struct coord_msg *m)
         on_done(c, m);
     } else if (strcmp(m->verb, "READY") == 0) {
         on_ready(c, m);
+    } else if (strcmp(m->verb, "WAITING") == 0) {
+        on_waiting(c, m);
     } else if (strcmp(m->verb, "REQUEST") == 0) {
         int ex;
         if (coord_msg_int_opt(m, "exit", 0, 1, 0, &ex, err, sizeof err) < 0) {
@@ -1472,12 +1527,7 @@ int main(int argc, char **argv)
     g.nranks = 0;
     if (nranks > 0) {
         g.nranks = (int)nranks;
-        g.ranks = calloc((size_t)nranks, sizeof *g.ranks);
-        g.ck.done = calloc((size_t)nranks, 1);
-        g.ck.ready = calloc((size_t)nranks, 1);
-        g.ck.bytes = calloc((size_t)nranks, sizeof *g.ck.bytes);
-        g.ck.sum = calloc((size_t)nranks, sizeof *g.ck.sum);
-        if (!g.ranks || !g.ck.done || !g.ck.ready || !g.ck.bytes || !g.ck.sum) {
+        if (alloc_rank_tables((int)nranks) != 0) {
             coord_log("out of memory for %ld ranks", nranks);
             remove_file();
             return 1;

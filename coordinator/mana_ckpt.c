@@ -239,11 +239,21 @@ static int do_status(void)
         printf("ranks: %" PRIu64 " of %" PRIu64 " connected\n", u64_or(&m, "connected", 0), nranks);
     else
         printf("ranks: none connected yet\n");
-    if (strcmp(state, "checkpoint") == 0)
+    if (strcmp(state, "checkpoint") == 0) {
         printf("state: writing generation %" PRIu64 " (%" PRIu64 " of %" PRIu64 " ranks done)\n",
                u64_or(&m, "gen", 0), u64_or(&m, "done", 0), nranks);
-    else
+        /* While the ranks agree on a consistent point: whom they wait for. */
+        static char waitfor[COORD_LINE_MAX];
+        uint64_t nwaiting = u64_or(&m, "waiting", 0);
+        str_or(&m, "waitfor", waitfor, sizeof waitfor, "");
+        if (nwaiting != 0) {
+            printf("waiting on %" PRIu64 " rank%s:\n", nwaiting, nwaiting == 1 ? "" : "s");
+            for (char *line = strtok(waitfor, "\n"); line != NULL; line = strtok(NULL, "\n"))
+                printf("  %s\n", line);
+        }
+    } else {
         printf("state: %s\n", state);
+    }
     if (latest) {
         char name[64];
         coord_gen_name(latest, name, sizeof name);

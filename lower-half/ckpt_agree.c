@@ -137,7 +137,36 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
  * requests resolved and every message in flight received, all ranks
  * together and without letting the lock go (docs/checkpoint-protocol.md,
  * "Draining"). 0, or -1 with ERR. */
-static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, char *err, size_t errlen)
+/* Why the other ranks wait for this one in this round, or "". */
+static void waiting_reason(const struct mana_ckpt_sync *s, int behind, uint32_t inside, char *why, size_t len)
+{
+    why[0] = '\0';
+    if (inside == 1 || inside == 3) {
+        snprintf(why, len, "inside a collective that has not completed (waiting for its other members)");
+        return;
+    }
+    if (inside == 2) {
+        snprintf(why, len, "past the barrier of a communicator constructor, waiting to make the call");
+        return;
+    }
+    for (uint32_t i = 0; behind && i < s->ncomms; i++)
+        if (s->comms[i].count < s->comms[i].target) {
+            snprintf(why, len,
+                     "has entered %llu of the %llu collectives another rank entered on a communicator: it is "
+                     "computing or in point-to-point calls until it gets there",
+                     (unsigned long long)s->comms[i].count, (unsigned long long)s->comms[i].target);
+            return;
+        }
+}
+
+static void tell_waiting(ckpt_waiting_fn waiting, void *ctx, const char *why)
+{
+    if (waiting != NULL)
+        waiting(ctx, why);
+}
+
+static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, ckpt_waiting_fn waiting, void *ctx, char *err,
+                 size_t errlen)
 {
     uint64_t *expected = calloc((size_t)nranks, sizeof *expected);
     uint64_t *zeros = calloc((size_t)nranks, sizeof *zeros);
@@ -168,6 +197,14 @@ static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, char *err,
             rc = 0;
             break;
         }
+        if (local[0] != 0) {
+            char why[256];
+            snprintf(why, sizeof why, "draining: %llu requests or messages still pending (%s)",
+                     (unsigned long long)local[0], a_function ? a_function : "messages sent to it not received");
+            tell_waiting(waiting, ctx, why);
+        } else {
+            tell_waiting(waiting, ctx, "");
+        }
         if (global[2] != 0) {
             snprintf(err, errlen,
                      "%llu requests or messages of the application stayed pending for %d s while the checkpoint "
@@ -193,7 +230,8 @@ static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, char *err,
     return rc;
 }
 
-int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errlen)
+int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, ckpt_waiting_fn waiting, void *ctx, char *err,
+               size_t errlen)
 {
     struct mana_ckpt_sync *s = &t->sync;
     int nranks;
@@ -240,10 +278,15 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, char *err, size_t errle
             snprintf(err, errlen, "out of memory while the ranks agreed on a consistent point");
             break;
         }
+        char why[256];
+        waiting_reason(s, behind, inside, why, sizeof why);
+        tell_waiting(waiting, ctx, why);
         /* Out of collectives and at the same counts everywhere: what is
          * left is point-to-point traffic and pending requests. */
         if (global[0] == 0 && global[2] == 0) {
-            if (drain(s, comm, nranks, err, errlen) == 0)
+            int drained = drain(s, comm, nranks, waiting, ctx, err, errlen);
+            tell_waiting(waiting, ctx, "");
+            if (drained == 0)
                 return 0;
             break;
         }

@@ -23,9 +23,14 @@ int ckpt_accept(struct mana_call_table *t);
  * it): the application goes on. */
 void ckpt_agree_cancel(struct mana_call_table *t);
 
+/* Told, each round, why the other ranks wait for this one ("" when they
+ * do not): to be shown by mana-ckpt --status. */
+typedef void (*ckpt_waiting_fn)(void *ctx, const char *why);
+
 /* 0: consistent, with the lower lock held. -1: none was reached in time;
  * ERR says why, the gates are open again and the lock is not held. */
-int ckpt_agree(struct mana_call_table *t, MPI_Comm ckpt_comm, char *err, size_t errlen);
+int ckpt_agree(struct mana_call_table *t, MPI_Comm ckpt_comm, ckpt_waiting_fn waiting, void *ctx, char *err,
+               size_t errlen);
 
 /* After the image is written (or the checkpoint failed): lets the
  * application go on; releases the lock. */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../coordinator/coord_client.h"
@@ -124,6 +125,15 @@ static void report_failure(struct coord_client *c, uint64_t gen, const char *why
     coord_client_report(c, gen, 0, 0, 0, why);
 }
 
+/* For mana-ckpt --kill: the application's test loops keep the lock while
+ * no checkpoint is pending, so a rank waiting for a busy peer would hold
+ * it until that peer sends; marked pending, they let it go at once. */
+static void take_lock_to_exit(void)
+{
+    atomic_store(&table->sync.pending, 1);
+    mana_lock_word_acquire(table->upper_lock_word);
+}
+
 static void __attribute__((noreturn)) exit_job(struct coord_client *c, int status)
 {
     /* Every rank leaves together, so MPI may finish cleanly; the
@@ -176,10 +186,32 @@ static int await_go(struct coord_client *c, uint64_t gen)
             return -1;
         if (cmd.kind == COORD_CMD_KILL) {
             fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
-            mana_lock_word_acquire(table->upper_lock_word);
+            take_lock_to_exit();
             exit_job(c, 1);
         }
     }
+}
+
+/* What this rank last told the coordinator about why it is waited for,
+ * sent again only when it changes, and at most every 200 ms. */
+struct waiting_report {
+    struct coord_client *c;
+    uint64_t gen;
+    char last[256];
+    struct timespec at;
+};
+
+static void report_waiting(void *ctx, const char *why)
+{
+    struct waiting_report *w = ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - w->at.tv_sec) * 1000 + (now.tv_nsec - w->at.tv_nsec) / 1000000;
+    if (strcmp(why, w->last) == 0 || (ms < 200 && why[0] != '\0'))
+        return;
+    snprintf(w->last, sizeof w->last, "%s", why);
+    w->at = now;
+    coord_client_waiting(w->c, w->gen, why);
 }
 
 static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
@@ -196,7 +228,10 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
         return;
     }
     test_fault_point("agree", my_rank, cmd->gen);
-    if (ckpt_agree(table, ckpt_comm, err, sizeof err) != 0) {
+    struct waiting_report waiting = {.c = c, .gen = cmd->gen};
+    clock_gettime(CLOCK_MONOTONIC, &waiting.at);
+    waiting.at.tv_sec -= 1;
+    if (ckpt_agree(table, ckpt_comm, report_waiting, &waiting, err, sizeof err) != 0) {
         report_failure(c, cmd->gen, err);
         await_verdict(c, cmd->gen);
         return;
@@ -293,7 +328,7 @@ static void *ckpt_thread_main(void *arg)
             checkpoint(c, &cmd);
         else if (cmd.kind == COORD_CMD_KILL) {
             fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
-            mana_lock_word_acquire(table->upper_lock_word);
+            take_lock_to_exit();
             exit_job(c, 1);
         }
     }

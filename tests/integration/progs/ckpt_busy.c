@@ -1,0 +1,61 @@
+/* A job with one busy rank, for the tests of issue 6, acceptance 3:
+ * rank 1 computes for SECONDS without any MPI call while the other ranks
+ * wait for it, in MPI_Recv (MODE p2p) or in MPI_Allreduce (MODE coll).
+ * Rank 1 prints "computing" when it starts; rank 0 prints the result.
+ * Usage: ckpt_busy p2p|coll SECONDS */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (argc != 3 || (strcmp(argv[1], "p2p") != 0 && strcmp(argv[1], "coll") != 0) || size < 2) {
+        if (rank == 0)
+            fprintf(stderr, "usage: ckpt_busy p2p|coll SECONDS (2 ranks or more)\n");
+        MPI_Finalize();
+        return 2;
+    }
+    int coll = strcmp(argv[1], "coll") == 0;
+    double seconds = atof(argv[2]);
+    MPI_Barrier(MPI_COMM_WORLD);
+    long value = rank + 1;
+    if (rank == 1) {
+        printf("computing\n");
+        fflush(stdout);
+        /* Busy, no MPI call: a checkpoint must stop it where it is. */
+        volatile double x = 1.0;
+        double end = now() + seconds;
+        while (now() < end)
+            for (int i = 0; i < 100000; i++)
+                x = x * 1.0000001 + 1e-9;
+        value += x > 0 ? 0 : 1;
+    }
+    long total = 0;
+    if (coll) {
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    } else if (rank == 1) {
+        for (int r = 0; r < size; r++)
+            if (r != 1)
+                MPI_Send(&value, 1, MPI_LONG, r, 0, MPI_COMM_WORLD);
+        total = value;
+    } else {
+        MPI_Recv(&total, 1, MPI_LONG, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+    if (rank == 0)
+        printf("result %ld\n", total);
+    MPI_Finalize();
+    return 0;
+}
