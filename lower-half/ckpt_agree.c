@@ -89,19 +89,79 @@ void ckpt_agree_cancel(struct mana_call_table *t)
     next_round(&t->sync);
 }
 
+/* What every rank said in a round: its in_collective and inside_gid,
+ * then its (gid, count) pairs. */
+struct round_view {
+    const uint64_t *all;
+    const int *counts, *displs; /* per rank, in uint64_t */
+    int nranks;
+};
+
+enum { HEADER = 2 };
+
+/* World rank R's count on GID: 0 if it has no entry (never used it). */
+static uint64_t count_of(const struct round_view *v, int r, uint64_t gid)
+{
+    const uint64_t *p = v->all + v->displs[r];
+    for (int k = HEADER; k + 1 < v->counts[r]; k += 2)
+        if (p[k] == gid)
+            return p[k + 1];
+    return 0;
+}
+
+/* Whether the members of comm CC may stay where they are although some
+ * have entered its latest collective and the others have not: every
+ * member that has entered it is waiting inside it and can post it again
+ * after a restart (in_collective 4, on this gid), so none has seen it
+ * complete, and every other member is one collective behind and not
+ * inside one on it. A restart then posts it again where it was entered,
+ * and the others enter it when they get there. */
+static int gap_allowed(const struct round_view *v, const struct mana_comm_count *cc)
+{
+    if (cc->members == NULL || cc->nmembers == 0)
+        return 0;
+    uint64_t top = 0;
+    for (uint32_t m = 0; m < cc->nmembers; m++) {
+        int r = cc->members[m];
+        if (r < 0 || r >= v->nranks)
+            return 0;
+        uint64_t n = count_of(v, r, cc->gid);
+        top = n > top ? n : top;
+    }
+    int entered = 0, behind = 0;
+    for (uint32_t m = 0; m < cc->nmembers; m++) {
+        int r = cc->members[m];
+        const uint64_t *h = v->all + v->displs[r];
+        uint64_t n = count_of(v, r, cc->gid);
+        int inside_here = h[1] == cc->gid && h[0] != 0;
+        if (n == top && h[0] == 4 && h[1] == cc->gid)
+            entered++;
+        else if (top > 0 && n == top - 1 && !inside_here)
+            behind++;
+        else
+            return 0;
+    }
+    return entered > 0 && behind > 0;
+}
+
 /* Each communicator's target: the highest count any member reached.
- * Returns 1 when this rank is behind on one of them. */
+ * Returns 1 when this rank must still move: behind on a communicator
+ * whose gap is not allowed, or inside a collective that must complete
+ * first. */
 static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, int *failed)
 {
-    int n2 = (int)s->ncomms * 2;
+    int n2 = (int)s->ncomms * 2 + HEADER;
     uint64_t *mine = malloc(((size_t)n2 + 1) * sizeof *mine);
     int *counts = malloc((size_t)nranks * sizeof *counts), *displs = malloc((size_t)nranks * sizeof *displs);
     uint64_t *all = NULL;
-    int behind = 0;
+    int must_move = 0;
+    uint32_t inside = atomic_load(&s->in_collective);
     if (mine && counts && displs) {
+        mine[0] = inside;
+        mine[1] = inside == 4 ? s->inside_gid : 0;
         for (uint32_t i = 0; i < s->ncomms; i++) {
-            mine[2 * i] = s->comms[i].gid;
-            mine[2 * i + 1] = s->comms[i].count;
+            mine[HEADER + 2 * i] = s->comms[i].gid;
+            mine[HEADER + 2 * i + 1] = s->comms[i].count;
         }
         MPI_Allgather(&n2, 1, MPI_INT, counts, 1, MPI_INT, comm);
         int total = 0;
@@ -114,13 +174,18 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
             *failed = 1;
         /* Everyone takes part even without memory, so no rank waits. */
         MPI_Allgatherv(mine, n2, MPI_UINT64_T, all ? all : mine, counts, displs, MPI_UINT64_T, comm);
+        struct round_view v = {.all = all, .counts = counts, .displs = displs, .nranks = nranks};
         for (uint32_t i = 0; all && i < s->ncomms; i++) {
             uint64_t target = s->comms[i].count;
-            for (int k = 0; k < total; k += 2)
-                if (all[k] == s->comms[i].gid && all[k + 1] > target)
-                    target = all[k + 1];
+            for (int r = 0; r < nranks; r++) {
+                uint64_t n = count_of(&v, r, s->comms[i].gid);
+                target = n > target ? n : target;
+            }
             s->comms[i].target = target;
-            behind |= s->comms[i].count < target;
+            if (s->comms[i].count < target && !gap_allowed(&v, &s->comms[i]))
+                must_move = 1;
+            if (inside == 4 && s->comms[i].gid == s->inside_gid && !gap_allowed(&v, &s->comms[i]))
+                must_move = 1; /* everyone entered it (it must complete), or a member saw it complete */
         }
     } else {
         *failed = 1;
@@ -130,18 +195,14 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
     free(displs);
     free(all);
     atomic_store(&s->targets_valid, 1);
-    return behind;
+    return must_move;
 }
 
-/* Once every rank is out of collectives: the application's pending
- * requests resolved and every message in flight received, all ranks
- * together and without letting the lock go (docs/checkpoint-protocol.md,
- * "Draining"). 0, or -1 with ERR. */
 /* Why the other ranks wait for this one in this round, or "". */
 static void waiting_reason(const struct mana_ckpt_sync *s, int behind, uint32_t inside, char *why, size_t len)
 {
     why[0] = '\0';
-    if (inside == 1 || inside == 3) {
+    if (inside == 1 || inside == 3 || (inside == 4 && behind)) {
         snprintf(why, len, "inside a collective that has not completed (waiting for its other members)");
         return;
     }

@@ -481,15 +481,27 @@ def comm_param(fn):
     return None
 
 
+def repostable(fn):
+    """Whether the collective can be posted again after a restart that
+    found this rank inside it: its inputs must be intact, which
+    MPI_IN_PLACE does not promise."""
+    names = {p.name for p in fn["params"]}
+    return "sendbuf != MPI_IN_PLACE" if "sendbuf" in names else "1"
+
+
 def tpl_collective(fn):
     """A blocking collective: through its gate (counted per communicator),
-    then its nonblocking form and the test loop (ckpt_sync.h)."""
+    then its nonblocking form and the test loop (ckpt_sync.h), posted
+    again if a restart finds it unfinished (handles translated anew)."""
     args = call_args(fn) + ", &creq"
-    return (wrapper_head(fn) + f"    mana_coll_enter(&c, {comm_param(fn)});\n" + ins(fn) + out_locals(fn) +
-            "    MPI_Request creq;\n" +
-            call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(") +
-            "    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq);\n" +
-            consumed(fn) + free_arrays(fn) + wrapper_tail(fn))
+    post = (ins(fn) + out_locals(fn) + "    MPI_Request creq;\n" +
+            call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(")
+            .replace("    int rc = ", "    rc = ") +
+            f"    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq, {repostable(fn)});\n" +
+            consumed(fn) + free_arrays(fn))
+    body = "".join("    " + line if line else line for line in post.splitlines(True))
+    return (wrapper_head(fn) + f"    mana_coll_enter(&c, {comm_param(fn)});\n    int rc;\n    do {{\n" + body +
+            "    } while (rc == MANA_COLL_REPOST);\n" + wrapper_tail(fn))
 
 
 SEND_MODES = {"MPI_Send": 0, "MPI_Ssend": 1, "MPI_Bsend": 2, "MPI_Rsend": 3}

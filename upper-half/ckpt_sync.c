@@ -129,7 +129,24 @@ static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
         ordinal += members[i].hash == m.hash;
     uint32_t i = s->ncomms;
     members[i] = m;
-    s->comms[i] = (struct mana_comm_count){.vcomm = (int32_t)vcomm, .gid = fnv1a(m.hash, &ordinal, sizeof ordinal)};
+    /* Every member, for the agreement to see who has entered what. */
+    int32_t *all = m.local;
+    uint32_t nall = (uint32_t)m.nlocal;
+    if (inter) {
+        all = malloc(((size_t)m.nlocal + (size_t)m.nremote) * sizeof *all);
+        if (all == NULL) {
+            free(m.local);
+            free(m.remote);
+            return -1;
+        }
+        memcpy(all, m.local, (size_t)m.nlocal * sizeof *all);
+        memcpy(all + m.nlocal, m.remote, (size_t)m.nremote * sizeof *all);
+        nall += (uint32_t)m.nremote;
+    }
+    s->comms[i] = (struct mana_comm_count){.vcomm = (int32_t)vcomm,
+                                           .gid = fnv1a(m.hash, &ordinal, sizeof ordinal),
+                                           .members = all,
+                                           .nmembers = nall};
     s->ncomms = i + 1; /* last: the checkpoint thread reads ncomms entries under the lock */
     return (int)i;
 }
@@ -262,6 +279,7 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
         pause_for_checkpoint(c);
     }
     s->comms[i].count++;
+    s->last_gate = (uint32_t)i;
 }
 
 void mana_finalize_begin(struct mana_crossing *c)
@@ -299,15 +317,25 @@ static int test_until(struct mana_crossing *c, MPI_Request *real, MPI_Status *st
     return *rc != MPI_SUCCESS || flag;
 }
 
-int mana_wait_collective(struct mana_crossing *c, MPI_Request *req)
+int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostable)
 {
     struct mana_ckpt_sync *s = sync_state();
     int rc;
     if (c->nested)
         return LOWER(c, MPI_Wait(req, MPI_STATUS_IGNORE));
-    atomic_store(&s->in_collective, 1);
-    while (!test_until(c, req, MPI_STATUS_IGNORE, &rc))
+    uint64_t restarts = atomic_load(&s->restarts);
+    if (repostable && s->last_gate < s->ncomms)
+        s->inside_gid = s->comms[s->last_gate].gid;
+    atomic_store(&s->in_collective, repostable ? 4 : 1);
+    while (!test_until(c, req, MPI_STATUS_IGNORE, &rc)) {
         pause_for_checkpoint(c);
+        if (atomic_load(&s->restarts) != restarts) {
+            /* Checkpointed inside it while another member had not entered
+             * it: the restarted MPI knows nothing of it; post it again. */
+            atomic_store(&s->in_collective, 0);
+            return MANA_COLL_REPOST;
+        }
+    }
     atomic_store(&s->in_collective, 0);
     return rc;
 }

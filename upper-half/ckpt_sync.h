@@ -25,8 +25,13 @@ int mana_ckpt_sync_init(void);
 
 /* Gate and count of a collective on VCOMM (a virtual id). */
 void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
-/* Completes the nonblocking form of a blocking collective. */
-int mana_wait_collective(struct mana_crossing *c, MPI_Request *req);
+/* Completes the nonblocking form of a blocking collective. REPOSTABLE:
+ * the call can be made again after a restart (its inputs are still
+ * intact: no MPI_IN_PLACE), so a checkpoint may take this rank inside
+ * it while another member has not entered it yet; after such a restart
+ * this returns MANA_COLL_REPOST and the wrapper posts it again. */
+#define MANA_COLL_REPOST (-1000)
+int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostable);
 /* For collectives MPI has no nonblocking form of (communicator
  * constructors, MPI_Finalize): a barrier on RCOMM first, through the test
  * loop, so the blocking call after it waits for nobody. */

@@ -26,10 +26,11 @@ typedef void (*mana_upper_sighandler_fn)(int, void *, void *);
  * every member; COUNT is the collectives this rank entered on it. */
 struct mana_comm_count {
     int32_t vcomm;   /* its virtual id in this rank */
-    uint32_t pad;
+    uint32_t nmembers;
     uint64_t gid;
     uint64_t count;
     uint64_t target; /* the agreed count to reach before stopping */
+    const int32_t *members; /* world ranks of every member (both groups of an intercommunicator) */
 };
 
 /* The handshake between the checkpoint thread (lower half) and the MPI
@@ -42,12 +43,15 @@ struct mana_ckpt_sync {
     _Atomic uint32_t targets_valid; /* every comm's target is agreed for this checkpoint */
     _Atomic uint32_t in_collective; /* 1: inside a collective that has not completed; for one with no
                                      * nonblocking form, past its barrier: 2, waiting to make the call
-                                     * (under the lock); 3, making it outside the lock */
+                                     * (under the lock); 3, making it outside the lock; 4: inside a
+                                     * collective it can post again after a restart (inside_gid's) */
     _Atomic uint32_t blocking_go;   /* this rank was at 2 when every rank was out of collectives or at 2:
                                      * make that call (a grant for that one call only) */
     _Atomic uint64_t restarts;      /* bumped by every restart: test loops post their requests again */
     _Atomic uint32_t replay_due;    /* a restart happened: rebuild MPI objects at the next MPI call */
     _Atomic uint32_t finalizing;    /* the application is in MPI_Finalize: no more checkpoints */
+    uint32_t last_gate;             /* the comms[] entry of the last collective's gate */
+    uint64_t inside_gid;            /* in_collective 4: the gid of its communicator */
     uint32_t ncomms;                /* comms[0, ncomms) */
     struct mana_comm_count *comms;
     int32_t world_size;

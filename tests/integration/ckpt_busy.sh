@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A rank busy computing (no MPI call) while the others wait for it
-# (issue 6, acceptance 3): (a) when they wait in point-to-point calls,
-# a checkpoint stops it where it is and completes within 2 s plus the
-# image write time, long before it would reach MPI; (b) when they wait in
-# a collective it has not entered, mana-ckpt --status shows, during the
-# checkpoint, that rank and why it is waited for.
+# (issue 6, acceptance 3): when they wait in point-to-point calls (a) or
+# in a collective it has not entered (b), a checkpoint stops it where it
+# is and completes within 2 s plus the image write time, long before it
+# would reach MPI; (c) when the collective cannot be posted again
+# (MPI_IN_PLACE), the checkpoint waits for it, and mana-ckpt --status
+# shows, during the checkpoint, that rank and why it is waited for.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../ckpt_lib.sh"
 require_ckpt_tools
@@ -48,13 +49,42 @@ else
   finish_job
 fi
 
-# (b) The others in MPI_Allreduce: --status names rank 1 while the
-# checkpoint waits for it, and the job ends with the right result.
+# (b) The others in MPI_Allreduce, which rank 1 has not entered: the
+# checkpoint takes them inside it (they post it again after a restart)
+# and does not wait either. The ranks are held after it, killed with
+# kill -9, and the restart finishes the job with the right result.
 dir=$WORK/coll.ckpt
-start_job coll "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" coll 6
+MANA_TEST_CKPT_EXIT=hold start_job coll "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" coll 12
 if wait_line coll computing; then
+  sleep 1
+  t0=$(date +%s%N)
+  checkpoint "$dir"
+  rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  check "checkpoint with two ranks inside MPI_Allreduce and rank 1 computing succeeds in ${ms} ms" \
+    test "$rc" -eq 0 -a "$ms" -lt 6000
+  for p in $(descendants "$JOB"); do
+    [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+  done
+  finish_job
+  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/coll.restart.out" 2>"$WORK/coll.restart.err"
+  rc=$?
+  check "the restart posts the collective again and ends with the right result (exit $rc)" \
+    grep -qx 'result 6' "$WORK/coll.restart.out"
+  [ "$rc" -eq 0 ] || sed 's/^/#   /' "$WORK/coll.restart.err" | tail -5
+else
+  not_ok "rank 1 started computing under mana-launch"
+  finish_job
+fi
+
+# (c) The others in MPI_Allreduce with MPI_IN_PLACE, whose input the
+# collective may already have overwritten, so it cannot be posted again:
+# the checkpoint waits for rank 1, and mana-ckpt --status says so.
+dir=$WORK/inplace.ckpt
+start_job inplace "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" inplace 6
+if wait_line inplace computing; then
   sleep 0.5
-  timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/coll.ckpt.out" 2>&1 &
+  timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/inplace.ckpt.out" 2>&1 &
   ck=$!
   seen=0
   for _ in $(seq 40); do
@@ -70,7 +100,7 @@ if wait_line coll computing; then
   wait "$ck"
   check "the checkpoint completes once rank 1 enters the collective" test $? -eq 0
   finish_job
-  check "the job's result is right (1+2+3)" grep -qx 'result 6' "$WORK/coll.out"
+  check "the job's result is right (1+2+3)" grep -qx 'result 6' "$WORK/inplace.out"
 else
   not_ok "rank 1 started computing under mana-launch"
   finish_job

@@ -1,8 +1,9 @@
 /* A job with one busy rank, for the tests of issue 6, acceptance 3:
  * rank 1 computes for SECONDS without any MPI call while the other ranks
- * wait for it, in MPI_Recv (MODE p2p) or in MPI_Allreduce (MODE coll).
- * Rank 1 prints "computing" when it starts; rank 0 prints the result.
- * Usage: ckpt_busy p2p|coll SECONDS */
+ * wait for it, in MPI_Recv (MODE p2p), in MPI_Allreduce (MODE coll) or in
+ * MPI_Allreduce with MPI_IN_PLACE (MODE inplace). Rank 1 prints
+ * "computing" when it starts; rank 0 prints the result.
+ * Usage: ckpt_busy p2p|coll|inplace SECONDS */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,13 +23,14 @@ int main(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc != 3 || (strcmp(argv[1], "p2p") != 0 && strcmp(argv[1], "coll") != 0) || size < 2) {
+    if (argc != 3 || (strcmp(argv[1], "p2p") != 0 && strcmp(argv[1], "coll") != 0 && strcmp(argv[1], "inplace") != 0) ||
+        size < 2) {
         if (rank == 0)
-            fprintf(stderr, "usage: ckpt_busy p2p|coll SECONDS (2 ranks or more)\n");
+            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace SECONDS (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
-    int coll = strcmp(argv[1], "coll") == 0;
+    int coll = strcmp(argv[1], "coll") == 0, inplace = strcmp(argv[1], "inplace") == 0;
     double seconds = atof(argv[2]);
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
@@ -46,6 +48,9 @@ int main(int argc, char **argv)
     long total = 0;
     if (coll) {
         MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    } else if (inplace) {
+        total = value;
+        MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
