@@ -28,17 +28,11 @@ static int is_drained_message(MPI_Message m)
     return ((uint32_t)m & ~DRAINED_MESSAGE_SEQ) == DRAINED_MESSAGE_TAG;
 }
 
+/* The record a drained-message handle names: the newest with those low
+ * bits of its arrival number (all_records is newest first). */
 static struct mana_drained *drained_message(MPI_Message m)
 {
-    uint64_t want = (uint32_t)m & DRAINED_MESSAGE_SEQ;
-    for (uint64_t seq = want; seq < want + ((uint64_t)1 << 40); seq += (uint64_t)DRAINED_MESSAGE_SEQ + 1) {
-        struct mana_drained *d = drain_store_find(seq);
-        if (d != NULL)
-            return d;
-        if (seq > want + 64 * ((uint64_t)DRAINED_MESSAGE_SEQ + 1))
-            break;
-    }
-    return NULL;
+    return drain_store_find((uint32_t)m & DRAINED_MESSAGE_SEQ, DRAINED_MESSAGE_SEQ);
 }
 
 /* Messages matched in MPI by MPI_Mprobe/Improbe and not received yet: a

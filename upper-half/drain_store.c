@@ -124,10 +124,10 @@ void drain_store_take(struct mana_drained *d)
     atomic_fetch_sub(&mana_drained_queued, 1);
 }
 
-struct mana_drained *drain_store_find(uint64_t seq)
+struct mana_drained *drain_store_find(uint64_t seq, uint64_t mask)
 {
     for (struct mana_drained *d = all_records; d != NULL; d = d->all)
-        if (d->seq == seq && d->state != MANA_DRAINED_STATUS)
+        if ((d->seq & mask) == (seq & mask) && d->state != MANA_DRAINED_STATUS)
             return d;
     return NULL;
 }

@@ -53,8 +53,9 @@ struct mana_drained *drain_store_status(int32_t source, int32_t tag, int32_t err
 struct mana_drained *drain_store_match(int32_t vcomm, int32_t source, int32_t tag);
 /* Takes D out of the queue (a receive or a matched probe has it). */
 void drain_store_take(struct mana_drained *d);
-/* The queued or taken message with arrival number SEQ, or NULL. */
-struct mana_drained *drain_store_find(uint64_t seq);
+/* The queued or taken message whose arrival number has the bits MASK of
+ * SEQ (the newest such), or NULL. */
+struct mana_drained *drain_store_find(uint64_t seq, uint64_t mask);
 /* D is no longer needed; the last release unmaps every chunk. */
 void drain_store_release(struct mana_drained *d);
 /* Records not released. */

@@ -42,9 +42,9 @@ START_TEST(match_in_order)
     ck_assert_uint_eq(mana_drained_queued, 3);
     ck_assert_ptr_eq(drain_store_match(1, 0, MPI_ANY_TAG), d);
     uint64_t seq = a->seq;
-    ck_assert_ptr_eq(drain_store_find(seq), a); /* taken, not released: still found */
+    ck_assert_ptr_eq(drain_store_find(seq, UINT64_MAX), a); /* taken, not released: still found */
     drain_store_release(a);
-    ck_assert_ptr_null(drain_store_find(seq));
+    ck_assert_ptr_null(drain_store_find(seq, UINT64_MAX));
     release_all();
     ck_assert_uint_eq(drain_store_live(), 0);
     ck_assert_uint_eq(mana_drained_queued, 0);
@@ -87,7 +87,7 @@ START_TEST(status_records)
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(s->state, MANA_DRAINED_STATUS);
     ck_assert_ptr_null(drain_store_match((int32_t)MPI_COMM_NULL, MPI_ANY_SOURCE, MPI_ANY_TAG));
-    ck_assert_ptr_null(drain_store_find(s->seq)); /* not a message */
+    ck_assert_ptr_null(drain_store_find(s->seq, UINT64_MAX)); /* not a message */
     ck_assert_uint_eq(mana_drained_queued, 0);
     ck_assert_uint_eq(drain_store_live(), 1);
     drain_store_release(s);
