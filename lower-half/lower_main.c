@@ -122,6 +122,7 @@ static void fill_call_table(struct mana_call_table *table, const struct install_
     table->set_upper_sigsys = set_upper_sigsys;
     table->vdso_clock_gettime = (int (*)(int, void *))vdso_symbol("__vdso_clock_gettime");
     mana_lower_fill_mpi_table(&table->mpi);
+    mana_lower_fill_lang_hooks(&table->lang);
 }
 
 static size_t upper_stack_size(void)

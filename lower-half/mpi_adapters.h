@@ -18,6 +18,9 @@ void lower_block_async_signals(sigset_t *old);
 /* What lower_mpi_init got. */
 extern int lower_thread_level;
 
+/* Fills the table's language hooks from the real libmpich. */
+void mana_lower_fill_lang_hooks(struct mana_lang_hooks *h);
+
 /* Generated (lower_mpi_table_fill.c). */
 void mana_lower_fill_mpi_table(struct mana_mpi_table *t);
 

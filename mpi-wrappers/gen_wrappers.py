@@ -23,7 +23,7 @@ import sys
 
 HOWS = ("pass", "upper", "both", "upper-only", "unsupported", "mana-only")
 UNSUPPORTED = ("unsupported", "mana-only")
-PROTO = re.compile(r"^(int|double|MPI_Aint)\s+(MPI_[A-Za-z0-9_]+)\((.*)\)$")
+PROTO = re.compile(r"^(int|double|MPI_Aint|MPI_Fint|MPI_File)\s+(MPIX?_[A-Za-z0-9_]+)\((.*)\)$")
 
 # C handle type -> virtual-id kind (upper-half/virtual_ids.h).
 HANDLE_KIND = {
@@ -152,6 +152,10 @@ def classify_params(fn, where):
             p.role = "ptr"
         elif p.base in SCALARS and p.ptr == 0 and not p.arr:
             p.role = "scalar"
+        elif p.base == "int" and p.arr and p.name.endswith("weights"):
+            # May be MPI_UNWEIGHTED or MPI_WEIGHTS_EMPTY, libmana's
+            # addresses for the lower MPI's (mpi_wrap.h).
+            p.role = "weights"
         elif p.base in SCALARS and p.arr:
             p.role = "array"
         else:
@@ -347,6 +351,8 @@ def call_args(fn):
             args.append(f"r_{p.name}")
         elif p.role == "hreqs":
             args.append(f"rq.real" if p.arr else "rq.real")
+        elif p.role == "weights":
+            args.append(f"mana_weights_real({p.name})" if p.const else f"mana_weights_real_out({p.name})")
         else:
             args.append(p.name)
     return ", ".join(args)
@@ -832,6 +838,10 @@ def blob_puts(fn, real_of):
             code += f"    mana_blob_put_ptr(&b, (const void *){p.name});\n"
         elif p.role == "str":
             code += f"    mana_blob_put_str(&b, {p.name});\n"
+        elif p.role == "weights" and fn["recorded"]:
+            if not p.len:
+                raise ApiError(f"{fn['where']}: {fn['name']} is recorded: weights '{p.name}' needs len({p.name})=...")
+            code += f"    mana_blob_put_weights(&b, {p.name}, {p.name} ? (int64_t)({len_expr(fn, p, real_of)}) : 0);\n"
         elif p.role == "array":
             if not p.len:
                 if fn["cls"] in ("persistent",) or fn["recorded"] and p.const:
@@ -914,6 +924,9 @@ def gen_replay(fn):
         elif p.role == "str":
             code += f"    const char *{a} = mana_blob_get_str(&b);\n"
             args.append(f"({p.decl('')}){a}" if not p.const else a)
+        elif p.role == "weights":
+            code += f"    int64_t n_{p.name};\n    int *{a} = mana_blob_get_weights(&b, &n_{p.name});\n"
+            args.append(a)
         elif p.role == "array" and p.len:
             code += (f"    int64_t n_{p.name};\n"
                      f"    {p.decl(a, drop_const=True)} = mana_blob_get_array(&b, sizeof *{a}, &n_{p.name});\n")

@@ -65,6 +65,12 @@ void mana_blob_put_array(struct mana_blob *b, const void *arr, int64_t n, size_t
     mana_blob_put(b, arr, count * elsize);
 }
 
+void mana_blob_put_sentinel(struct mana_blob *b, unsigned which)
+{
+    uint8_t tag = (uint8_t)(2 + which);
+    mana_blob_put(b, &tag, 1);
+}
+
 void mana_blob_free(struct mana_blob *b)
 {
     if (b->p != b->small)
@@ -114,11 +120,20 @@ const char *mana_blob_get_str(struct mana_blob_reader *r)
 
 void *mana_blob_get_array(struct mana_blob_reader *r, size_t elsize, int64_t *n)
 {
+    return mana_blob_get_array_or_sentinel(r, elsize, n, NULL);
+}
+
+void *mana_blob_get_array_or_sentinel(struct mana_blob_reader *r, size_t elsize, int64_t *n, int *sentinel)
+{
     uint8_t tag;
     uint64_t count = 0;
     *n = 0;
     if (mana_blob_get(r, &tag, 1) != 0 || tag == 0)
         return NULL;
+    if (sentinel != NULL && tag >= 2 && tag < 2 + MANA_BLOB_SENTINELS) {
+        *sentinel = tag - 2;
+        return NULL;
+    }
     if (tag != 1 || mana_blob_get(r, &count, sizeof count) != 0 || elsize == 0 ||
         count > (r->len - r->off) / elsize || r->n_alloc == MANA_BLOB_MAX_ARRAYS) {
         r->failed = 1;

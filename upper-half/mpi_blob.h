@@ -9,7 +9,9 @@
  *               memory, at the same address after a restart)
  *   string      u32 length including the NUL (0: NULL pointer), bytes
  *   array       u8 tag: 0 = NULL pointer, 1 = data: u64 element count,
- *               count x element size bytes
+ *               count x element size bytes; 2 + N = the MPI sentinel
+ *               address N stands for (weights: 0 MPI_UNWEIGHTED,
+ *               1 MPI_WEIGHTS_EMPTY), no bytes after
  * Handles are not in the blob: they are the record's dependencies.
  * Host byte order: a record log is only read back by the same build on
  * the same architecture (it lives in saved upper memory).
@@ -34,6 +36,10 @@ void mana_blob_put_ptr(struct mana_blob *b, const void *ptr);
 void mana_blob_put_str(struct mana_blob *b, const char *s);
 /* ARR may be NULL; N < 0 is taken as 0. */
 void mana_blob_put_array(struct mana_blob *b, const void *arr, int64_t n, size_t elsize);
+/* An array argument that is one of MPI's sentinel addresses (WHICH <
+ * MANA_BLOB_SENTINELS), not data. */
+#define MANA_BLOB_SENTINELS 2
+void mana_blob_put_sentinel(struct mana_blob *b, unsigned which);
 void mana_blob_free(struct mana_blob *b);
 
 #define MANA_BLOB_MAX_ARRAYS 16
@@ -55,6 +61,9 @@ const char *mana_blob_get_str(struct mana_blob_reader *r);
 /* An aligned, malloc'd copy of the array (freed by mana_blob_reader_done),
  * or NULL for a NULL array; *N gets the element count. */
 void *mana_blob_get_array(struct mana_blob_reader *r, size_t elsize, int64_t *n);
+/* The same, where a sentinel may stand in the array's place: then NULL,
+ * and *SENTINEL gets its number (left alone otherwise). */
+void *mana_blob_get_array_or_sentinel(struct mana_blob_reader *r, size_t elsize, int64_t *n, int *sentinel);
 /* 1 when every read succeeded and the whole blob was read. */
 int mana_blob_reader_ok(const struct mana_blob_reader *r);
 /* Frees the arrays; returns -1 if any read failed or bytes are left over. */

@@ -29,7 +29,16 @@ struct keyval_callbacks {
     MPI_Comm_delete_attr_function *del;
     void *extra_state;
     enum vid_kind kind; /* of the objects the keyval's attributes hang on */
+    int32_t keyval;     /* the application's id (reused after a free: the newest record wins) */
+    /* Set by a binding library (MPII_Keyval_set_proxy): the user
+     * functions are not C and are called through these, with the
+     * attribute's language type. */
+    mana_attr_copy_proxy *copy_proxy;
+    mana_attr_delete_proxy *delete_proxy;
+    struct keyval_callbacks *next; /* every record, newest first */
 };
+
+static struct keyval_callbacks *all_keyvals;
 
 /* The application's id for a handle MPI gives a callback. */
 static int32_t app_handle(enum vid_kind kind, int32_t real)
@@ -69,6 +78,16 @@ int mana_attr_copies_record(enum vid_kind kind, int32_t new_object)
 
 /* Communicator and datatype handles are both ints in the MPICH ABI, so one
  * pair of trampolines serves comm, type and MPI-1 keyvals. */
+static void note_copy(int32_t app_keyval, int rc, int flag, void *value)
+{
+    if (rc != MPI_SUCCESS || !flag)
+        return;
+    if (n_attr_copies < MAX_ATTR_COPIES)
+        attr_copies[n_attr_copies++] = (typeof(attr_copies[0])){app_keyval, value};
+    else
+        attr_copies_lost = 1;
+}
+
 static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in, void *out, int *flag)
 {
     struct keyval_callbacks *cb = extra_state;
@@ -79,12 +98,7 @@ static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in
     uint64_t lower_fs = mana_callback_enter();
     int32_t app_keyval = app_handle(VID_KEYVAL, keyval);
     int rc = cb->copy(app_handle(cb->kind, old), app_keyval, cb->extra_state, in, out, flag);
-    if (rc == MPI_SUCCESS && *flag) {
-        if (n_attr_copies < MAX_ATTR_COPIES)
-            attr_copies[n_attr_copies++] = (typeof(attr_copies[0])){app_keyval, *(void **)out};
-        else
-            attr_copies_lost = 1;
-    }
+    note_copy(app_keyval, rc, *flag, *(void **)out);
     mana_callback_leave(lower_fs);
     return rc;
 }
@@ -99,6 +113,79 @@ static int delete_trampoline(MPI_Comm comm, int keyval, void *value, void *extra
     return rc;
 }
 
+/* The lower MPI's proxies for a keyval a binding library gave proxies
+ * of its own: MPI calls them with the user function it knows (our C
+ * trampoline), our record as extra_state, and the attribute's raw value
+ * and language type, which the binding's proxy needs to call a Fortran
+ * (or C++) function. */
+static int copy_proxy_trampoline(MPI_Comm_copy_attr_function *user_function, int handle, int keyval,
+                                 void *extra_state, int attr_type, void *attr, void **attr_copy, int *flag)
+{
+    (void)user_function;
+    struct keyval_callbacks *cb = extra_state;
+    if (mana_replaying) {
+        *flag = 0;
+        return MPI_SUCCESS;
+    }
+    uint64_t lower_fs = mana_callback_enter();
+    int32_t app_keyval = app_handle(VID_KEYVAL, keyval);
+    int rc = cb->copy_proxy(cb->copy, app_handle(cb->kind, handle), app_keyval, cb->extra_state, attr_type, attr,
+                            attr_copy, flag);
+    note_copy(app_keyval, rc, *flag, *attr_copy);
+    mana_callback_leave(lower_fs);
+    return rc;
+}
+
+static int delete_proxy_trampoline(MPI_Comm_delete_attr_function *user_function, int handle, int keyval,
+                                   int attr_type, void *attr, void *extra_state)
+{
+    (void)user_function;
+    struct keyval_callbacks *cb = extra_state;
+    uint64_t lower_fs = mana_callback_enter();
+    int rc = mana_replaying ? MPI_SUCCESS
+                            : cb->delete_proxy(cb->del, app_handle(cb->kind, handle), app_handle(VID_KEYVAL, keyval),
+                                               attr_type, attr, cb->extra_state);
+    mana_callback_leave(lower_fs);
+    return rc;
+}
+
+static void set_lower_proxy(struct mana_crossing *c, uint64_t real_keyval)
+{
+    mana_cross_to_lower(c);
+    mana_lower->lang.keyval_set_proxy((int)real_keyval, (void *)copy_proxy_trampoline,
+                                      (void *)delete_proxy_trampoline);
+    mana_cross_to_upper(c);
+}
+
+/* MPICH's hook for its binding libraries: the Fortran and C++ bindings
+ * create a keyval with the C call, then give it their proxies. Stored on
+ * our record (upper memory, so a restart keeps them), and the lower MPI
+ * gets our proxy trampolines. */
+void MPII_Keyval_set_proxy(int keyval, mana_attr_copy_proxy *copy_proxy, mana_attr_delete_proxy *delete_proxy)
+{
+    struct mana_crossing c;
+    mana_cross_lock(&c, "MPII_Keyval_set_proxy");
+    uint64_t real;
+    struct keyval_callbacks *cb = all_keyvals;
+    while (cb != NULL && cb->keyval != keyval)
+        cb = cb->next;
+    if (cb != NULL && vid_real(VID_KEYVAL, keyval, &real) == 0) {
+        cb->copy_proxy = copy_proxy;
+        cb->delete_proxy = delete_proxy;
+        set_lower_proxy(&c, real);
+    }
+    /* Else a keyval MPI itself would not find either: MPICH ignores it. */
+    mana_cross_unlock(&c);
+}
+
+void mana_keyval_proxies_replay(struct mana_crossing *c)
+{
+    uint64_t real;
+    for (struct keyval_callbacks *cb = all_keyvals; cb != NULL; cb = cb->next)
+        if (cb->copy_proxy != NULL && vid_real(VID_KEYVAL, cb->keyval, &real) == 0)
+            set_lower_proxy(c, real);
+}
+
 /* The record lives as long as the process: MPI may still call it for
  * attributes set before the keyval was freed. */
 static struct keyval_callbacks *keyval_callbacks_new(MPI_Comm_copy_attr_function *copy,
@@ -107,7 +194,7 @@ static struct keyval_callbacks *keyval_callbacks_new(MPI_Comm_copy_attr_function
 {
     struct keyval_callbacks *cb = malloc(sizeof *cb);
     if (cb != NULL)
-        *cb = (struct keyval_callbacks){copy, del, extra_state, kind};
+        *cb = (struct keyval_callbacks){copy, del, extra_state, kind, MPI_KEYVAL_INVALID, NULL, NULL, NULL};
     return cb;
 }
 
@@ -142,6 +229,11 @@ int MPIR_Dup_fn(MPI_Comm old, int keyval, void *extra_state, void *in, void *out
         if (rc == MPI_SUCCESS &&                                                                           \
             mana_record_##name(lower_copy, lower_del, keyval, MANA_REAL(real), cb) == VID_INVALID) \
             rc = MPI_ERR_INTERN;                                                                           \
+        if (rc == MPI_SUCCESS) {                                                                           \
+            cb->keyval = *keyval;                                                                          \
+            cb->next = all_keyvals;                                                                        \
+            all_keyvals = cb;                                                                              \
+        }                                                                                                  \
         mana_cross_unlock(&c);                                                                             \
         if (rc != MPI_SUCCESS)                                                                             \
             free(cb);                                                                                      \

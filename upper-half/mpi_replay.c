@@ -235,6 +235,8 @@ int mana_mpi_replay(char *err, size_t errlen)
         op->replay(&x, r);
         mana_replay_arrays_done(&x);
     }
+    if (!x.failed)
+        mana_keyval_proxies_replay(&x.c);
     /* Objects the application had freed: after everything made from them. */
     for (size_t i = x.n_slots; !x.failed && i-- > 0;) {
         const struct mana_replay_op *op = op_of(recs[i]->op);

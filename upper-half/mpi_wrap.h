@@ -41,6 +41,26 @@ extern int mana_replaying;
 void mana_attr_copies_begin(void);
 int mana_attr_copies_record(enum vid_kind kind, int32_t new_object);
 
+/* MPICH's attribute language proxies (its mpir_attr_generic.h, with
+ * MPIR_Attr_type as an int): how a binding library calls a keyval's
+ * copy and delete functions written in its language. */
+typedef int mana_attr_copy_proxy(MPI_Comm_copy_attr_function *user_function, int handle, int keyval,
+                                 void *extra_state, int attr_type, void *attr, void **attr_copy, int *flag);
+typedef int mana_attr_delete_proxy(MPI_Comm_delete_attr_function *user_function, int handle, int keyval,
+                                   int attr_type, void *attr, void *extra_state);
+void MPII_Keyval_set_proxy(int keyval, mana_attr_copy_proxy *copy_proxy, mana_attr_delete_proxy *delete_proxy);
+/* The weight sentinels (MPI_UNWEIGHTED, MPI_WEIGHTS_EMPTY) are libmana's
+ * addresses: what the lower MPI gets is its own (mpi_lang.c). A weights
+ * array is recorded as data, or as the sentinel it is. */
+const int *mana_weights_real(const int *weights);
+int *mana_weights_real_out(int *weights);
+void mana_blob_put_weights(struct mana_blob *b, const int *weights, int64_t n);
+int *mana_blob_get_weights(struct mana_blob_reader *r, int64_t *n);
+
+struct mana_crossing;
+/* After a replay: gives the new lower keyvals their proxies again. */
+void mana_keyval_proxies_replay(struct mana_crossing *c);
+
 /* Sets up the vid tables and the record log; 0, or -1 with a message on
  * stderr. Called once, before the first MPI call. */
 int mana_mpi_state_init(void);

@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 6
+#define MANA_CALL_TABLE_VERSION 7
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -112,6 +112,24 @@ struct mana_upper_threads {
     int32_t tid[MANA_MAX_UPPER_THREADS]; /* 0: free */
 };
 
+/* What MPICH's language binding libraries (libmpichfort.so.12,
+ * libmpichcxx.so.12), which run in the upper half over the stub, ask of
+ * libmpich besides the MPI API: attributes with a language type and the
+ * keyval language proxies (mpi_lang.c), and the addresses of the lower
+ * MPI's weight sentinels, which libmana's own sentinels stand for.
+ * ATTR_TYPE is MPICH's MPIR_Attr_type (0 pointer, 1 MPI_Aint, 3 int). */
+struct mana_lang_hooks {
+    int (*comm_set_attr)(int comm, int keyval, void *value, int attr_type);
+    int (*type_set_attr)(int type, int keyval, void *value, int attr_type);
+    int (*win_set_attr)(int win, int keyval, void *value, int attr_type);
+    int (*comm_get_attr)(int comm, int keyval, void *value, int *flag, int attr_type);
+    int (*type_get_attr)(int type, int keyval, void *value, int *flag, int attr_type);
+    int (*win_get_attr)(int win, int keyval, void *value, int *flag, int attr_type);
+    void (*keyval_set_proxy)(int keyval, void *copy_proxy, void *delete_proxy);
+    const int *unweighted;    /* the lower MPI's MPI_UNWEIGHTED */
+    const int *weights_empty; /* and MPI_WEIGHTS_EMPTY */
+};
+
 struct mana_call_table {
     uint64_t magic;
     uint32_t version;
@@ -148,6 +166,8 @@ struct mana_call_table {
     struct mana_ckpt_sync sync;
 
     struct mana_upper_threads threads;
+
+    struct mana_lang_hooks lang;
 
     struct mana_mpi_table mpi;
 };

@@ -11,7 +11,8 @@ nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sort >"$WORK/export
 missing=$(comm -23 "$WORK/wanted" "$WORK/exports" | wc -l)
 comm -23 "$WORK/wanted" "$WORK/exports" | head -5 | sed 's/^/# not exported: /'
 check "every listed MPI function is exported as MPI_ and PMPI_ ($(wc -l <"$names") functions)" test "$missing" -eq 0
-extra=$(grep -vE '^P?MPI_' "$WORK/exports" | grep -vxE 'sigaction|signal|bsd_signal|sigprocmask|pthread_sigmask|pthread_create|MPIR_Dup_fn' | tr '\n' ' ')
+# MPII_*: MPICH's hooks for its Fortran and C++ binding libraries (mpi_lang.c).
+extra=$(grep -vE '^P?MPIX?_|^MPII_' "$WORK/exports" | grep -vxE 'sigaction|signal|bsd_signal|sigprocmask|pthread_sigmask|pthread_create|MPIR_Dup_fn' | tr '\n' ' ')
 check "libmana exports nothing else (${extra:-none})" test -z "$extra"
 wrapped=$(grep -cE '^(pass|upper|both|upper-only) ;' "$TOP/mpi-wrappers/mpi_api.txt")
 check "at least 330 functions fully wrapped ($wrapped)" test "$wrapped" -ge 330
@@ -31,7 +32,7 @@ check "no rank of the job runs past the unsupported call" bash -c "! grep -q 'af
 
 # --list-mpi agrees with the API list and with what libmana exports.
 "$MANA_LAUNCH" --list-mpi >"$WORK/list" 2>&1
-listed=$(grep -c '^  MPI_' "$WORK/list")
+listed=$(grep -cE '^  MPIX?_' "$WORK/list")
 check "--list-mpi lists every function ($listed of $(wc -l <"$names"))" test "$listed" -eq "$(wc -l <"$names")"
 unsupported=$(grep -cE '^(unsupported|mana-only) ;' "$TOP/mpi-wrappers/mpi_api.txt")
 check "--list-mpi counts agree with the API list" \
