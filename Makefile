@@ -156,10 +156,35 @@ EXAMPLE_FLAGS_threads_pthreads := -pthread
 EXAMPLE_FLAGS_signals_in_mpi := -pthread
 EXAMPLE_FLAGS_threads_openmp := -fopenmp
 EXAMPLE_FLAGS_halves_apart := -pthread
+# The Fortran (mpif.h, `use mpi`, `use mpi_f08`) and C++ examples, built
+# with MPICH's compiler wrappers and no flags of MANA's, when the
+# compilers are installed (scripts/install-deps.sh installs them).
+MPIF77 := mpif77.mpich
+MPIF90 := mpif90.mpich
+MPICXX := mpicxx.mpich
+HAVE_FORTRAN := $(shell command -v gfortran >/dev/null 2>&1 && command -v $(MPIF90) >/dev/null 2>&1 && echo yes)
+HAVE_CXX := $(shell command -v g++ >/dev/null 2>&1 && command -v $(MPICXX) >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_FORTRAN),yes)
+EXAMPLE_BINS += $(addprefix $(BUILD)/examples/,$(basename $(notdir $(wildcard examples/*.f examples/*.f90))))
+endif
+ifeq ($(HAVE_CXX),yes)
+EXAMPLE_BINS += $(addprefix $(BUILD)/examples/,$(basename $(notdir $(wildcard examples/*.cpp))))
+endif
 examples: $(EXAMPLE_BINS)
 $(BUILD)/examples/%: examples/%.c examples/example_check.h
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) $(EXAMPLE_FLAGS_$*) -o $@ $<
+# Each Fortran example builds in its own directory: gfortran writes the
+# .mod files of a program's modules into the current one.
+$(BUILD)/examples/%: examples/%.f
+	@mkdir -p $(BUILD)/obj/examples/$*
+	cd $(BUILD)/obj/examples/$* && $(MPIF77) -O2 -o $(abspath $@) $(abspath $<)
+$(BUILD)/examples/%: examples/%.f90
+	@mkdir -p $(BUILD)/obj/examples/$*
+	cd $(BUILD)/obj/examples/$* && $(MPIF90) -O2 -o $(abspath $@) $(abspath $<)
+$(BUILD)/examples/%: examples/%.cpp examples/example_check.h
+	@mkdir -p $(dir $@)
+	$(MPICXX) -O2 $(WARN) $(MPI_WARN) -o $@ $<
 
 TEST_PROGS := $(basename $(notdir $(wildcard tests/integration/progs/*.c)))
 TEST_PROG_BINS := $(addprefix $(BUILD)/tests/progs/,$(TEST_PROGS))

@@ -4,7 +4,8 @@
  * the native run's. Define NAME before including this file; define
  * EXAMPLE_OWN_CHECK to supply check() yourself (threads_pthreads does,
  * with a lock). Kept beside the examples so each still builds with a
- * plain `mpicc.mpich example.c`. */
+ * plain `mpicc.mpich example.c` (or `mpicxx.mpich example.cpp`: the C++
+ * examples include it too). */
 #ifndef EXAMPLE_CHECK_H
 #define EXAMPLE_CHECK_H
 
@@ -41,7 +42,7 @@ static int finish(int rank, int size)
 {
     char *all = NULL;
     if (rank == 0)
-        all = malloc(sizeof g_reason * (size_t)size);
+        all = (char *)malloc(sizeof g_reason * (size_t)size);
     MPI_Gather(g_reason, (int)sizeof g_reason, MPI_CHAR,
                all, (int)sizeof g_reason, MPI_CHAR, 0, MPI_COMM_WORLD);
     int rc = 0;

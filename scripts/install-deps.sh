@@ -9,7 +9,7 @@ packages=(
   mpich libmpich-dev
   openmpi-bin libopenmpi-dev
   libelf-dev libzstd-dev libxxhash-dev zlib1g-dev check libhwloc-dev
-  gfortran
+  gfortran g++
   netpipe-mpich2 zstd
   clang libclang-rt-14-dev
 )
