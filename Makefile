@@ -192,6 +192,9 @@ TEST_PROG_BINS := $(addprefix $(BUILD)/tests/progs/,$(TEST_PROGS))
 # own results; built like the examples, run by tests/integration/stress_*.sh.
 STRESS_PROGS := $(basename $(notdir $(wildcard tests/stress/*.c)))
 STRESS_BINS := $(addprefix $(BUILD)/tests/stress/,$(STRESS_PROGS))
+ifeq ($(HAVE_FORTRAN),yes)
+TEST_PROG_BINS += $(addprefix $(BUILD)/tests/progs/,$(basename $(notdir $(wildcard tests/integration/progs/*.f90))))
+endif
 test-programs: $(TEST_PROG_BINS) $(STRESS_BINS) $(BIN_IMAGE_TESTGEN)
 $(BUILD)/tests/stress/%: tests/stress/%.c examples/example_check.h
 	@mkdir -p $(dir $@)
@@ -199,6 +202,9 @@ $(BUILD)/tests/stress/%: tests/stress/%.c examples/example_check.h
 $(BUILD)/tests/progs/%: tests/integration/progs/%.c
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -pthread -o $@ $< -ldl
+$(BUILD)/tests/progs/%: tests/integration/progs/%.f90
+	@mkdir -p $(BUILD)/obj/progs/$*
+	cd $(BUILD)/obj/progs/$* && $(MPIF90) -O2 -o $(abspath $@) $(abspath $<)
 
 # --- unit tests (Check), plain and with AddressSanitizer + UBSan --------
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))

@@ -30,6 +30,24 @@ rc=$?
 check "unsupported call aborts a 2-rank job (exit $rc)" test "$rc" -ne 0
 check "no rank of the job runs past the unsupported call" bash -c "! grep -q 'after the unsupported call' '$WORK/out2'"
 
+# The same from Fortran: MPICH's Fortran binding reaches libmana's
+# unsupported MPI_File_open, which names it and ends the job.
+fprog=$BUILD/tests/progs/calls_unsupported_fortran
+if [ -x "$fprog" ]; then
+  (cd "$WORK" && timeout "$JOB_TIMEOUT" "$MANA_LAUNCH" "$fprog") >"$WORK/fout" 2>"$WORK/ferr"
+  rc=$?
+  check "unsupported call from Fortran stops the program (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+  check "unsupported call from Fortran is named" grep -q "MANA: MPI_File_open is not supported" "$WORK/ferr"
+  check "nothing runs past the unsupported call from Fortran" bash -c "! grep -q 'after the unsupported call' '$WORK/fout'"
+  check "ordinary MPI from Fortran before it worked" grep -q "before the unsupported call" "$WORK/fout"
+  (cd "$WORK" && run_mana 2 "$fprog") >"$WORK/fout2" 2>"$WORK/ferr2"
+  rc=$?
+  check "unsupported call from Fortran aborts a 2-rank job (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+  check "no Fortran rank runs past the unsupported call" bash -c "! grep -q 'after the unsupported call' '$WORK/fout2'"
+else
+  skip "unsupported call from Fortran: $fprog not built (no gfortran with mpif90.mpich)"
+fi
+
 # --list-mpi agrees with the API list and with what libmana exports.
 "$MANA_LAUNCH" --list-mpi >"$WORK/list" 2>&1
 listed=$(grep -cE '^  MPIX?_' "$WORK/list")
