@@ -63,6 +63,11 @@ C     averages neighbours in integers, so every result is exact.
      &        status, ierr)
          if (status(MPI_SOURCE) .ne. right .or.
      &       status(MPI_TAG) .ne. 2) fail = 1
+C        The binding handed MPI the C sentinel, not the address of the
+C        common-block variable: MPI wrote nothing there.
+         do i = 1, MPI_STATUS_SIZE
+            if (MPI_STATUS_IGNORE(i) .ne. 0) fail = 13
+         end do
          call MPI_GET_COUNT(status, MPI_INTEGER, cnt, ierr)
          if (cnt .ne. 1) fail = 2
          do i = 1, n

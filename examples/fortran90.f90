@@ -6,7 +6,8 @@
 ! MPI_BOTTOM with a datatype of absolute addresses, MPI_IN_PLACE in
 ! MPI_REDUCE, and an attribute whose copy and delete callbacks are
 ! Fortran (MPI_COMM_CREATE_KEYVAL, INTEGER(KIND=MPI_ADDRESS_KIND)
-! values). Rank 0 prints; the last line is 'fortran90: OK' or
+! values), and an unweighted distributed graph (MPI_UNWEIGHTED) with a
+! neighbourhood collective. Rank 0 prints; the last line is 'fortran90: OK' or
 ! 'fortran90: FAIL (check N)'.
 ! Build: mpif90.mpich fortran90.f90 -o fortran90
 module f90_callbacks
@@ -57,6 +58,8 @@ program fortran90
   logical :: found
   integer :: blocks(2), types(2), abstype, a, b(3)
   integer :: status(MPI_STATUS_SIZE)
+  integer :: ring, nbrs(2), indeg, outdeg, srcs(2), dsts(2), got(2)
+  logical :: weighted
 
   fail = 0
   call MPI_Init(ierr)
@@ -86,6 +89,9 @@ program fortran90
   call MPI_Comm_create_keyval(copy_attr, delete_attr, keyval, extra, ierr)
   val = 100 + rank
   call MPI_Comm_set_attr(cart, keyval, val, ierr)
+  nbrs = (/ mod(rank - 1 + nprocs, nprocs), mod(rank + 1, nprocs) /)
+  call MPI_Dist_graph_create_adjacent(MPI_COMM_WORLD, 2, nbrs, MPI_UNWEIGHTED, 2, nbrs, MPI_UNWEIGHTED, &
+                                      MPI_INFO_NULL, .false., ring, ierr)
 
   u = 0
   do j = 1, ny
@@ -103,6 +109,8 @@ program fortran90
     call MPI_Isend(u(1, ny), nx, MPI_INTEGER, north, 3, cart, reqs(7), ierr)
     call MPI_Isend(u(1, 1), nx, MPI_INTEGER, south, 4, cart, reqs(8), ierr)
     call MPI_Waitall(8, reqs, MPI_STATUSES_IGNORE, ierr)
+    ! The C sentinel reached MPI, not this common-block variable.
+    if (any(MPI_STATUSES_IGNORE /= 0)) fail = 7
     do j = 1, ny
       do i = 1, nx
         unew(i, j) = (4 * u(i, j) + u(i - 1, j) + u(i + 1, j) + u(i, j - 1) + u(i, j + 1)) / 8
@@ -161,6 +169,14 @@ program fortran90
   else
     call MPI_Reduce(local, total, 1, MPI_INTEGER, MPI_SUM, 0, MPI_COMM_WORLD, ierr)
   end if
+
+  ! The unweighted ring: its neighbours, and a neighbourhood allgather.
+  call MPI_Dist_graph_neighbors_count(ring, indeg, outdeg, weighted, ierr)
+  call MPI_Dist_graph_neighbors(ring, 2, srcs, MPI_UNWEIGHTED, 2, dsts, MPI_UNWEIGHTED, ierr)
+  call MPI_Neighbor_allgather(rank, 1, MPI_INTEGER, got, 1, MPI_INTEGER, ring, ierr)
+  if (indeg /= 2 .or. outdeg /= 2 .or. weighted .or. any(srcs /= nbrs) .or. any(got /= nbrs)) fail = 8
+  if (rank == 0) write (*, '(A,2I3,A,L2)') 'ring neighbours ', got, ' weighted', weighted
+  call MPI_Comm_free(ring, ierr)
 
   ! The attribute's copy callback, and a status read back.
   call MPI_Comm_dup(cart, dupcomm, ierr)
