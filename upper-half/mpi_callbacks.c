@@ -97,7 +97,10 @@ static int copy_trampoline(MPI_Comm old, int keyval, void *extra_state, void *in
     }
     uint64_t lower_fs = mana_callback_enter();
     int32_t app_keyval = app_handle(VID_KEYVAL, keyval);
-    int rc = cb->copy(app_handle(cb->kind, old), app_keyval, cb->extra_state, in, out, flag);
+    int rc = cb->copy_proxy == NULL
+                 ? cb->copy(app_handle(cb->kind, old), app_keyval, cb->extra_state, in, out, flag)
+                 : cb->copy_proxy(cb->copy, app_handle(cb->kind, old), app_keyval, cb->extra_state,
+                                  MANA_ATTR_PTR, in, (void **)out, flag);
     note_copy(app_keyval, rc, *flag, *(void **)out);
     mana_callback_leave(lower_fs);
     return rc;
@@ -107,13 +110,22 @@ static int delete_trampoline(MPI_Comm comm, int keyval, void *value, void *extra
 {
     struct keyval_callbacks *cb = extra_state;
     uint64_t lower_fs = mana_callback_enter();
-    int rc = mana_replaying ? MPI_SUCCESS
-                            : cb->del(app_handle(cb->kind, comm), app_handle(VID_KEYVAL, keyval), value, cb->extra_state);
+    int32_t app_object = app_handle(cb->kind, comm), app_keyval = app_handle(VID_KEYVAL, keyval);
+    int rc = mana_replaying         ? MPI_SUCCESS
+             : cb->delete_proxy == NULL ? cb->del(app_object, app_keyval, value, cb->extra_state)
+                                        : cb->delete_proxy(cb->del, app_object, app_keyval, MANA_ATTR_PTR, value,
+                                                           cb->extra_state);
     mana_callback_leave(lower_fs);
     return rc;
 }
 
-/* The lower MPI's proxies for a keyval a binding library gave proxies
+/* A keyval with proxies reaches the plain trampolines above only after
+ * a restart that could not give the new lower keyval our proxies (the
+ * application had freed the keyval, and an object still holds one of
+ * its attributes): every attribute there was set again by the replay as
+ * a C pointer attribute, so the binding's proxy gets it as one.
+ *
+ * The lower MPI's proxies for a keyval a binding library gave proxies
  * of its own: MPI calls them with the user function it knows (our C
  * trampoline), our record as extra_state, and the attribute's raw value
  * and language type, which the binding's proxy needs to call a Fortran

@@ -43,7 +43,9 @@ int mana_attr_copies_record(enum vid_kind kind, int32_t new_object);
 
 /* MPICH's attribute language proxies (its mpir_attr_generic.h, with
  * MPIR_Attr_type as an int): how a binding library calls a keyval's
- * copy and delete functions written in its language. */
+ * copy and delete functions written in its language. MANA_ATTR_PTR is
+ * MPIR_ATTR_PTR, the type of an attribute set from C. */
+#define MANA_ATTR_PTR 0
 typedef int mana_attr_copy_proxy(MPI_Comm_copy_attr_function *user_function, int handle, int keyval,
                                  void *extra_state, int attr_type, void *attr, void **attr_copy, int *flag);
 typedef int mana_attr_delete_proxy(MPI_Comm_delete_attr_function *user_function, int handle, int keyval,

@@ -13,3 +13,13 @@ done
 run_mana 2 "$prog" >"$WORK/out" 2>"$WORK/err"
 check "the replay ran (records replayed named on stderr)" \
   grep -qE 'MANA: MANA_DEBUG=replay: replayed [1-9][0-9]* records' "$WORK/err"
+
+# The same for objects whose rebuilding goes through MPICH's Fortran
+# binding: keyvals with Fortran callbacks and their language proxies (one
+# freed while its attribute stays), a Fortran user op, MPI_UNWEIGHTED.
+fprog=$BUILD/tests/progs/replay_fortran
+if [ -x "$fprog" ]; then
+  check "Fortran objects made again by replay work as the originals, 4 ranks" same_output replay_fortran 4 "$fprog"
+else
+  skip "Fortran replay: $fprog not built (no gfortran with mpif90.mpich)"
+fi

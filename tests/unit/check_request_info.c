@@ -112,6 +112,43 @@ START_TEST(blob_round_trip)
 }
 END_TEST
 
+/* An array argument that is an MPI sentinel (MPI_UNWEIGHTED...) reads
+ * back as that sentinel where one may stand, and as a malformed record
+ * where only data may. */
+START_TEST(blob_sentinels)
+{
+    struct mana_blob b;
+    mana_blob_init(&b);
+    int w[3] = {4, 5, 6};
+    mana_blob_put_sentinel(&b, 1);
+    mana_blob_put_array(&b, w, 3, sizeof w[0]);
+    mana_blob_put_sentinel(&b, 0);
+
+    struct mana_blob_reader r;
+    int64_t n = -1;
+    int which = -1;
+    mana_blob_reader_init(&r, b.p, b.len);
+    ck_assert_ptr_null(mana_blob_get_array_or_sentinel(&r, sizeof w[0], &n, &which));
+    ck_assert_int_eq(which, 1);
+    ck_assert_int_eq(n, 0);
+    which = -1;
+    int *a = mana_blob_get_array_or_sentinel(&r, sizeof w[0], &n, &which);
+    ck_assert_int_eq(which, -1);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(a[2], 6);
+    ck_assert_ptr_null(mana_blob_get_array_or_sentinel(&r, sizeof w[0], &n, &which));
+    ck_assert_int_eq(which, 0);
+    ck_assert_int_eq(mana_blob_reader_ok(&r), 1);
+    ck_assert_int_eq(mana_blob_reader_done(&r), 0);
+
+    mana_blob_reader_init(&r, b.p, b.len);
+    ck_assert_ptr_null(mana_blob_get_array(&r, sizeof w[0], &n));
+    ck_assert_int_eq(mana_blob_reader_ok(&r), 0);
+    ck_assert_int_eq(mana_blob_reader_done(&r), -1);
+    mana_blob_free(&b);
+}
+END_TEST
+
 static Suite *request_info_suite(void)
 {
     Suite *s = suite_create("request_info");
@@ -120,6 +157,7 @@ static Suite *request_info_suite(void)
     tcase_add_test(tc, set_get_clear);
     tcase_add_test(tc, iterate_and_own);
     tcase_add_test(tc, blob_round_trip);
+    tcase_add_test(tc, blob_sentinels);
     suite_add_tcase(s, tc);
     return s;
 }
