@@ -114,9 +114,12 @@ int main(int argc, char **argv)
             }
         g = next;
         long total = 0;
-        MPI_Allreduce(&local, &total, 1, MPI_LONG, MPI_SUM, cart);
+        // The pair's collective before the grid's: a checkpoint asked for
+        // in the former finds the other pairs at the latter, not waiting
+        // for halo messages from this pair.
         long factor = local % 1000 + 2, product = 0;
         MPI_Allreduce(&factor, &product, 1, MPI_LONG, op, pair);
+        MPI_Allreduce(&local, &total, 1, MPI_LONG, MPI_SUM, cart);
         if (rank == 0)
             std::printf("step %d weighted sum %ld pair product %ld\n", step, total, product);
     }

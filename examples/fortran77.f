@@ -80,11 +80,14 @@ C        common-block variable: MPI wrote nothing there.
          do i = 1, n
             t = t + u(i)
          end do
-         call MPI_ALLREDUCE(t, total, 1, MPI_INTEGER, MPI_SUM,
-     &        MPI_COMM_WORLD, ierr)
+C        The collective on the half before the one on the world: a
+C        checkpoint asked for in the former then finds the other half
+C        at the latter, not waiting for messages from this half.
          pairs(1, 1) = t
          pairs(2, 1) = u(1)
          call MPI_ALLREDUCE(pairs, res, 1, pairtype, myop, half, ierr)
+         call MPI_ALLREDUCE(t, total, 1, MPI_INTEGER, MPI_SUM,
+     &        MPI_COMM_WORLD, ierr)
          if (rank .eq. 0) write (*, '(A,I2,A,I10,A,2I10)')
      &        'step ', step, ' field sum ', total, ' even half ',
      &        res(1, 1), res(2, 1)

@@ -123,8 +123,11 @@ program fortran90
         local = local + u(i, j) * mod(i + j, 3)
       end do
     end do
-    call MPI_Allreduce(local, total, 1, MPI_INTEGER, MPI_SUM, cart, ierr)
+    ! The row's collective before the grid's: a checkpoint asked for in
+    ! the former finds the other rows at the latter, not waiting for
+    ! halo messages from this row.
     call MPI_Allreduce(mod(local, 1000), sq, 1, MPI_INTEGER, myop, row, ierr)
+    call MPI_Allreduce(local, total, 1, MPI_INTEGER, MPI_SUM, cart, ierr)
     if (rank == 0) write (*, '(A,I2,A,I10,A,I5)') 'step ', step, ' weighted field sum ', total, &
                                                   ' row squares ', sq
   end do
