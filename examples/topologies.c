@@ -3,7 +3,8 @@
  * MPI_Cart_sub, MPI_Cart_rank/Cart_coords/Cart_get/Cartdim_get), a graph
  * topology (MPI_Graph_create, Graph_neighbors_count/Graph_neighbors,
  * Graphdims_get, Topo_test), a distributed graph
- * (MPI_Dist_graph_create_adjacent, Dist_graph_neighbors_count/_neighbors),
+ * (MPI_Dist_graph_create_adjacent, weighted and with MPI_UNWEIGHTED,
+ * Dist_graph_neighbors_count/_neighbors),
  * and the neighbourhood collectives MPI_Neighbor_allgather and
  * MPI_Neighbor_alltoall on a periodic 1-D cartesian ring.  Topology
  * information is part of a communicator's state that a checkpoint/restart
@@ -151,6 +152,18 @@ int main(int argc, char **argv)
     for (int i = 0; i < 1 + two; i++)
         check(dgot[i] == 1000 + srcs[i], "dist neighbor allgather [%d]=%d", i, dgot[i]);
     checksum += dgot[0];
+
+    /* The same graph unweighted: MPI_UNWEIGHTED in and out (under MANA a
+     * sentinel of libmana that the lower MPI must see as its own). */
+    MPI_Comm ug;
+    MPI_Dist_graph_create_adjacent(MPI_COMM_WORLD, 1 + two, srcs, MPI_UNWEIGHTED, 1 + two, dsts, MPI_UNWEIGHTED,
+                                   MPI_INFO_NULL, 0, &ug);
+    MPI_Dist_graph_neighbors_count(ug, &indeg, &outdeg, &weighted);
+    check(indeg == 1 + two && outdeg == 1 + two && !weighted, "unweighted dist graph count %d %d %d", indeg,
+          outdeg, weighted);
+    MPI_Dist_graph_neighbors(ug, 2, gs, MPI_UNWEIGHTED, 2, gdt, MPI_UNWEIGHTED);
+    check(gs[0] == srcs[0] && gdt[0] == dsts[0], "unweighted dist graph neighbours %d %d", gs[0], gdt[0]);
+    MPI_Comm_free(&ug);
 
     /* Periodic 1-D ring: neighbour order is (left, right). */
     MPI_Comm ring;
