@@ -15,6 +15,12 @@ if python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/out" 2>"$WORK/err"; then
   check "Group_range_incl records its ranges" grep -q 'mana_blob_put_array(&b, ranges' "$WORK/out/upper_mpi_records.c"
   check "Irecv describes its request" grep -q '.kind = MANA_REQ_RECV' "$WORK/out/upper_mpi_exports.c"
   check "unsupported function is generated as such" grep -q 'mana_unsupported("MPI_Win_fence")' "$WORK/out/upper_mpi_unsupported.c"
+  check "weights are handed to the lower MPI through the sentinel map" \
+    grep -q 'mana_weights_real(sourceweights)' "$WORK/out/upper_mpi_exports.c"
+  check "weights are recorded as data or as their sentinel" \
+    grep -q 'mana_blob_put_weights(&b, destweights' "$WORK/out/upper_mpi_records.c"
+  check "an MPIX function returning MPI_Fint or int is generated as unsupported" \
+    bash -c "grep -q 'MPI_Fint MPI_File_c2f(MPI_File file)' '$WORK/out/upper_mpi_unsupported.c' && grep -q 'mana_unsupported(\"MPIX_Comm_revoke\")' '$WORK/out/upper_mpi_unsupported.c'"
 else
   not_ok "generator failed on the small API list"; sed 's/^/#   /' "$WORK/err"
 fi
@@ -37,3 +43,6 @@ bad "a recorded input array without its length" \
   "pass ; int MPI_Group_incl(MPI_Group group, int n, const int ranks[], MPI_Group *newgroup)" "MPI_Group_incl is recorded: input array 'ranks' needs len"
 printf 'pass ; int MPI_Barrier(MPI_Comm comm)\npass ; int MPI_Barrier(MPI_Comm comm)\n' >"$WORK/dup.txt"
 expect_status "generator rejects a duplicate" 1 "dup.txt:2: MPI_Barrier is listed twice" python3 "$gen" "$WORK/dup.txt" "$WORK/out"
+bad "recorded weights without their length" \
+  "pass ; int MPI_Dist_graph_create_adjacent(MPI_Comm comm_old, int indegree, const int sources[], const int sourceweights[], int outdegree, const int destinations[], const int destweights[], MPI_Info info, int reorder, MPI_Comm *comm_dist_graph) ; len(sources)=indegree len(destinations)=outdegree len(destweights)=outdegree" \
+  "MPI_Dist_graph_create_adjacent is recorded: weights 'sourceweights' needs len"
