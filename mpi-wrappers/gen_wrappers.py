@@ -487,12 +487,21 @@ def comm_param(fn):
     return None
 
 
+# Collectives whose MPI_IN_PLACE input is COUNT of DATATYPE in RECVBUF: a
+# small one is kept, so that they too can be posted again.
+INPLACE_KEPT = ("MPI_Allreduce", "MPI_Reduce", "MPI_Scan", "MPI_Exscan")
+
+
 def repostable(fn):
     """Whether the collective can be posted again after a restart that
     found this rank inside it: its inputs must be intact, which
-    MPI_IN_PLACE does not promise."""
+    MPI_IN_PLACE does not promise unless MANA kept them."""
     names = {p.name for p in fn["params"]}
-    return "sendbuf != MPI_IN_PLACE" if "sendbuf" in names else "1"
+    if "sendbuf" not in names:
+        return "1"
+    if fn["name"] in INPLACE_KEPT:
+        return "sendbuf != MPI_IN_PLACE || mana_inplace_save(&c, recvbuf, count, datatype)"
+    return "sendbuf != MPI_IN_PLACE"
 
 
 def tpl_collective(fn):
@@ -500,14 +509,18 @@ def tpl_collective(fn):
     then its nonblocking form and the test loop (ckpt_sync.h), posted
     again if a restart finds it unfinished (handles translated anew)."""
     args = call_args(fn) + ", &creq"
-    post = (ins(fn) + out_locals(fn) + "    MPI_Request creq;\n" +
+    # Whether it can be posted again is settled before MPI touches it.
+    post = (ins(fn) + out_locals(fn) + f"    int again_ok = {repostable(fn)};\n    MPI_Request creq;\n" +
             call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(")
             .replace("    int rc = ", "    rc = ") +
-            f"    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq, {repostable(fn)});\n" +
+            "    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq, again_ok);\n" +
             consumed(fn) + free_arrays(fn))
     body = "".join("    " + line if line else line for line in post.splitlines(True))
+    again = "rc == MANA_COLL_REPOST"
+    if fn["name"] in INPLACE_KEPT:
+        again += " && (sendbuf != MPI_IN_PLACE || mana_inplace_restore())"
     return (wrapper_head(fn) + f"    mana_coll_enter(&c, {comm_param(fn)});\n    int rc;\n    do {{\n" + body +
-            "    } while (rc == MANA_COLL_REPOST);\n" + wrapper_tail(fn))
+            f"    }} while ({again});\n" + wrapper_tail(fn))
 
 
 SEND_MODES = {"MPI_Send": 0, "MPI_Ssend": 1, "MPI_Bsend": 2, "MPI_Rsend": 3}

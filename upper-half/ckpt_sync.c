@@ -340,6 +340,39 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostab
     return rc;
 }
 
+/* The input of the collective this rank is in, when it is MPI_IN_PLACE
+ * and small: kept so that a restart can post the collective again (MPI
+ * may have overwritten the buffer meanwhile). Upper memory, saved. */
+#define INPLACE_SAVE_MAX (64 * 1024)
+static unsigned char inplace_copy[INPLACE_SAVE_MAX];
+static unsigned char *inplace_at;
+static size_t inplace_len;
+
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype)
+{
+    uint64_t rt;
+    MPI_Aint lb, extent, true_lb, true_extent;
+    /* One copy per rank: not while another thread is inside a collective. */
+    if (c->nested || atomic_load(&sync_state()->in_collective) != 0 || count < 0 ||
+        vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
+        LOWER(c, MPI_Type_get_extent((MPI_Datatype)rt, &lb, &extent)) != MPI_SUCCESS ||
+        LOWER(c, MPI_Type_get_true_extent((MPI_Datatype)rt, &true_lb, &true_extent)) != MPI_SUCCESS || extent < 0)
+        return 0;
+    MPI_Aint span = count == 0 ? 0 : (MPI_Aint)(count - 1) * extent + true_extent;
+    if (span < 0 || span > INPLACE_SAVE_MAX)
+        return 0;
+    inplace_at = (unsigned char *)buf + true_lb;
+    inplace_len = (size_t)span;
+    memcpy(inplace_copy, inplace_at, inplace_len);
+    return 1;
+}
+
+int mana_inplace_restore(void)
+{
+    memcpy(inplace_at, inplace_copy, inplace_len);
+    return 1;
+}
+
 /* After the barrier of a blocking call: every participant has entered
  * it, but some may have paused before seeing it complete; the blocking
  * call would wait for them with the lock held, and their checkpoint

@@ -31,6 +31,12 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
  * it while another member has not entered it yet; after such a restart
  * this returns MANA_COLL_REPOST and the wrapper posts it again. */
 #define MANA_COLL_REPOST (-1000)
+/* A collective whose input is MPI_IN_PLACE in BUF (COUNT of the virtual
+ * type VTYPE): 1 when that input is small enough to be kept (64 KiB) and
+ * was, so the collective can be posted again after a restart, once
+ * mana_inplace_restore has put it back (it returns 1). */
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
+int mana_inplace_restore(void);
 int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostable);
 /* For collectives MPI has no nonblocking form of (communicator
  * constructors, MPI_Finalize): a barrier on RCOMM first, through the test

@@ -4,7 +4,7 @@
 # in a collective it has not entered (b), a checkpoint stops it where it
 # is and completes within 2 s plus the image write time, long before it
 # would reach MPI; (c) when the collective cannot be posted again
-# (MPI_IN_PLACE), the checkpoint waits for it, and mana-ckpt --status
+# (MPI_IN_PLACE on more than MANA keeps), the checkpoint waits for it, and mana-ckpt --status
 # shows, during the checkpoint, that rank and why it is waited for.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../ckpt_lib.sh"
@@ -51,40 +51,45 @@ fi
 
 # (b) The others in MPI_Allreduce, which rank 1 has not entered: the
 # checkpoint takes them inside it (they post it again after a restart)
-# and does not wait either. The ranks are held after it, killed with
-# kill -9, and the restart finishes the job with the right result.
-dir=$WORK/coll.ckpt
-MANA_TEST_CKPT_EXIT=hold start_job coll "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" coll 12
-if wait_line coll computing; then
-  sleep 1
-  t0=$(date +%s%N)
-  checkpoint "$dir"
-  rc=$?
-  ms=$((($(date +%s%N) - t0) / 1000000))
-  check "checkpoint with two ranks inside MPI_Allreduce and rank 1 computing succeeds in ${ms} ms" \
-    test "$rc" -eq 0 -a "$ms" -lt 6000
-  for p in $(descendants "$JOB"); do
-    [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-  done
-  finish_job
-  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/coll.restart.out" 2>"$WORK/coll.restart.err"
-  rc=$?
-  check "the restart posts the collective again and ends with the right result (exit $rc)" \
-    grep -qx 'result 6' "$WORK/coll.restart.out"
-  [ "$rc" -eq 0 ] || sed 's/^/#   /' "$WORK/coll.restart.err" | tail -5
-else
-  not_ok "rank 1 started computing under mana-launch"
-  finish_job
-fi
+# and does not wait either; with MPI_IN_PLACE on a small buffer too (its
+# input is kept, and put back before it is posted again). The ranks are
+# held after it, killed with kill -9, and the restart finishes the job
+# with the right result.
+for mode in coll inplace; do
+  dir=$WORK/$mode.ckpt
+  MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 8
+  if wait_line $mode computing; then
+    sleep 1
+    t0=$(date +%s%N)
+    checkpoint "$dir"
+    rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    check "$mode: checkpoint with two ranks inside MPI_Allreduce and rank 1 computing succeeds in ${ms} ms" \
+      test "$rc" -eq 0 -a "$ms" -lt 6000
+    for p in $(descendants "$JOB"); do
+      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+    done
+    finish_job
+    timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/$mode.restart.out" 2>"$WORK/$mode.restart.err"
+    rc=$?
+    check "$mode: the restart posts the collective again and ends with the right result (exit $rc)" \
+      grep -qx 'result 6' "$WORK/$mode.restart.out"
+    [ "$rc" -eq 0 ] || sed 's/^/#   /' "$WORK/$mode.restart.err" | tail -5
+  else
+    not_ok "$mode: rank 1 started computing under mana-launch"
+    finish_job
+  fi
+done
 
-# (c) The others in MPI_Allreduce with MPI_IN_PLACE, whose input the
-# collective may already have overwritten, so it cannot be posted again:
-# the checkpoint waits for rank 1, and mana-ckpt --status says so.
-dir=$WORK/inplace.ckpt
-start_job inplace "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" inplace 6
-if wait_line inplace computing; then
+# (c) The others in MPI_Allreduce with MPI_IN_PLACE on 256 KiB, whose
+# input the collective may already have overwritten and is too large to
+# be kept, so it cannot be posted again: the checkpoint waits for rank 1,
+# and mana-ckpt --status says so.
+dir=$WORK/big.ckpt
+start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" biginplace 6
+if wait_line big computing; then
   sleep 0.5
-  timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/inplace.ckpt.out" 2>&1 &
+  timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/big.ckpt.out" 2>&1 &
   ck=$!
   seen=0
   for _ in $(seq 40); do
@@ -100,7 +105,7 @@ if wait_line inplace computing; then
   wait "$ck"
   check "the checkpoint completes once rank 1 enters the collective" test $? -eq 0
   finish_job
-  check "the job's result is right (1+2+3)" grep -qx 'result 6' "$WORK/inplace.out"
+  check "the job's result is right (1+2+3)" grep -qx 'result 6' "$WORK/big.out"
 else
   not_ok "rank 1 started computing under mana-launch"
   finish_job

@@ -1,9 +1,10 @@
 /* A job with one busy rank, for the tests of issue 6, acceptance 3:
  * rank 1 computes for SECONDS without any MPI call while the other ranks
- * wait for it, in MPI_Recv (MODE p2p), in MPI_Allreduce (MODE coll) or in
- * MPI_Allreduce with MPI_IN_PLACE (MODE inplace). Rank 1 prints
- * "computing" when it starts; rank 0 prints the result.
- * Usage: ckpt_busy p2p|coll|inplace SECONDS */
+ * wait for it, in MPI_Recv (MODE p2p), in MPI_Allreduce (MODE coll), in
+ * MPI_Allreduce with MPI_IN_PLACE on one long (MODE inplace) or on 256 KiB
+ * (MODE biginplace). Rank 1 prints "computing" when it starts; rank 0
+ * prints the result.
+ * Usage: ckpt_busy p2p|coll|inplace|biginplace SECONDS */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,17 @@ int main(int argc, char **argv)
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (argc != 3 || (strcmp(argv[1], "p2p") != 0 && strcmp(argv[1], "coll") != 0 && strcmp(argv[1], "inplace") != 0) ||
+    const char *mode = argc == 3 ? argv[1] : "";
+    if ((strcmp(mode, "p2p") != 0 && strcmp(mode, "coll") != 0 && strcmp(mode, "inplace") != 0 &&
+         strcmp(mode, "biginplace") != 0) ||
         size < 2) {
         if (rank == 0)
-            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace SECONDS (2 ranks or more)\n");
+            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace SECONDS (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
-    int coll = strcmp(argv[1], "coll") == 0, inplace = strcmp(argv[1], "inplace") == 0;
+    int coll = strcmp(mode, "coll") == 0, inplace = strcmp(mode, "inplace") == 0;
+    int biginplace = strcmp(mode, "biginplace") == 0;
     double seconds = atof(argv[2]);
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
@@ -51,6 +55,15 @@ int main(int argc, char **argv)
     } else if (inplace) {
         total = value;
         MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    } else if (biginplace) {
+        enum { N = 32768 };
+        long *v = malloc(N * sizeof *v);
+        for (int i = 0; v != NULL && i < N; i++)
+            v[i] = value + i;
+        MPI_Allreduce(MPI_IN_PLACE, v, v != NULL ? N : 0, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        /* The first sum is 1 + 2 + ... + size; the last adds size * (N - 1). */
+        total = v != NULL && v[N - 1] - v[0] == (long)size * (N - 1) ? v[0] : -1;
+        free(v);
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
