@@ -94,4 +94,4 @@ readonly_restart() {
   echo "# timing: restart-readonly: the restart took $RESTART_S s" | tee -a "$FAULT_TIMES"
   end_case
 }
-wanted full && readonly_restart
+if wanted full; then readonly_restart; fi
