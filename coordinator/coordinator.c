@@ -1555,8 +1555,13 @@ int main(int argc, char **argv)
         remove_file();
         return 1;
     }
+    char ranks[32];
+    if (nranks)
+        fmt(ranks, sizeof ranks, "%ld", nranks);
+    else
+        fmt(ranks, sizeof ranks, "any number of");
     coord_log("listening on %s (pid %ld), checkpoint directory %s, %s ranks, interval %d s, keep %d", g.hostport,
-         (long)getpid(), g.dir, nranks ? "" : "any number of", g.interval, g.keep);
+         (long)getpid(), g.dir, ranks, g.interval, g.keep);
     if (nranks)
         coord_log("expecting %ld ranks", nranks);
 
