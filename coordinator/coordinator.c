@@ -47,6 +47,9 @@
 #define VERSION_STRING "mana-coordinator 0.1.0"
 #define OUT_MAX (64 * 1024)     /* queued output per client before it counts as not reading */
 #define HELLO_TIMEOUT_MS 10000  /* a connection must say HELLO within this */
+/* With --attach, the ranks of the running job look at CKPT_DIR/.coordinator
+ * every second; none within this long means no job uses the directory. */
+#define ATTACH_WAIT_MS 60000
 #define MANIFEST_VERSION 1
 
 enum role { ROLE_NEW, ROLE_RANK, ROLE_CONTROL };
@@ -109,6 +112,8 @@ static struct {
     int quit;
     int listen_paused;
     int64_t listen_resume;
+    int64_t attach_deadline; /* --attach: exit if no rank said HELLO by then (0: not attached) */
+    int exit_status;
 } g;
 
 static char listen_marker, signal_marker, watch_marker;
@@ -1227,6 +1232,13 @@ static void on_timers(void)
             }
         }
     }
+    if (g.attach_deadline && !g.ever_connected && now >= g.attach_deadline) {
+        coord_log("no rank connected within %d s of --attach: is a job running with the checkpoint directory %s? "
+                  "Exiting (start the job with mana-launch --ckpt-dir %s, or attach to the directory it uses)",
+                  ATTACH_WAIT_MS / 1000, g.dir, g.dir);
+        g.exit_status = 1;
+        g.quit = 1;
+    }
     if (g.interval > 0 && g.next_interval && now >= g.next_interval) {
         g.next_interval = now + (int64_t)g.interval * 1000;
         char err[300];
@@ -1240,7 +1252,7 @@ static void on_timers(void)
 static int next_timeout(void)
 {
     int64_t now = now_ms(), t = -1;
-    if (g.nnew > 0)
+    if (g.nnew > 0 || (g.attach_deadline && !g.ever_connected))
         t = 1000;
     if (g.listen_paused)
         t = 100;
@@ -1274,6 +1286,11 @@ static void usage(FILE *f)
             "  --watch-pid PID     exit when process PID ends (mana-launch: rank 0)\n"
             "  --daemon            print \"HOST:PORT TOKEN\", then run in the background,\n"
             "                      logging to CKPT_DIR/coordinator.log\n"
+            "  --attach            for a job already running whose coordinator died: CKPT_DIR\n"
+            "                      must exist; runs in the background (log in\n"
+            "                      CKPT_DIR/coordinator.log) with a new token; the ranks\n"
+            "                      find it within seconds; implies --exit-when-idle, and it\n"
+            "                      exits if no rank connects within 60 s\n"
             "  --help, --version\n"
             "\n"
             "It writes its address and the job's token to CKPT_DIR/.coordinator (mode\n"
@@ -1402,15 +1419,16 @@ int main(int argc, char **argv)
 {
     const char *dir = NULL, *listen_addr = "127.0.0.1";
     long port = 0, nranks = 0, interval = 0, keep = 0;
-    int daemonize = 0;
+    int daemonize = 0, attach = 0;
     long watch_pid = 0;
-    enum { O_DIR = 256, O_LISTEN, O_PORT, O_NRANKS, O_INTERVAL, O_KEEP, O_IDLE, O_DAEMON, O_HELP, O_VERSION, O_WATCH };
+    enum { O_DIR = 256, O_LISTEN, O_PORT, O_NRANKS, O_INTERVAL, O_KEEP, O_IDLE, O_DAEMON, O_HELP, O_VERSION, O_WATCH,
+           O_ATTACH };
     static const struct option opts[] = {
         {"ckpt-dir", required_argument, NULL, O_DIR},  {"listen", required_argument, NULL, O_LISTEN},
         {"port", required_argument, NULL, O_PORT},     {"nranks", required_argument, NULL, O_NRANKS},
         {"interval", required_argument, NULL, O_INTERVAL}, {"keep", required_argument, NULL, O_KEEP},
         {"exit-when-idle", no_argument, NULL, O_IDLE}, {"daemon", no_argument, NULL, O_DAEMON},
-        {"watch-pid", required_argument, NULL, O_WATCH},
+        {"watch-pid", required_argument, NULL, O_WATCH}, {"attach", no_argument, NULL, O_ATTACH},
         {"help", no_argument, NULL, O_HELP},           {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0}};
     int o;
@@ -1426,6 +1444,7 @@ int main(int argc, char **argv)
         case O_IDLE: g.exit_when_idle = 1; break;
         case O_WATCH: bad = parse_num(optarg, 1, 1 << 30, &watch_pid); break;
         case O_DAEMON: daemonize = 1; break;
+        case O_ATTACH: attach = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return 0;
         case O_VERSION: puts(VERSION_STRING); return 0;
@@ -1447,6 +1466,20 @@ int main(int argc, char **argv)
     if (!dir || !*dir)
         dir = "./mana-checkpoints";
     char err[2 * PATH_MAX + 400];
+    struct stat dst;
+    errno = 0;
+    if (attach && (stat(dir, &dst) != 0 || !S_ISDIR(dst.st_mode))) {
+        /* A job that runs has its directory: a missing one means a typo,
+         * and making it would leave a coordinator no rank will find. */
+        coord_log("--attach: the checkpoint directory %s does not exist (%s): give the --ckpt-dir of the running job",
+                  dir, errno ? strerror(errno) : "not a directory");
+        return 1;
+    }
+    if (attach) {
+        g.exit_when_idle = 1;
+        if (!daemonize)
+            daemonize = 2; /* in the background, but the token stays off the terminal */
+    }
     if (mkdir_p(dir, err, sizeof err) != 0) {
         coord_log("%s", err);
         return 1;
@@ -1513,7 +1546,13 @@ int main(int argc, char **argv)
             return 1;
         }
         if (pid > 0) {
-            printf("%s %s\n", g.hostport, g.token);
+            if (daemonize == 1)
+                printf("%s %s\n", g.hostport, g.token);
+            else
+                printf("mana-coordinator: attached to %s: listening on %s (pid %ld), its address and new token in "
+                       "%s; the job's ranks connect within a few seconds (mana-ckpt --ckpt-dir %s --status); log "
+                       "in %s/coordinator.log\n",
+                       g.dir, g.hostport, (long)pid, g.file, g.dir, g.dir);
             fflush(stdout);
             _exit(0);
         }
@@ -1538,6 +1577,8 @@ int main(int argc, char **argv)
     g.next_interval = interval ? now_ms() + interval * 1000 : 0;
     g.last_gen = scan_highest_gen();
     g.latest_gen = read_latest();
+    if (attach)
+        g.attach_deadline = now_ms() + ATTACH_WAIT_MS;
 
     sigset_t ss;
     sigemptyset(&ss);
@@ -1564,6 +1605,9 @@ int main(int argc, char **argv)
          (long)getpid(), g.dir, ranks, g.interval, g.keep);
     if (nranks)
         coord_log("expecting %ld ranks", nranks);
+    if (attach)
+        coord_log("attached (--attach) to the job checkpointing to %s: the next generation is %" PRIu64
+                  ", latest is %" PRIu64 " (0: none); waiting for its ranks", g.dir, g.last_gen + 1, g.latest_gen);
 
     /* The process that started us (rank 0) ending means the job is over,
      * even if no rank ever connected (a program that never calls
@@ -1621,5 +1665,5 @@ int main(int argc, char **argv)
             (void)!send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
     remove_file();
     coord_log("exiting");
-    return 0;
+    return g.exit_status;
 }

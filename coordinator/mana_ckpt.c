@@ -57,6 +57,19 @@ static const char *latest_now(char *buf, size_t len)
     return buf;
 }
 
+/* What to do when no coordinator answers: the job may still be running
+ * (its coordinator died), and a new one can be attached to it. */
+static const char *attach_hint(const char *dir, char *buf, size_t len)
+{
+    if (!dir || !*dir)
+        dir = getenv("MANA_CKPT_DIR");
+    snprintf(buf, len,
+             "If the job is still running (its coordinator died), start a new coordinator for it with: "
+             "mana-coordinator --attach --ckpt-dir %s",
+             dir && *dir ? dir : "CKPT_DIR");
+    return buf;
+}
+
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 static void die(int code, const char *fmt, ...)
 {
@@ -370,7 +383,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    char tok[128], err[4400];
+    char tok[128], err[4400], ahint[4600];
     if (coord) {
         if (!token)
             token = getenv("MANA_COORD_TOKEN");
@@ -394,7 +407,7 @@ int main(int argc, char **argv)
         else
             r = coord_client_find(NULL, s.hostport, sizeof s.hostport, tok, sizeof tok, err, sizeof err);
         if (r < 0)
-            die(EXIT_UNREACHABLE, "%s", err);
+            die(EXIT_UNREACHABLE, "no coordinator is reachable: %s. %s", err, attach_hint(dir, ahint, sizeof ahint));
         const char *d = dir ? dir : getenv("MANA_CKPT_DIR");
         snprintf(s.ckdir, sizeof s.ckdir, "%s", d && *d ? d : "./mana-checkpoints");
         s.ckdir_known = 1;
@@ -410,7 +423,8 @@ int main(int argc, char **argv)
     long ct = s.timeout * 1000 < 10000 ? s.timeout * 1000 : 10000;
     s.fd = coord_client_dial(s.hostport, (int)ct, &refused, err, sizeof err);
     if (s.fd < 0)
-        die(EXIT_UNREACHABLE, "%s; is the job running? %s", err, s.where);
+        die(EXIT_UNREACHABLE, "no coordinator is reachable: %s; is the job running? %s. %s", err, s.where,
+            attach_hint(s.ckdir_known ? s.ckdir : NULL, ahint, sizeof ahint));
     coord_rbuf_init(&s.rb, COORD_LINE_MAX);
 
     char line[512];

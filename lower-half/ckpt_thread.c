@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../coordinator/coord_client.h"
+#include "../coordinator/coord_proto.h"
 #include "ckpt_agree.h"
 #include "ckpt_stop.h"
 #include "ckpt_write.h"
@@ -37,6 +38,9 @@ static MPI_Comm ckpt_comm = MPI_COMM_NULL;
  * killed processes held at the checkpoint. */
 static int hold_after_checkpoint;
 static int my_rank, world_size;
+/* The generation a lost coordinator was writing (0: none), for the one
+ * warning the main loop prints. */
+static uint64_t lost_during;
 
 /* Rank 0 knows where the coordinator is; the others learn it over MPI. */
 struct coord_address {
@@ -154,8 +158,7 @@ static void await_verdict(struct coord_client *c, uint64_t gen)
         char err[1024];
         int rc = coord_client_poll(c, &cmd, -1, err, sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "MANA: rank %d: lost the coordinator during checkpoint %llu (%s); the job goes on\n",
-                    my_rank, (unsigned long long)gen, err);
+            lost_during = gen; /* the main loop says it, once */
             return;
         }
         if (cmd.kind == COORD_CMD_RESUME)
@@ -176,8 +179,7 @@ static int await_go(struct coord_client *c, uint64_t gen)
         struct coord_cmd cmd;
         char err[1024];
         if (coord_client_poll(c, &cmd, -1, err, sizeof err) < 0) {
-            fprintf(stderr, "MANA: rank %d: lost the coordinator during checkpoint %llu (%s); the job goes on\n",
-                    my_rank, (unsigned long long)gen, err);
+            lost_during = gen;
             return -1;
         }
         if (cmd.kind == COORD_CMD_GO && cmd.gen == gen)
@@ -284,6 +286,66 @@ static void forward_trigger(struct coord_client *c)
     coord_client_request_checkpoint(c, exit_after);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How often a rank without a coordinator looks at CKPT_DIR/.coordinator,
+ * and how often it dials again an address that already failed (the dead
+ * coordinator's, which kill -9 leaves in the file). Polling, not
+ * inotify: CKPT_DIR is often on NFS, where inotify does not see another
+ * node's writes. */
+#define WATCH_MS 1000
+#define RETRY_SAME_MS 10000
+
+/* After the coordinator is lost (or could not be reached at start):
+ * waits until CKPT_DIR/.coordinator names one that takes this rank's
+ * HELLO (mana-coordinator --attach writes a new address and token
+ * there), and returns the connection; NULL once the application is in
+ * MPI_Finalize. Only the file counts now: MANA_COORD and
+ * MANA_COORD_TOKEN named the coordinator that is gone. Every rank
+ * watches on its own; the new coordinator checkpoints only once all
+ * nranks have said HELLO, so ranks that find it at different times are
+ * fine. CURRENT is the "HOST:PORT TOKEN" that failed; on success it
+ * becomes the one now connected, so a later loss is recognised. */
+static struct coord_client *reattach(char *current, size_t current_len)
+{
+    char lost[400];
+    snprintf(lost, sizeof lost, "%s", current);
+    const char *dir = getenv(MANA_ENV_CKPT_DIR);
+    char hp[256], tok[128], line[400], failed[400], err[1024];
+    snprintf(failed, sizeof failed, "%s", lost);
+    int64_t failed_at = mono_ms();
+    for (;;) {
+        struct timespec ts = {.tv_sec = WATCH_MS / 1000, .tv_nsec = (WATCH_MS % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (atomic_load(&table->sync.finalizing))
+            return NULL;
+        if (coord_client_read_file(dir, hp, sizeof hp, tok, sizeof tok, err, sizeof err) != 0)
+            continue;
+        snprintf(line, sizeof line, "%s %s", hp, tok);
+        if (strcmp(line, failed) == 0 && mono_ms() - failed_at < RETRY_SAME_MS)
+            continue;
+        struct coord_client *c;
+        if (coord_client_connect(hp, tok, my_rank, world_size, &c, err, sizeof err) == 0) {
+            if (my_rank == 0)
+                fprintf(stderr, "MANA: attached to the coordinator at %s; this job can be checkpointed again\n", hp);
+            snprintf(current, current_len, "%s", line);
+            return c;
+        }
+        /* A new address that does not take us is worth one line (rank 0's):
+         * the next tries of the same one are quiet. */
+        if (my_rank == 0 && strcmp(line, failed) != 0 && strcmp(line, lost) != 0)
+            fprintf(stderr, "MANA: rank 0: cannot attach to the coordinator named in %s/%s: %s\n",
+                    dir ? dir : "mana-checkpoints", COORD_FILE_NAME, err);
+        snprintf(failed, sizeof failed, "%s", line);
+        failed_at = mono_ms();
+    }
+}
+
 static void *ckpt_thread_main(void *arg)
 {
     struct coord_address *a = arg;
@@ -296,11 +358,15 @@ static void *ckpt_thread_main(void *arg)
         table->sync.ckpt_stack_hi = (uint64_t)(uintptr_t)lo + len;
         pthread_attr_destroy(&attr);
     }
+    const char *dir = getenv(MANA_ENV_CKPT_DIR);
+    char err[1024], current[400];
+    snprintf(current, sizeof current, "%s %s", a->hostport, a->token);
     struct coord_client *c;
-    char err[1024];
     if (coord_client_connect(a->hostport, a->token, my_rank, world_size, &c, err, sizeof err) != 0) {
-        fprintf(stderr, "MANA: rank %d: this job cannot be checkpointed: %s\n", my_rank, err);
-        return NULL;
+        fprintf(stderr, "MANA: rank %d: this job cannot be checkpointed until a coordinator is attached "
+                "(mana-coordinator --attach --ckpt-dir %s): %s\n", my_rank, dir ? dir : "CKPT_DIR", err);
+        if ((c = reattach(current, sizeof current)) == NULL)
+            return NULL;
     }
     for (;;) {
         /* A command first, without waiting: an earlier read may have
@@ -310,12 +376,23 @@ static void *ckpt_thread_main(void *arg)
         if (rc < 0) {
             /* Once the application is in MPI_Finalize, the coordinator
              * may go first (it watches rank 0's process): nothing is
-             * lost then. */
-            if (!atomic_load(&table->sync.finalizing))
-                fprintf(stderr, "MANA: rank %d: lost the coordinator (%s); no more checkpoints of this job\n",
-                        my_rank, err);
+             * lost then. Otherwise one warning for the job: every rank
+             * loses the same coordinator at the same moment, and rank 0
+             * speaks for them. */
+            int finishing = atomic_load(&table->sync.finalizing);
+            if (!finishing && my_rank == 0) {
+                char during[64] = "";
+                if (lost_during != 0)
+                    snprintf(during, sizeof during, " during checkpoint %llu", (unsigned long long)lost_during);
+                fprintf(stderr, "MANA: warning: lost the job's coordinator%s (%s); the job goes on, but cannot be "
+                        "checkpointed until a coordinator is attached: mana-coordinator --attach --ckpt-dir %s\n",
+                        during, err, dir ? dir : "CKPT_DIR");
+            }
+            lost_during = 0;
             coord_client_close(c, 0);
-            return NULL;
+            if (finishing || (c = reattach(current, sizeof current)) == NULL)
+                return NULL;
+            continue;
         }
         if (rc == 0) {
             struct pollfd fds[2] = {{.fd = coord_client_fd(c), .events = POLLIN},
