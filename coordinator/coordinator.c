@@ -50,6 +50,13 @@
 /* With --attach, the ranks of the running job look at CKPT_DIR/.coordinator
  * every second; none within this long means no job uses the directory. */
 #define ATTACH_WAIT_MS 60000
+/* Descriptors kept free for everything but clients: the listener, epoll,
+ * signalfd, pidfd, the log, and the files a checkpoint writes. */
+#define FD_RESERVE 32
+/* At most this many rejections are logged one by one each second; the
+ * rest are counted in one line, so a flood of bad connections cannot
+ * fill the disk through coordinator.log. */
+#define REJECT_LOG_PER_S 20
 #define MANIFEST_VERSION 1
 
 enum role { ROLE_NEW, ROLE_RANK, ROLE_CONTROL };
@@ -113,6 +120,10 @@ static struct {
     int listen_paused;
     int64_t listen_resume;
     int64_t attach_deadline; /* --attach: exit if no rank said HELLO by then (0: not attached) */
+    int nclients, max_clients; /* live connections; the most the descriptor limit allows */
+    int64_t reject_window;     /* log_rejected: start of the current second */
+    int reject_logged;
+    long reject_quiet;         /* rejections not logged one by one in it */
     int exit_status;
 } g;
 
@@ -146,6 +157,39 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Says how many rejections were not logged one by one, once their
+ * second is over. */
+static void log_rejected_flush(void)
+{
+    if (g.reject_quiet && now_ms() - g.reject_window >= 1000) {
+        coord_log("rejected %ld more connections in %.1f s without logging each (more than %d a second)",
+                  g.reject_quiet, (now_ms() - g.reject_window) / 1000.0, REJECT_LOG_PER_S);
+        g.reject_quiet = 0;
+    }
+}
+
+static void log_rejected(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_rejected(const char *fmt, ...)
+{
+    int64_t now = now_ms();
+    if (now - g.reject_window >= 1000) {
+        log_rejected_flush();
+        g.reject_window = now;
+        g.reject_logged = 0;
+    }
+    if (g.reject_logged >= REJECT_LOG_PER_S) {
+        g.reject_quiet++;
+        return;
+    }
+    g.reject_logged++;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    coord_log("%s", buf);
 }
 
 static const char *who_is(const struct client *c, char *buf, size_t len)
@@ -474,6 +518,7 @@ static void drop(struct client *c, const char *why)
     who_is(c, w, sizeof w);
     c->dead = 1;
     close(c->fd);
+    g.nclients--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -781,7 +826,7 @@ static void on_hello(struct client *c, const struct coord_msg *m)
 {
     char tok[COORD_TOKEN_HEX + 8], err[256], role[16];
     if (coord_msg_str(m, "token", tok, sizeof tok, err, sizeof err) < 0 || !coord_token_equal(tok, g.token)) {
-        coord_log("rejected %s: %s", c->peer,
+        log_rejected("rejected %s: %s", c->peer,
              coord_msg_raw(m, "token") ? "wrong token" : "no token in its HELLO");
         send_error(c, "wrong token: use the token in CKPT_DIR/.coordinator of this job");
         return;
@@ -789,14 +834,14 @@ static void on_hello(struct client *c, const struct coord_msg *m)
     int proto;
     if (coord_msg_int_opt(m, "proto", 0, 1000000, COORD_PROTO_VERSION, &proto, err, sizeof err) < 0 ||
         proto != COORD_PROTO_VERSION) {
-        coord_log("rejected %s: protocol version %s, this coordinator speaks %d", c->peer, coord_msg_raw(m, "proto"),
+        log_rejected("rejected %s: protocol version %s, this coordinator speaks %d", c->peer, coord_msg_raw(m, "proto"),
              COORD_PROTO_VERSION);
         send_error(c, "protocol version mismatch: use mana-ckpt and ranks of the same MANA version");
         return;
     }
     if (coord_msg_raw(m, "role")) {
         if (coord_msg_str(m, "role", role, sizeof role, err, sizeof err) < 0 || strcmp(role, "control") != 0) {
-            coord_log("rejected %s: unknown role", c->peer);
+            log_rejected("rejected %s: unknown role", c->peer);
             send_error(c, "unknown role (only role=control is known)");
             return;
         }
@@ -815,7 +860,7 @@ static void on_hello(struct client *c, const struct coord_msg *m)
     char host[64] = "?";
     if (coord_msg_int(m, "nranks", 1, 10000000, &nranks, err, sizeof err) < 0 ||
         coord_msg_int(m, "rank", 0, nranks - 1, &rank, err, sizeof err) < 0) {
-        coord_log("rejected %s: bad HELLO (%s)", c->peer, err);
+        log_rejected("rejected %s: bad HELLO (%s)", c->peer, err);
         send_error(c, err);
         return;
     }
@@ -835,14 +880,14 @@ static void on_hello(struct client *c, const struct coord_msg *m)
     if (nranks != g.nranks) {
         fmt(err, sizeof err, "this job has %d ranks, but rank %d says %d: a rank of another job?", g.nranks,
                  rank, nranks);
-        coord_log("rejected %s: %s", c->peer, err);
+        log_rejected("rejected %s: %s", c->peer, err);
         send_error(c, err);
         return;
     }
     if (g.ranks[rank]) {
         char w[160];
         fmt(err, sizeof err, "rank %d is already connected as %s", rank, who_is(g.ranks[rank], w, sizeof w));
-        coord_log("rejected %s: %s", c->peer, err);
+        log_rejected("rejected %s: %s", c->peer, err);
         send_error(c, err);
         return;
     }
@@ -1101,7 +1146,7 @@ static void on_line(struct client *c, char *line)
         char why[320];
         fmt(why, sizeof why, "protocol error: %s", err);
         if (c->role == ROLE_NEW) {
-            coord_log("rejected %s: %s", c->peer, why);
+            log_rejected("rejected %s: %s", c->peer, why);
             drop(c, NULL);
         } else {
             drop(c, why);
@@ -1110,7 +1155,7 @@ static void on_line(struct client *c, char *line)
     }
     if (c->role == ROLE_NEW) {
         if (strcmp(m.verb, "HELLO") != 0) {
-            coord_log("rejected %s: its first message is %s, not HELLO with the job's token", c->peer, m.verb);
+            log_rejected("rejected %s: its first message is %s, not HELLO with the job's token", c->peer, m.verb);
             drop(c, NULL);
             return;
         }
@@ -1138,7 +1183,7 @@ static void on_readable(struct client *c)
             char why[160];
             fmt(why, sizeof why, "%s", errno == EMSGSIZE ? "line longer than the limit" : strerror(errno));
             if (c->role == ROLE_NEW)
-                coord_log("rejected %s: %s", c->peer, why);
+                log_rejected("rejected %s: %s", c->peer, why);
             drop(c, c->role == ROLE_NEW ? NULL : why);
             return;
         }
@@ -1150,13 +1195,32 @@ static void on_readable(struct client *c)
             char why[96];
             fmt(why, sizeof why, "line longer than %d bytes", COORD_CLIENT_LINE_MAX);
             if (c->role == ROLE_NEW)
-                coord_log("rejected %s: %s", c->peer, why);
+                log_rejected("rejected %s: %s", c->peer, why);
             drop(c, c->role == ROLE_NEW ? NULL : why);
             return;
         }
         if (c->closing) /* only its ERROR is still to be sent */
             return;
     }
+}
+
+/* Near the descriptor limit: the connection that has waited longest
+ * without a HELLO (never KEEP, the one just accepted) makes room. A
+ * rank or mana-ckpt says HELLO at once, so a flood of idle connections
+ * cannot keep them out, nor make the coordinator run out of
+ * descriptors; ranks and control clients are never dropped for room. */
+static void drop_oldest_new(struct client *keep)
+{
+    struct client *oldest = NULL;
+    for (struct client *c = g.clients; c; c = c->next)
+        if (c->role == ROLE_NEW && c != keep)
+            oldest = c; /* the list is newest first */
+    if (!oldest)
+        return;
+    log_rejected("rejected %s: %d connections are open, the most the limit on open files (%d) leaves room for, "
+                 "and it is the oldest without a HELLO; raise ulimit -n if so many clients are real",
+                 oldest->peer, g.nclients, g.max_clients + FD_RESERVE);
+    drop(oldest, NULL);
 }
 
 static void on_accept(void)
@@ -1166,6 +1230,12 @@ static void on_accept(void)
         socklen_t sl = sizeof sa;
         int fd = accept4(g.lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && g.nnew > 0) {
+                /* Out of descriptors after all (another limit, or the
+                 * system's): make room the same way, and accept again. */
+                drop_oldest_new(NULL);
+                continue;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 coord_log("cannot accept a connection (%s); pausing new connections for 100 ms; raise the limit on "
                      "open files (ulimit -n)",
@@ -1194,6 +1264,9 @@ static void on_accept(void)
             g.clients->prev = c;
         g.clients = c;
         g.nnew++;
+        g.nclients++;
+        if (g.nclients > g.max_clients)
+            drop_oldest_new(c);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             coord_log("epoll_ctl: %s", strerror(errno));
@@ -1216,6 +1289,7 @@ static void bury(void)
 static void on_timers(void)
 {
     int64_t now = now_ms();
+    log_rejected_flush();
     if (g.listen_paused && now >= g.listen_resume) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listen_marker};
         if (epoll_ctl(g.epfd, EPOLL_CTL_ADD, g.lfd, &ev) == 0)
@@ -1227,7 +1301,7 @@ static void on_timers(void)
         for (struct client *c = g.clients, *next; c; c = next) {
             next = c->next;
             if (c->role == ROLE_NEW && !c->closing && now >= c->hello_deadline) {
-                coord_log("rejected %s: no HELLO within %d s", c->peer, HELLO_TIMEOUT_MS / 1000);
+                log_rejected("rejected %s: no HELLO within %d s", c->peer, HELLO_TIMEOUT_MS / 1000);
                 drop(c, NULL);
             }
         }
@@ -1252,7 +1326,7 @@ static void on_timers(void)
 static int next_timeout(void)
 {
     int64_t now = now_ms(), t = -1;
-    if (g.nnew > 0 || (g.attach_deadline && !g.ever_connected))
+    if (g.nnew > 0 || g.reject_quiet || (g.attach_deadline && !g.ever_connected))
         t = 1000;
     if (g.listen_paused)
         t = 100;
@@ -1507,6 +1581,9 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    g.max_clients = 1 << 30;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 30))
+        g.max_clients = rl.rlim_cur > 2 * FD_RESERVE ? (int)rl.rlim_cur - FD_RESERVE : (int)rl.rlim_cur / 2;
     if (check_other() != 0)
         return 1;
     unsigned char rnd[COORD_TOKEN_HEX / 2];
