@@ -61,6 +61,7 @@ expect_status "mana-ckpt: no coordinator reachable, exit 3, names the attach com
   "$CKPT" --ckpt-dir "$D" --checkpoint
 
 # --- a new coordinator is attached -------------------------------------------
+ATTACHED=$(date +%s.%N)
 expect_status "mana-coordinator --attach starts in the background" 0 \
   "^mana-coordinator: attached to $D: listening on 127\\.0\\.0\\.1:[0-9]+ \\(pid [0-9]+\\)" \
   "$COORD" --attach --ckpt-dir "$D"
@@ -73,7 +74,10 @@ check "--attach writes a new address and token to .coordinator, mode 0600" \
 connected() {
   local i
   for i in $(seq 100); do
-    "$CKPT" --ckpt-dir "$D" --status 2>/dev/null | grep -q "^ranks: $NP of $NP connected" && return 0
+    if "$CKPT" --ckpt-dir "$D" --status 2>/dev/null | grep -q "^ranks: $NP of $NP connected"; then
+      echo "# every rank connected $(awk -v a="$ATTACHED" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s after the attach"
+      return 0
+    fi
     sleep 0.1
   done
   "$CKPT" --ckpt-dir "$D" --status 2>&1 | sed 's/^/#   /'
