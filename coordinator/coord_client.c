@@ -206,8 +206,7 @@ static int read_line(struct coord_client *c, char **line, int64_t deadline, char
         long n = coord_rbuf_fill(&c->rb, c->fd);
         if (n == 0)
             return fail(err, errlen,
-                        "the coordinator at %s closed the connection (it exited or was stopped); this rank can no "
-                        "longer take part in checkpoints",
+                        "the coordinator at %s closed the connection (it exited or was stopped)",
                         c->hostport);
         if (n < 0 && errno != EINTR && errno != EAGAIN)
             return fail(err, errlen, "lost the connection to the coordinator at %s (%s)", c->hostport,
