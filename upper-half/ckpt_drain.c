@@ -561,45 +561,47 @@ int mana_p2p_irecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype r
     return rc;
 }
 
-int mana_p2p_mrecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, MPI_Message *real_message,
-                   MPI_Status *status)
+/* MPI_Mrecv (OUT NULL) and MPI_Imrecv (OUT: its request): from MPI, or
+ * from the store for a drained-message handle. */
+static int matched_receive(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype,
+                           MPI_Message *real_message, MPI_Status *status, MPI_Request *out)
 {
     int rc;
     mana_cross_to_lower(c);
     if (!is_drained_message(*real_message)) {
         uint64_t was = MANA_REAL(*real_message);
-        rc = MPI_LOWER.MPI_Mrecv(buf, count, rtype, real_message, status);
+        rc = out == NULL ? MPI_LOWER.MPI_Mrecv(buf, count, rtype, real_message, status)
+                         : MPI_LOWER.MPI_Imrecv(buf, count, rtype, real_message, out);
         matched_forget(was);
     } else {
         struct mana_drained *m = drained_message(*real_message);
-        rc = m == NULL ? MPI_ERR_REQUEST : deliver(m, buf, count, rtype, MPI_COMM_NULL);
-        if (m != NULL)
-            fill_status(m, status);
-        drain_store_release(m);
+        if (m == NULL) {
+            rc = MPI_ERR_REQUEST;
+        } else {
+            rc = deliver(m, buf, count, rtype, MPI_COMM_NULL);
+            if (out != NULL) {
+                rc = completed_request(m, out); /* the status (truncation too) comes with it */
+            } else {
+                fill_status(m, status);
+                drain_store_release(m);
+            }
+        }
         *real_message = MPI_MESSAGE_NULL;
     }
     mana_cross_to_upper(c);
     return rc;
 }
 
+int mana_p2p_mrecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, MPI_Message *real_message,
+                   MPI_Status *status)
+{
+    return matched_receive(c, buf, count, rtype, real_message, status, NULL);
+}
+
 int mana_p2p_imrecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, MPI_Message *real_message,
                     MPI_Request *out)
 {
-    int rc;
-    mana_cross_to_lower(c);
-    if (!is_drained_message(*real_message)) {
-        uint64_t was = MANA_REAL(*real_message);
-        rc = MPI_LOWER.MPI_Imrecv(buf, count, rtype, real_message, out);
-        matched_forget(was);
-    } else {
-        struct mana_drained *m = drained_message(*real_message);
-        rc = m == NULL ? MPI_ERR_REQUEST : completed_request(m, out);
-        if (m != NULL)
-            deliver(m, buf, count, rtype, MPI_COMM_NULL);
-        *real_message = MPI_MESSAGE_NULL;
-    }
-    mana_cross_to_upper(c);
-    return rc;
+    return matched_receive(c, buf, count, rtype, real_message, MPI_STATUS_IGNORE, out);
 }
 
 int mana_p2p_iprobe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Comm rcomm, int *flag,
