@@ -88,6 +88,10 @@ struct ckpt {
     int nready; /* ranks that said READY; GO goes out when all have */
     uint8_t *ready;
     uint64_t gen;
+    /* When it started (now_ms), for the time it took in the log: what
+     * periodic checkpoints cost is otherwise invisible (no mana-ckpt
+     * waits for them). */
+    int64_t started_ms;
     int exit_after;
     char dir[PATH_MAX];
     int ndone;
@@ -593,6 +597,7 @@ static int ckpt_start(int exit_after, struct client *requester, const char *who,
     g.last_gen = gen;
     g.ck.active = 1;
     g.ck.gen = gen;
+    g.ck.started_ms = now_ms();
     g.ck.exit_after = exit_after;
     g.ck.ndone = 0;
     g.ck.nready = 0;
@@ -772,8 +777,9 @@ static void ckpt_complete(void)
     }
     g.ck.active = 0;
     g.latest_gen = g.ck.gen;
-    coord_log("generation %" PRIu64 " complete: %d ranks, %" PRIu64 " bytes, MANIFEST written, latest is %s", g.ck.gen,
-         g.nranks, ma.total, name);
+    int64_t took = now_ms() - g.ck.started_ms;
+    coord_log("generation %" PRIu64 " complete: %d ranks, %" PRIu64 " bytes, MANIFEST written, latest is %s; took %" PRId64
+              ".%03d s", g.ck.gen, g.nranks, ma.total, name, took / 1000, (int)(took % 1000));
     prune();
     char line[128];
     struct coord_fmt f;

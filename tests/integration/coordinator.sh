@@ -167,6 +167,8 @@ expect_status "MANA_COORD and MANA_COORD_TOKEN reach it" 0 "checkpoint generatio
 check "--keep 2: generation 1 pruned, 2 and 3 kept" \
   test ! -e "$A/gen-000001" -a -f "$A/gen-000002/MANIFEST" -a -f "$A/gen-000003/MANIFEST"
 check "pruning is logged" grep -q "pruned gen-000001 (--keep 2)" "$A/coordinator.log"
+check "a complete generation is logged with the time it took" \
+  grep -qE "generation 1 complete: .* bytes, MANIFEST written, latest is gen-000001; took [0-9]+\\.[0-9]{3} s$" "$A/coordinator.log"
 
 expect_status "wrong token: exit 3" 3 "refused this client: wrong token" \
   "$CKPT" --coord "$AADDR" --token ffffffffffffffffffffffffffffffff --status
