@@ -296,9 +296,11 @@ check-faults: deps
 	@$(MAKE) --no-print-directory all test-programs faults-tree
 	@tests/run-tests.sh --faults
 
-# The long tests (tests/run-long.sh): each fuzzer for FUZZ_SECONDS, and
+# The long tests (tests/run-long.sh): each fuzzer for FUZZ_SECONDS,
 # ROUNDS rounds of random checkpoints over every example and stress
-# program (200 checkpoints with the default 4).
+# program (200 checkpoints with the default 4), and the soak
+# (tests/long/soak.sh: SOAK_SECONDS, 600 by default, of 4 ranks holding
+# SOAK_MIB MiB each, 1024 by default, checkpointed every 15 s).
 check-long: deps
 	@$(MAKE) --no-print-directory all examples test-programs fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-long.sh

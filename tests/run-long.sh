@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make check-long: the fuzzers for FUZZ_SECONDS each, then every script in
-# tests/long/; ends with one line "N passed, N failed" like run-tests.sh.
+# tests/long/ (the random checkpoints, the soak); ends with one line
+# "N passed, N failed" like run-tests.sh.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
