@@ -63,8 +63,11 @@ run_native $NP -- "$SOAK" "$SOAK_MIB" "$steps" $progress >"$WORK/native.out" 2>"
 nrc=$?
 t1=$(now)
 native_s=$(secs "$t0" "$t1")
-check "soak: a native run of $steps steps ends as the closed forms say ($native_s s)" \
-  eval '[ $nrc -eq 0 ] && same_file "$WORK/expect.out" "$WORK/native.out"'
+native_ok() {
+  [ $nrc -eq 0 ] || { echo "# the native run exited $nrc:"; sed 's/^/#   /' "$WORK/native.err" | tail -5; return 1; }
+  same_file "$WORK/expect.out" "$WORK/native.out"
+}
+check "soak: a native run of $steps steps ends as the closed forms say ($native_s s)" native_ok
 
 # --- under MANA, checkpointed every SOAK_INTERVAL s, killed at SOAK_SECONDS
 mkdir -p "$D"
@@ -117,6 +120,7 @@ grep -E 'generation [0-9]+ (complete|failed)|skipped' "$log" | sed 's/^/#   /' |
 check "soak: $written checkpoints written in $ran_s s, none failed: $figures" \
   test "${written:-0}" -ge 1 -a "${failed:-1}" -eq 0
 latest=$(cat "$D/latest" 2>/dev/null)
+[[ $latest =~ ^gen-[0-9]+$ ]] || { not_ok "soak: $D/latest names a generation (it holds '$latest')"; exit 0; }
 gen=$((10#${latest#gen-}))
 check "soak: the last generation ($latest) is complete and every image verifies" gen_ok "$D" "$gen"
 echo "# on disk: $(du -sh "$D" | cut -f1) in $(ls -d "$D"/gen-* | wc -l) generation directories (--keep $SOAK_KEEP)"
@@ -128,6 +132,7 @@ finish_job
 t1=$(now)
 restart_s=$(secs "$t0" "$t1")
 resumed=$(sed -n 's/^step \([0-9]*\) of .*/\1/p' "$WORK/restart.err" | head -1)
+restart_ok() { job_ok restart && same_file "$WORK/native.out" "$WORK/restart.out"; }
 check "soak: mana-restart from $latest (resumed before step ${resumed:-?}) ran to the end in $restart_s s and ends as the native run" \
-  eval 'job_ok restart && same_file "$WORK/native.out" "$WORK/restart.out"'
+  restart_ok
 echo "# result: $(cat "$WORK/restart.out")"
