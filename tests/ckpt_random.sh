@@ -75,8 +75,9 @@ ckpt_random_program() {
   local bin=$1 name=$2 np=$3
   shift 3
   mkdir -p "$WORK/$name.native.cwd"
-  if ! (cd "$WORK/$name.native.cwd" && run_native "$np" "$bin" "$@") >"$WORK/$name.native" 2>/dev/null; then
-    not_ok "$name: native run with $np ranks failed"
+  if ! (cd "$WORK/$name.native.cwd" && run_native "$np" "$bin" "$@") >"$WORK/$name.native" 2>"$WORK/$name.native.err"; then
+    not_ok "$name: native run with $np ranks failed (exit $?)"
+    tail -5 "$WORK/$name.native" "$WORK/$name.native.err" | sed 's/^/#   /'
     return
   fi
   local exit_after what at result tries
