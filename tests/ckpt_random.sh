@@ -75,8 +75,10 @@ ckpt_random_program() {
   local bin=$1 name=$2 np=$3
   shift 3
   mkdir -p "$WORK/$name.native.cwd"
-  if ! (cd "$WORK/$name.native.cwd" && run_native "$np" "$bin" "$@") >"$WORK/$name.native" 2>"$WORK/$name.native.err"; then
-    not_ok "$name: native run with $np ranks failed (exit $?)"
+  (cd "$WORK/$name.native.cwd" && run_native "$np" "$bin" "$@") >"$WORK/$name.native" 2>"$WORK/$name.native.err"
+  local native_rc=$?
+  if [ "$native_rc" -ne 0 ]; then
+    not_ok "$name: native run with $np ranks failed (exit $native_rc)"
     tail -5 "$WORK/$name.native" "$WORK/$name.native.err" | sed 's/^/#   /'
     return
   fi
