@@ -342,7 +342,8 @@ int ckpt_agree(struct mana_call_table *t, MPI_Comm comm, ckpt_waiting_fn waiting
         char why[256];
         waiting_reason(s, behind, inside, why, sizeof why);
         tell_waiting(waiting, ctx, why);
-        /* Out of collectives and at the same counts everywhere: what is
+        /* Every rank out of collectives at the agreed counts, or waiting
+         * inside one a restart can post again (an allowed gap): what is
          * left is point-to-point traffic and pending requests. */
         if (global[0] == 0 && global[2] == 0) {
             int drained = drain(s, comm, nranks, waiting, ctx, err, errlen);

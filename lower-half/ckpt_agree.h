@@ -1,9 +1,11 @@
 /* Bringing every rank to a consistent point before the checkpoint
- * thread stops the application (docs/checkpoint-protocol.md): no rank
- * inside a collective, every rank at the same collective count on every
- * communicator, no point-to-point message in flight, no application
- * request pending. Runs on the checkpoint thread of every rank at once,
- * in rounds over MPI on CKPT_COMM; every rank takes the same decision. */
+ * thread stops the application (docs/checkpoint-protocol.md): every rank
+ * at the same collective count on every communicator and out of
+ * collectives, except ranks waiting inside one that a restart can post
+ * again while others have not entered it; then the drain: no
+ * point-to-point message in flight and no request MPI still works on.
+ * Runs on the checkpoint thread of every rank at once, in rounds over
+ * MPI on CKPT_COMM; every rank takes the same decision. */
 #ifndef MANA_CKPT_AGREE_H
 #define MANA_CKPT_AGREE_H
 
