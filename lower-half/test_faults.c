@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,11 @@ void test_fault_point(const char *phase, int rank, unsigned long long gen)
     fprintf(stderr, "mana-test-fault: %s: %s pid %d rank %d generation %llu\n", phase,
             a == ACT_KILL ? "killing" : "stopped", (int)getpid(), rank, gen);
     fflush(stderr);
-    kill(getpid(), a == ACT_KILL ? SIGKILL : SIGSTOP);
+    /* To this thread: a process-directed SIGSTOP may be taken by another
+     * thread, and this one would go on (and send DONE) until that thread
+     * runs and stops the group. Sent to this thread, it stops before it
+     * returns from the call. */
+    syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), a == ACT_KILL ? SIGKILL : SIGSTOP);
 }
 
 int test_fault_errno(const char *phase, int rank, unsigned long long gen)
