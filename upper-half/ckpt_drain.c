@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "ckpt_sync.h"
 #include "drain_store.h"
 #include "mpi_wrap.h"
 #include "request_info.h"
@@ -16,7 +17,6 @@
 
 #define MPI_LOWER (mana_lower->mpi)
 
-int mana_world_rank_known(MPI_Comm vcomm, int rank); /* ckpt_sync.c */
 
 /* A drained message taken by MPI_Mprobe: a message handle that no MPI
  * gives (its kind bits are no MPICH object's), naming the arrival number. */
@@ -483,12 +483,19 @@ void mana_drain_after_restart(struct mana_crossing *c)
 
 /* --- the receive paths ------------------------------------------------ */
 
+/* The drained message a receive of (VCOMM, SOURCE, TAG) takes, or NULL:
+ * one load of a counter when none is queued, as almost always. */
+static struct mana_drained *queued_match(MPI_Comm vcomm, int source, int tag)
+{
+    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
+        return NULL;
+    return drain_store_match((int32_t)vcomm, source, tag);
+}
+
 int mana_drained_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int source, int tag,
                       MPI_Comm vcomm, MPI_Status *status, int *rc)
 {
-    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
-        return 0;
-    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
+    struct mana_drained *m = queued_match(vcomm, source, tag);
     if (m == NULL)
         return 0;
     drain_store_take(m);
@@ -500,33 +507,33 @@ int mana_drained_recv(struct mana_crossing *c, void *buf, int count, MPI_Datatyp
     return 1;
 }
 
-int mana_drained_probe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Status *status)
+/* A probe (REAL_MESSAGE NULL: it stays queued) or a matched probe (it is
+ * taken and *REAL_MESSAGE names it) of the drained messages. */
+static int probe_drained(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Message *real_message,
+                         MPI_Status *status)
 {
-    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
-        return 0;
-    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
+    struct mana_drained *m = queued_match(vcomm, source, tag);
     if (m == NULL)
         return 0;
     mana_cross_to_lower(c);
     fill_status(m, status);
     mana_cross_to_upper(c);
+    if (real_message != NULL) {
+        drain_store_take(m);
+        *real_message = (MPI_Message)(DRAINED_MESSAGE_TAG | (uint32_t)(m->seq & DRAINED_MESSAGE_SEQ));
+    }
     return 1;
+}
+
+int mana_drained_probe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Status *status)
+{
+    return probe_drained(c, source, tag, vcomm, NULL, status);
 }
 
 int mana_drained_mprobe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm, MPI_Message *real_message,
                         MPI_Status *status)
 {
-    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) == 0, 1))
-        return 0;
-    struct mana_drained *m = drain_store_match((int32_t)vcomm, source, tag);
-    if (m == NULL)
-        return 0;
-    drain_store_take(m);
-    mana_cross_to_lower(c);
-    fill_status(m, status);
-    mana_cross_to_upper(c);
-    *real_message = (MPI_Message)(DRAINED_MESSAGE_TAG | (uint32_t)(m->seq & DRAINED_MESSAGE_SEQ));
-    return 1;
+    return probe_drained(c, source, tag, vcomm, real_message, status);
 }
 
 void mana_matched_note(struct mana_crossing *c, MPI_Message real, MPI_Comm vcomm, const MPI_Status *status)
@@ -544,9 +551,7 @@ void mana_matched_note(struct mana_crossing *c, MPI_Message real, MPI_Comm vcomm
 int mana_p2p_irecv(struct mana_crossing *c, void *buf, int count, MPI_Datatype rtype, int source, int tag,
                    MPI_Comm vcomm, MPI_Comm rcomm, MPI_Request *out, uint8_t *counted)
 {
-    struct mana_drained *m = NULL;
-    if (__builtin_expect(atomic_load_explicit(&mana_drained_queued, memory_order_relaxed) != 0, 0))
-        m = drain_store_match((int32_t)vcomm, source, tag);
+    struct mana_drained *m = queued_match(vcomm, source, tag);
     int rc;
     mana_cross_to_lower(c);
     if (m == NULL) {

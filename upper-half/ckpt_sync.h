@@ -82,6 +82,11 @@ int mana_p2p_mprobe(struct mana_crossing *c, int source, int tag, MPI_Comm comm,
 int mana_p2p_improbe(struct mana_crossing *c, int source, int tag, MPI_Comm comm, int *flag,
                      MPI_Message *real_message, MPI_Status *status);
 
+/* RANK of VCOMM (of its remote group for an intercommunicator) as a
+ * world rank, from the members MANA knows, without allocating: -1 for
+ * no rank, -2 when VCOMM has no entry yet. */
+int mana_world_rank_known(MPI_Comm vcomm, int rank);
+
 /* Counting for the calls that do not go through the functions above. */
 void mana_p2p_count_sent(struct mana_crossing *c, MPI_Comm vcomm, int dest);
 void mana_p2p_count_received(struct mana_crossing *c, MPI_Comm vcomm, const MPI_Status *status);
