@@ -12,6 +12,8 @@ VERSION := 0.1.0
 
 # Lazily expanded: pkg-config may only exist once `make deps` has run.
 MPICH_INC = $(shell pkg-config --cflags-only-I mpich 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/mpich)
+OMPI_INC  = $(shell pkg-config --cflags-only-I ompi-c 2>/dev/null || echo -I/usr/lib/x86_64-linux-gnu/openmpi/include)
+OMPI_LIBS = $(shell pkg-config --libs ompi-c 2>/dev/null || echo -lmpi)
 
 WARN     := -Wall -Wextra -Werror
 # GCC 12 warns falsely on MPICH's header attributes (shared/FACTS.md).
@@ -21,10 +23,12 @@ CFLAGS_BASE := -std=gnu11 -O2 -g $(WARN) -MMD -MP -DMANA_VERSION='"$(VERSION)"' 
 GEN_DIR  := $(BUILD)/gen
 GEN_OUT  := $(GEN_DIR)/mana_mpi_table.h $(GEN_DIR)/upper_mpi_exports.c $(GEN_DIR)/lower_mpi_table_fill.c \
             $(GEN_DIR)/mpi_exported_names.txt $(GEN_DIR)/upper_mpi_unsupported.c $(GEN_DIR)/mpi_api_list.c \
-            $(GEN_DIR)/upper_mpi_records.h $(GEN_DIR)/upper_mpi_records.c
+            $(GEN_DIR)/upper_mpi_records.h $(GEN_DIR)/upper_mpi_records.c $(GEN_DIR)/abi_consts.h \
+            $(GEN_DIR)/abi_consts_mpich.c $(GEN_DIR)/abi_consts_ompi.c $(GEN_DIR)/lower_ompi_table.c
 
 BIN_LAUNCH   := $(BUILD)/bin/mana-launch
 BIN_LOWER    := $(BUILD)/libexec/mana/mana-lh-mpich
+BIN_LOWER_OMPI := $(BUILD)/libexec/mana/mana-lh-openmpi
 LIB_MANA     := $(BUILD)/lib/mana/libmana.so
 STUB_DIR     := $(BUILD)/lib/mana/stub
 STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
@@ -33,6 +37,9 @@ BIN_RESTART  := $(BUILD)/bin/mana-restart
 BIN_IMAGE_TESTGEN := $(BUILD)/tests/bin/image-testgen
 
 LOADER_SRC := loader/elf_image.c loader/elf_map.c loader/upper_stack.c
+# The lower half's sources, built once per MPI flavour (LOWER_OBJ for
+# MPICH, LOWER_OMPI_OBJ for Open MPI); only the *_calls.c files and the
+# generated tables differ.
 LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/region_labeller.c \
               lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
@@ -41,6 +48,7 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/sigsys_open.c lower-half/ckpt_files.c restart/trust.c \
               $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
+              lower-half/mpi_flavour.c \
               restart/trust.c
 UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
@@ -49,7 +57,11 @@ UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_
               upper-half/mpi_type_contents.c upper-half/thread_wrappers.c upper-half/mpi_lang.c \
               upper-half/drain_store.c upper-half/ckpt_drain.c
 
-LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC)) $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
+LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC) lower-half/mpich_calls.c) \
+             $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
+LOWER_OMPI_OBJ = $(patsubst %.c,$(BUILD)/obj/lower-ompi/%.o,$(LOWER_SRC) lower-half/ompi_abi.c lower-half/ompi_abi_calls.c) \
+             $(BUILD)/obj/lower-ompi/gen/lower_ompi_table.o $(BUILD)/obj/lower-ompi/gen/abi_consts_ompi.o \
+             $(BUILD)/obj/lower/gen/abi_consts_mpich.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
 IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c
 IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
@@ -65,16 +77,18 @@ UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/u
 # keeps its rules beside its sources. It sets COORD_ALL (what `all`
 # builds), COORD_INSTALL_BIN, COORD_CLIENT_SRC, COORD_UNIT_MODULES, COORD_MAN.
 -include coordinator/coordinator.mk
-all: $(BIN_LAUNCH) $(BIN_LOWER) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
+all: $(BIN_LAUNCH) $(BIN_LOWER) $(BIN_LOWER_OMPI) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
      $(BUILD)/share/man/man1/mana-inspect.1 $(BUILD)/share/man/man1/mana-restart.1 $(COORD_ALL)
 
 deps:
 	@scripts/install-deps.sh
 
 # --- generated MPI crossing -------------------------------------------
-$(GEN_DIR)/.stamp: mpi-wrappers/gen_wrappers.py mpi-wrappers/mpi_api.txt
+$(GEN_DIR)/.stamp: mpi-wrappers/gen_wrappers.py mpi-wrappers/gen_abi.py mpi-wrappers/mpi_api.txt \
+                   mpi-wrappers/mpi_constants.txt mpi-wrappers/openmpi.txt
 	@mkdir -p $(GEN_DIR)
-	$(PYTHON) mpi-wrappers/gen_wrappers.py mpi-wrappers/mpi_api.txt $(GEN_DIR)
+	$(PYTHON) mpi-wrappers/gen_wrappers.py mpi-wrappers/mpi_api.txt $(GEN_DIR) mpi-wrappers/mpi_constants.txt \
+	    mpi-wrappers/openmpi.txt
 	@touch $@
 $(GEN_OUT): $(GEN_DIR)/.stamp
 
@@ -86,7 +100,7 @@ $(BUILD)/obj/lower/%.o: %.c $(GEN_DIR)/.stamp
 	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -Irestart $(ZSTD_CFLAGS) -mfsgsbase -fno-stack-protector -fPIE -c $< -o $@
 $(BUILD)/obj/lower/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -fPIE -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(MPI_WARN) $(MPICH_INC) -Ilower-half -Irestart -fPIE -c $< -o $@
 # -z now: no lazy symbol binding may run inside the SIGSYS handler.
 # The mask calls are exported so the libraries bind to ours (sigsys_open.c).
 LOWER_LINK = $(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
@@ -94,6 +108,26 @@ LOWER_LINK = $(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -
 $(BIN_LOWER): $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
 	$(LOWER_LINK)
+
+# --- the same lower half over Open MPI ---------------------------------
+# Built with Open MPI's mpi.h, so the call table's MPICH types are
+# spelled out (MANA_ABI_NEUTRAL, mana/mpich_abi.h) and every call is
+# translated (ompi_abi.h); abi_consts_mpich.o alone sees MPICH's mpi.h.
+# The application may call the MPI-1 functions that Open MPI's mpi.h
+# hides by default (they are still in libmpi.so.40): the adapters pass
+# them on.
+LOWER_OMPI_CFLAGS = $(CFLAGS_BASE) -DMANA_ABI_NEUTRAL -DOMPI_OMIT_MPI1_COMPAT_DECLS=0 $(OMPI_INC) -Ilower-half -Irestart $(ZSTD_CFLAGS) -mfsgsbase \
+	  -fno-stack-protector -fPIE
+$(BUILD)/obj/lower-ompi/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(LOWER_OMPI_CFLAGS) -c $< -o $@
+$(BUILD)/obj/lower-ompi/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(LOWER_OMPI_CFLAGS) -Wno-deprecated-declarations -c $< -o $@
+$(BIN_LOWER_OMPI): $(LOWER_OMPI_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
+	  -o $@ $^ $(OMPI_LIBS) -lelf $(ZSTD_LIBS) -pthread
 
 # --- mana-launch -------------------------------------------------------
 $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
@@ -132,7 +166,8 @@ INSPECT_SRC := restart/mana_inspect.c restart/inspect_threads.c lower-half/ckpt_
 $(BIN_INSPECT): $(patsubst %.c,$(BUILD)/obj/image/%.o,$(INSPECT_SRC)) $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
-RESTART_SRC := restart/mana_restart.c restart/manifest.c restart/trust.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c
+RESTART_SRC := restart/mana_restart.c restart/manifest.c restart/trust.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
+               lower-half/mpi_flavour.c
 $(BUILD)/obj/restart/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Ilower-half -Irestart -c $< -o $@
@@ -317,7 +352,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
 	    $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(BIN_RESTART) $(COORD_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(BIN_LOWER) $(DESTDIR)$(PREFIX)/libexec/mana/
+	install -m 755 $(BIN_LOWER) $(BIN_LOWER_OMPI) $(DESTDIR)$(PREFIX)/libexec/mana/
 	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
 	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/
 	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

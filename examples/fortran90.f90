@@ -33,12 +33,14 @@ contains
     ierr = MPI_SUCCESS
   end subroutine delete_attr
 
-  ! Sum of squares, kept small: inout = mod(inout + in*in, 9973).
+  ! A sum kept small: inout = mod(inout + in, 9973). Callers pass
+  ! squares. It is associative and commutative, as MPI_Op_create's
+  ! .true. promises, so every MPI reduces to the same result.
   subroutine sqsum(invec, inoutvec, len, dtype)
     integer :: len, dtype, i
     integer :: invec(len), inoutvec(len)
     do i = 1, len
-      inoutvec(i) = mod(inoutvec(i) + invec(i) * invec(i), 9973)
+      inoutvec(i) = mod(inoutvec(i) + invec(i), 9973)
     end do
   end subroutine sqsum
 end module f90_callbacks
@@ -126,7 +128,7 @@ program fortran90
     ! The row's collective before the grid's: a checkpoint asked for in
     ! the former finds the other rows at the latter, not waiting for
     ! halo messages from this row.
-    call MPI_Allreduce(mod(local, 1000), sq, 1, MPI_INTEGER, myop, row, ierr)
+    call MPI_Allreduce(mod(local, 1000)**2, sq, 1, MPI_INTEGER, myop, row, ierr)
     call MPI_Allreduce(local, total, 1, MPI_INTEGER, MPI_SUM, cart, ierr)
     if (rank == 0) write (*, '(A,I2,A,I10,A,I5)') 'step ', step, ' weighted field sum ', total, &
                                                   ' row squares ', sq
@@ -137,7 +139,7 @@ program fortran90
   call MPI_Comm_size(row, rowsize, ierr)
   call MPI_Allreduce(crank, rowsum, 1, MPI_INTEGER, MPI_SUM, row, ierr)
   sq = 0
-  call MPI_Allreduce(rank + 1, sq, 1, MPI_INTEGER, myop, MPI_COMM_WORLD, ierr)
+  call MPI_Allreduce((rank + 1)**2, sq, 1, MPI_INTEGER, myop, MPI_COMM_WORLD, ierr)
   call MPI_Op_free(myop, ierr)
   if (rowsize /= dims(1)) fail = 1
   if (rank == 0) write (*, '(A,I3,A,I6)') 'row size ', rowsize, ' user op ', sq

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ckpt_stop.h"
+#include "mpi_adapters.h"
 #include "mana/raw_syscall.h"
 #include "region_labeller.h"
 #include "trust.h"
@@ -71,11 +72,11 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
                  path, h->rank, h->nranks, rank, nranks, h->nranks);
         return -1;
     }
-    if (h->flavour != MANA_MPI_MPICH) {
-        snprintf(err, errlen, "%s was saved under %s; restarting under another MPI is not supported yet", path,
-                 image_flavour_name(h->flavour));
-        return -1;
-    }
+    /* The image holds only the upper half, which speaks MPICH's ABI
+     * whatever ran below it: another MPI's lower half takes it as well. */
+    if (h->flavour != lower_flavour && rank == 0)
+        fprintf(stderr, "MANA: %s was saved under %s; restarting it under %s\n", path,
+                image_flavour_name(h->flavour), image_flavour_name(lower_flavour));
     struct image_section s;
     int rc;
     while ((rc = image_reader_next(st->reader, &s)) > 0) {

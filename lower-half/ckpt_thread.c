@@ -251,7 +251,7 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
     struct image_summary sum;
     snprintf(path, sizeof path, "%s/rank-%05d.mana", cmd->dir, my_rank);
     struct image_writer_header hdr = {.rank = (uint32_t)my_rank, .nranks = (uint32_t)world_size,
-                                      .flavour = MANA_MPI_MPICH, .generation = cmd->gen};
+                                      .flavour = lower_flavour, .generation = cmd->gen};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nthreads; i++)
         rc = ckpt_find_tid_offset(&threads[i], err, sizeof err);
@@ -416,7 +416,7 @@ void ckpt_after_mpi_init(void)
     static struct coord_address addr;
     MPI_Comm_dup(MPI_COMM_WORLD, &ckpt_comm);
     if (table != NULL) {
-        table->sync.private_comm = (uint64_t)ckpt_comm;
+        table->sync.private_comm = lower_table_comm(ckpt_comm);
         table->sync.concurrent_calls = lower_thread_level == MPI_THREAD_MULTIPLE;
     }
     MPI_Comm_rank(ckpt_comm, &my_rank);

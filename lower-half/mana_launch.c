@@ -14,6 +14,7 @@
 #include "app_check.h"
 #include "ckpt_launch.h"
 #include "mpi_api_list.h"
+#include "mpi_flavour.h"
 
 #define PROG "mana-launch"
 #ifndef MANA_VERSION
@@ -64,73 +65,6 @@ static void usage(FILE *out)
             "program cannot be run by MANA: not ELF, static, Open MPI ABI), 127\n"
             "(program not found).\n"
             "See mana-launch(1).\n");
-}
-
-static const char *launcher_flavour(void)
-{
-    if (getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("OMPI_COMM_WORLD_RANK") != NULL)
-        return "openmpi";
-    if (getenv("PMI_RANK") != NULL || getenv("PMI_FD") != NULL || getenv("PMI_SIZE") != NULL ||
-        getenv("HYDRA_CONTROL_FD") != NULL)
-        return "mpich";
-    return NULL; /* not under a launcher: a singleton */
-}
-
-/* Under srun without a PMI plugin every task believes it is a singleton
- * and the job silently becomes N one-rank jobs: refuse instead. */
-static void refuse_slurm_without_pmi(const char *launcher)
-{
-    const char *ntasks = getenv("SLURM_STEP_NUM_TASKS");
-    if (ntasks == NULL)
-        ntasks = getenv("SLURM_NTASKS");
-    if (launcher != NULL || getenv("SLURM_PROCID") == NULL || ntasks == NULL || atoi(ntasks) <= 1)
-        return;
-    fprintf(stderr,
-            PROG ": Slurm started this step with %s tasks, but no PMI reached this rank, so each task would run as "
-            "its own one-rank MPI job: launch with 'srun --mpi=pmi2' for MPICH (or 'srun --mpi=pmix' for Open MPI), "
-            "or use mpirun.mpich inside the allocation\n",
-            ntasks);
-    exit(EXIT_NO_FLAVOUR);
-}
-
-static const char *choose_flavour(const char *requested)
-{
-    const char *launcher = launcher_flavour();
-    refuse_slurm_without_pmi(launcher);
-    if (requested == NULL || strcmp(requested, "auto") == 0)
-        return launcher ? launcher : "mpich";
-    if (strcmp(requested, "mpich") != 0 && strcmp(requested, "openmpi") != 0) {
-        fprintf(stderr, PROG ": --mpi %s: unknown MPI flavour (use mpich, openmpi or auto)\n", requested);
-        exit(EXIT_USAGE);
-    }
-    if (launcher != NULL && strcmp(launcher, requested) != 0) {
-        fprintf(stderr,
-                PROG ": --mpi %s, but this rank was started by %s's launcher: the two must agree; start the job "
-                "with mpirun.%s, or use --mpi %s (or --mpi auto)\n",
-                requested, launcher, requested, launcher);
-        exit(EXIT_NO_FLAVOUR);
-    }
-    return requested;
-}
-
-static void lower_half_path(const char *flavour, char *out, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n < 0) {
-        fprintf(stderr, PROG ": cannot read /proc/self/exe: %s\n", strerror(errno));
-        exit(EXIT_RUNTIME);
-    }
-    self[n] = '\0';
-    snprintf(out, len, "%s/../libexec/mana/mana-lh-%s", dirname(self), flavour);
-    if (access(out, X_OK) != 0) {
-        fprintf(stderr, PROG ": the %s lower half %s is not installed (%s): this MANA build has no %s support; %s\n",
-                flavour, out, strerror(errno), flavour,
-                strcmp(flavour, "mpich") == 0
-                    ? "reinstall MANA"
-                    : "start the job with mpirun.mpich instead (programs built with mpicc.mpich run there)");
-        exit(EXIT_NO_FLAVOUR);
-    }
 }
 
 /* --list-mpi: what an application can call, and what stops it. */
@@ -213,12 +147,16 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         return st;
     }
-    const char *flavour = choose_flavour(mpi);
+    const char *flavour = NULL;
     char lower[PATH_MAX + 64];
-    lower_half_path(flavour, lower, sizeof lower);
+    enum mpi_flavour_status fs = mpi_flavour_choose(PROG, mpi, &flavour);
+    if (fs == FLAVOUR_OK)
+        fs = mpi_flavour_lower_half(PROG, flavour, lower, sizeof lower);
+    if (fs != FLAVOUR_OK)
+        return fs == FLAVOUR_BAD_NAME ? EXIT_USAGE : EXIT_NO_FLAVOUR;
     if (verbose)
         fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s, program %s\n", flavour,
-                launcher_flavour() ? "from the launcher" : "singleton", lower, resolved);
+                mpi_flavour_of_launcher() ? "from the launcher" : "singleton", lower, resolved);
 
     char bindir[PATH_MAX];
     ckpt_launch_self_dir(bindir, sizeof bindir);

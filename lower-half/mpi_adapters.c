@@ -45,28 +45,3 @@ int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided
         ckpt_after_mpi_init();
     return rc;
 }
-
-/* MPICH's hooks for its binding libraries, declared in its internal
- * mpir_attr_generic.h (not installed); exported by libmpich.so.12 with
- * these prototypes, MPIR_Attr_type being an enum passed as an int. */
-int MPII_Comm_set_attr(MPI_Comm comm, int keyval, void *value, int attr_type);
-int MPII_Type_set_attr(MPI_Datatype type, int keyval, void *value, int attr_type);
-int MPII_Win_set_attr(MPI_Win win, int keyval, void *value, int attr_type);
-int MPII_Comm_get_attr(MPI_Comm comm, int keyval, void *value, int *flag, int attr_type);
-int MPII_Type_get_attr(MPI_Datatype type, int keyval, void *value, int *flag, int attr_type);
-int MPII_Win_get_attr(MPI_Win win, int keyval, void *value, int *flag, int attr_type);
-void MPII_Keyval_set_proxy(int keyval, void *copy_proxy, void *delete_proxy);
-
-void mana_lower_fill_lang_hooks(struct mana_lang_hooks *h)
-{
-    /* MPI handles are ints in MPICH's ABI, as the table's types say. */
-    h->comm_set_attr = MPII_Comm_set_attr;
-    h->type_set_attr = MPII_Type_set_attr;
-    h->win_set_attr = MPII_Win_set_attr;
-    h->comm_get_attr = MPII_Comm_get_attr;
-    h->type_get_attr = MPII_Type_get_attr;
-    h->win_get_attr = MPII_Win_get_attr;
-    h->keyval_set_proxy = MPII_Keyval_set_proxy;
-    h->unweighted = MPI_UNWEIGHTED;
-    h->weights_empty = MPI_WEIGHTS_EMPTY;
-}

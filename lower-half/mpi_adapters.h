@@ -3,8 +3,11 @@
 #ifndef MANA_MPI_ADAPTERS_H
 #define MANA_MPI_ADAPTERS_H
 
+#include <mpi.h>
 #include <signal.h>
+#include <stdint.h>
 
+#include "image.h"
 #include "mana/call_table.h"
 
 int mana_lh_MPI_Init_thread(int *argc, char ***argv, int required, int *provided);
@@ -18,10 +21,14 @@ void lower_block_async_signals(sigset_t *old);
 /* What lower_mpi_init got. */
 extern int lower_thread_level;
 
-/* Fills the table's language hooks from the real libmpich. */
+/* Per MPI flavour (mpich_calls.c, ompi_abi_calls.c): which one this
+ * lower half runs; the table's language hooks; COMM (this MPI's handle)
+ * as the table passes it, in MPICH's ABI. */
+extern const enum mana_mpi_flavour lower_flavour;
 void mana_lower_fill_lang_hooks(struct mana_lang_hooks *h);
+uint64_t lower_table_comm(MPI_Comm comm);
 
-/* Generated (lower_mpi_table_fill.c). */
+/* Generated (lower_mpi_table_fill.c), or Open MPI's (ompi_abi_calls.c). */
 void mana_lower_fill_mpi_table(struct mana_mpi_table *t);
 
 #endif

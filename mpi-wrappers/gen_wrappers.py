@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Generate the MPI crossing from mpi-wrappers/mpi_api.txt.
 
-Writes into OUTDIR:
+Usage: gen_wrappers.py API_LIST OUTDIR [CONSTANTS OPENMPI]
+(mpi_api.txt; and mpi_constants.txt and openmpi.txt for the Open MPI
+lower half's files). Writes into OUTDIR:
   mana_mpi_table.h        the table of lower-half MPI entry points
   upper_mpi_exports.c     MPI_x and PMPI_x of libmana for every `pass` line
   upper_mpi_records.h/.c  per recorded function: the record helper that
@@ -11,6 +13,8 @@ Writes into OUTDIR:
   mpi_exported_names.txt  every MPI_x libmana must export (for tests)
   mpi_api_list.c          names and support of every function, for
                           mana-launch --list-mpi
+  abi_consts.*, lower_ompi_table.c
+                          the Open MPI lower half's translation (gen_abi.py)
 
 The input format is described at the top of mpi_api.txt and in
 docs/mpi-wrappers.md. Every decision lives here or in the data (the
@@ -20,6 +24,8 @@ substitute. The output is never edited by hand.
 """
 import re
 import sys
+
+import gen_abi
 
 HOWS = ("pass", "upper", "both", "upper-only", "unsupported", "mana-only")
 UNSUPPORTED = ("unsupported", "mana-only")
@@ -294,11 +300,12 @@ def crosses(fn):
 
 
 def gen_table(funcs):
-    out = [HEADER, "#ifndef MANA_MPI_TABLE_H\n#define MANA_MPI_TABLE_H\n\n#include <mpi.h>\n\n",
+    out = [HEADER, "#ifndef MANA_MPI_TABLE_H\n#define MANA_MPI_TABLE_H\n\n#include \"mana/mpich_abi.h\"\n\n",
+           "/* Every function in MPICH's ABI, whichever MPI the lower half runs. */\n",
            "struct mana_mpi_table {\n"]
     for fn in funcs:
         if crosses(fn):
-            out.append(f"    {fn['ret']} (*{fn['name']})({fn['decl']});\n")
+            out.append(f"    {gen_abi.abi_type(fn['ret'])} (*{fn['name']})({gen_abi.abi_type(fn['decl'])});\n")
     out.append("};\n\n#endif\n")
     return "".join(out)
 
@@ -1029,15 +1036,24 @@ def gen_api_list(funcs):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: gen_wrappers.py API_LIST OUTDIR")
+    if len(sys.argv) not in (3, 5):
+        sys.exit("usage: gen_wrappers.py API_LIST OUTDIR [CONSTANTS OPENMPI]")
     try:
         funcs = parse(sys.argv[1])
         upper = gen_upper(funcs)
         rec_h, rec_c = gen_records(funcs)
-    except ApiError as e:
+        if len(sys.argv) == 5:
+            groups = gen_abi.parse_constants(sys.argv[3])
+            ompi = gen_abi.parse_openmpi(sys.argv[4], funcs)
+            ompi_table = gen_abi.gen_ompi_table(funcs, ompi, crosses)
+    except (ApiError, gen_abi.AbiError) as e:
         sys.exit(f"gen_wrappers: {e}")
     outdir = sys.argv[2]
+    if len(sys.argv) == 5:
+        write(f"{outdir}/abi_consts.h", gen_abi.gen_consts_header(groups))
+        write(f"{outdir}/abi_consts_mpich.c", gen_abi.gen_consts_mpich(groups))
+        write(f"{outdir}/abi_consts_ompi.c", gen_abi.gen_consts_ompi(groups))
+        write(f"{outdir}/lower_ompi_table.c", ompi_table)
     write(f"{outdir}/mana_mpi_table.h", gen_table(funcs))
     write(f"{outdir}/upper_mpi_exports.c", upper)
     write(f"{outdir}/upper_mpi_records.h", rec_h)

@@ -17,6 +17,7 @@
 
 #include "ckpt_launch.h"
 #include "manifest.h"
+#include "mpi_flavour.h"
 #include "mpi_rank_env.h"
 #include "trust.h"
 
@@ -30,6 +31,7 @@ enum restart_exit {
     EXIT_USAGE = 2,
     EXIT_MISMATCH = 3,
     EXIT_NO_CHECKPOINT = 4,
+    EXIT_NO_FLAVOUR = 5,
 };
 
 static void usage(FILE *out)
@@ -48,13 +50,17 @@ static void usage(FILE *out)
             "  --keep K          keep the K newest checkpoints (default: all)\n"
             "  --signal SIG      the checkpoint-and-exit signal (default USR1)\n"
             "  --coord HOST:PORT a running mana-coordinator (default: rank 0 starts one)\n"
+            "  --mpi FLAVOUR     MPI implementation of the new lower half: mpich, openmpi or\n"
+            "                    auto (default: the launcher's); any flavour restarts an image\n"
+            "                    saved under any other\n"
             "  -v, --verbose     say what is restored, on stderr\n"
             "  -h, --help        this text\n"
             "  --version         print the version\n"
             "\n"
             "Exit status: the program's own, or 1 (the restart failed: damaged image,\n"
             "an image or directory not yours alone, no MPI), 2 (bad usage), 3 (the rank count differs from the checkpoint's),\n"
-            "4 (no complete checkpoint in CKPT_DIR).\n"
+            "4 (no complete checkpoint in CKPT_DIR), 5 (MPI flavour not available, or not the\n"
+            "launcher's).\n"
             "See mana-restart(1).\n");
 }
 
@@ -83,16 +89,16 @@ static int no_manifest(int rank, int rc, const char *err)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_GEN = 256, OPT_INTERVAL, OPT_KEEP, OPT_SIGNAL, OPT_COORD, OPT_VERSION };
+    enum { OPT_GEN = 256, OPT_INTERVAL, OPT_KEEP, OPT_SIGNAL, OPT_COORD, OPT_VERSION, OPT_MPI };
     static const struct option options[] = {
         {"generation", required_argument, NULL, OPT_GEN}, {"interval", required_argument, NULL, OPT_INTERVAL},
         {"keep", required_argument, NULL, OPT_KEEP},      {"signal", required_argument, NULL, OPT_SIGNAL},
         {"coord", required_argument, NULL, OPT_COORD},    {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},                 {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
+        {"mpi", required_argument, NULL, OPT_MPI},        {NULL, 0, NULL, 0},
     };
     struct ckpt_launch_opts ckpt = {0};
-    const char *generation = NULL;
+    const char *generation = NULL, *mpi = NULL, *flavour = NULL;
     int verbose = 0, opt, rc;
     while ((opt = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
         switch (opt) {
@@ -101,6 +107,7 @@ int main(int argc, char **argv)
         case OPT_KEEP: ckpt.keep = optarg; break;
         case OPT_SIGNAL: ckpt.signal = optarg; break;
         case OPT_COORD: ckpt.coord = optarg; break;
+        case OPT_MPI: mpi = optarg; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case OPT_VERSION: printf(PROG " (MANA-C) %s\n", MANA_VERSION); return 0;
@@ -112,6 +119,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return EXIT_USAGE;
     }
+    enum mpi_flavour_status fs = mpi_flavour_choose(PROG, mpi, &flavour);
+    if (fs != FLAVOUR_OK)
+        return fs == FLAVOUR_BAD_NAME ? EXIT_USAGE : EXIT_NO_FLAVOUR;
     char dir[PATH_MAX];
     if (realpath(argv[optind], dir) == NULL) {
         fprintf(stderr, PROG ": checkpoint directory %s: %s\n", argv[optind], strerror(errno));
@@ -186,7 +196,11 @@ int main(int argc, char **argv)
     rc = ckpt_launch_setup(PROG, &ckpt, bindir);
     if (rc != 0)
         return rc;
-    snprintf(lower, sizeof lower, "%s/../libexec/mana/mana-lh-mpich", bindir);
+    if (mpi_flavour_lower_half(PROG, flavour, lower, sizeof lower) != FLAVOUR_OK)
+        return EXIT_NO_FLAVOUR;
+    if (verbose && rank == 0)
+        fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s\n", flavour,
+                mpi_flavour_of_launcher() ? "from the launcher" : "singleton", lower);
     char *lower_argv[] = {lower, "--restore", image, "--expect-digest", digest, verbose ? "--verbose" : NULL, NULL};
     execv(lower, lower_argv);
     fprintf(stderr, PROG ": cannot start %s: %s; reinstall MANA\n", lower, strerror(errno));

@@ -79,14 +79,14 @@ launch() { # NAME CKPT_DIR [LAUNCH OPTIONS]: the program under mana-launch
   local name=$1 dir=$2
   shift 2
   mkdir -p "$WORK/$name.files"
-  start_job "$name" "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$@" "$PROG" $STEPS "$WORK/$name.files/out"
+  start_job "$name" "${LAUNCH_MPIRUN[@]}" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$@" "$PROG" $STEPS "$WORK/$name.files/out"
 }
 
 # restart_job NAME CKPT_DIR: mana-restart in the background; the
 # restored program goes on writing into the files of the run it
 # was checkpointed from (it knows them by path).
 restart_job() {
-  start_job "$1" "$MPIRUN_MPICH" -np $NP "$RESTART" "$2"
+  start_job "$1" "${RESTART_MPIRUN[@]}" -np $NP "$RESTART" "$2"
 }
 
 checkpoint() { # CKPT_DIR [--exit]: mana-ckpt, output in $WORK/ckpt.out

@@ -29,7 +29,7 @@ ckpt_random_run() {
   mkdir -p "$cwd"
   cd "$cwd" || return 1
   MANA_DEBUG=drain MANA_TEST_CKPT_AT_COLL=$at MANA_TEST_CKPT_EXIT=$mode \
-    start_job "$run" "$MPIRUN_MPICH" -np "$np" "$MANA_LAUNCH" --ckpt-dir "$dir" "$bin" "$@"
+    start_job "$run" "${LAUNCH_MPIRUN[@]}" -np "$np" "$MANA_LAUNCH" --ckpt-dir "$dir" "$bin" "$@"
   cd "$TOP" || return 1
   if [ "$exit_after" = 1 ]; then
     # Held stopped after the checkpoint: kill -9 every rank (not mpirun,
@@ -41,7 +41,7 @@ ckpt_random_run() {
       sleep 0.05
     done
     for p in $(descendants "$JOB"); do
-      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+      case "$(ps -o comm= -p "$p")" in mana-lh-*) kill -9 "$p" 2>/dev/null ;; esac
     done
   fi
   finish_job
@@ -51,7 +51,7 @@ ckpt_random_run() {
     # mpirun's report of the killed ranks ends the killed run's stdout.
     awk '{ line[NR] = $0 } END { n = NR; for (i = 1; i < NR; i++) if (line[i] == "" && line[i + 1] ~ /^=====/) { n = i - 1; break }
            for (i = 1; i <= n; i++) print line[i] }' "$WORK/$run.out" >"$WORK/$run.killed" && mv "$WORK/$run.killed" "$WORK/$run.out"
-    (cd "$cwd" && MANA_DEBUG=drain timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np "$np" "$BUILD/bin/mana-restart" "$dir") \
+    (cd "$cwd" && MANA_DEBUG=drain timeout "$JOB_TIMEOUT" "${RESTART_MPIRUN[@]}" -np "$np" "$BUILD/bin/mana-restart" "$dir") \
       >>"$WORK/$run.out" 2>>"$WORK/$run.err" || return 1
   else
     [ "$JST" -eq 0 ] || return 1

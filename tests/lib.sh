@@ -8,6 +8,22 @@ BUILD=${BUILD:-$TOP/build}
 MANA_LAUNCH=$BUILD/bin/mana-launch
 MPIRUN_MPICH=${MPIRUN_MPICH:-mpirun.mpich}
 MPICC_MPICH=${MPICC_MPICH:-mpicc.mpich}
+# The MPI whose launcher starts jobs under MANA (MANA_TEST_LAUNCH_MPI)
+# and restarts them (MANA_TEST_RESTART_MPI), mpich or openmpi; the
+# native runs the results are compared with are always MPICH's, since the
+# programs are built with mpicc.mpich. Open MPI's launcher refuses root
+# and more ranks than cores without its flags.
+mpirun_of() {
+  case $1 in
+    openmpi) echo "mpirun.openmpi --allow-run-as-root --oversubscribe" ;;
+    mpich) echo "$MPIRUN_MPICH" ;;
+    *) echo "lib.sh: unknown MPI '$1' (mpich or openmpi)" >&2; exit 2 ;;
+  esac
+}
+LAUNCH_MPI=${MANA_TEST_LAUNCH_MPI:-mpich}
+RESTART_MPI=${MANA_TEST_RESTART_MPI:-$LAUNCH_MPI}
+read -ra LAUNCH_MPIRUN <<<"$(mpirun_of "$LAUNCH_MPI")"
+read -ra RESTART_MPIRUN <<<"$(mpirun_of "$RESTART_MPI")"
 # Seconds before a hung job is killed: a hang is a failure, not a stall.
 JOB_TIMEOUT=${JOB_TIMEOUT:-120}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mana-test.XXXXXX")
@@ -37,7 +53,7 @@ run_native() { # NP [--] PROG ARGS...
 run_mana() { # NP PROG ARGS...
   local np=$1
   shift
-  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np "$np" "$MANA_LAUNCH" "$@"
+  timeout "$JOB_TIMEOUT" "${LAUNCH_MPIRUN[@]}" -np "$np" "$MANA_LAUNCH" "$@"
 }
 
 # same_output NAME NP PROG ARGS...: stdout under MANA equals the native run's.

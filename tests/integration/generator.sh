@@ -25,6 +25,33 @@ else
   not_ok "generator failed on the small API list"; sed 's/^/#   /' "$WORK/err"
 fi
 
+# The Open MPI lower half's adapters and constant tables.
+mkdir -p "$WORK/ompi"
+if python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/ompi" "$fixtures/gen_constants_small.txt" \
+     "$fixtures/gen_openmpi_small.txt" 2>"$WORK/err"; then
+  for f in lower_ompi_table.c abi_consts_ompi.c; do
+    check "generated $f matches the reference" cmp -s "$WORK/ompi/$f" "$fixtures/gen_expected_$f"
+  done
+  check "a rank crosses through the rank group" grep -q 'abi_value_in(ABI_G_RANK, dest)' "$WORK/ompi/lower_ompi_table.c"
+  check "a constant Open MPI lacks gets no Open MPI value" grep -q '0, /\* absent \*/' "$WORK/ompi/abi_consts_ompi.c"
+  check "an absent function fails at the call" \
+    grep -q 'abi_absent("MPI_Dist_graph_create_adjacent")' "$WORK/ompi/lower_ompi_table.c"
+else
+  not_ok "generator failed on the small API list with the Open MPI lists"; sed 's/^/#   /' "$WORK/err"
+fi
+bad_ompi() { # NAME FILE(constants|openmpi) LINE PATTERN
+  cp "$fixtures/gen_constants_small.txt" "$WORK/c.txt"
+  cp "$fixtures/gen_openmpi_small.txt" "$WORK/o.txt"
+  printf '%s\n' "$3" >"$WORK/$2"
+  expect_status "generator rejects $1" 1 "$4" python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/ompi" \
+    "$WORK/c.txt" "$WORK/o.txt"
+}
+bad_ompi "a constants line without a kind" c.txt "comm : MPI_COMM_NULL" "c.txt:1: expected '<group> handle"
+bad_ompi "a constant that is not an MPI name" c.txt "comm handle : comm_world" "'comm_world' is not an MPI constant"
+bad_ompi "a constants list without a handle group" c.txt "rank value : MPI_ANY_SOURCE" "the handle group 'comm' is missing"
+bad_ompi "an Open MPI line of an unknown function" o.txt "absent MPI_Nothing" "o.txt:1: MPI_Nothing is not in the API list"
+bad_ompi "an Open MPI line of an unknown kind" o.txt "maybe MPI_Send" "o.txt:1: expected 'absent NAME"
+
 bad() { # NAME LINE PATTERN
   printf '%s\n' "$2" >"$WORK/bad.txt"
   expect_status "generator rejects $1" 1 "bad.txt:1: $3" python3 "$gen" "$WORK/bad.txt" "$WORK/out"

@@ -25,8 +25,13 @@ if command -v mpicc.openmpi >/dev/null; then
 else
   skip "program built against Open MPI: mpicc.openmpi missing"
 fi
+# A MANA installed without the Open MPI lower half (built where Open
+# MPI's development files were missing).
+mkdir -p "$WORK/partial/bin" "$WORK/partial/libexec/mana"
+cp "$MANA_LAUNCH" "$WORK/partial/bin/"
+ln -s "$BUILD/libexec/mana/mana-lh-mpich" "$WORK/partial/libexec/mana/"
 expect_status "missing MPI flavour" 3 "the openmpi lower half .* is not installed" \
-  "$MANA_LAUNCH" --mpi openmpi "$BUILD/examples/hello"
+  "$WORK/partial/bin/mana-launch" --mpi openmpi "$BUILD/examples/hello"
 expect_status "flavour disagrees with the launcher" 3 "--mpi mpich, but this rank was started by openmpi" \
   env OMPI_COMM_WORLD_SIZE=1 "$MANA_LAUNCH" --mpi mpich "$BUILD/examples/hello"
 expect_status "unknown flavour" 2 "unknown MPI flavour" "$MANA_LAUNCH" --mpi lam "$BUILD/examples/hello"
