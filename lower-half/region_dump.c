@@ -4,13 +4,17 @@
 #include <stdlib.h>
 
 #include "brk_guard.h"
+#include "mpi_rank_env.h"
 #include "proc_maps.h"
 #include "region_labeller.h"
 
 static const char *rank_label(void)
 {
-    const char *r = getenv("PMI_RANK");
-    return r ? r : "0";
+    static char label[16];
+    int rank, nranks;
+    mpi_rank_from_env(&rank, &nranks);
+    snprintf(label, sizeof label, "%d", rank);
+    return label;
 }
 
 int region_dump(uint64_t brk_at_start, const char *when)

@@ -34,6 +34,16 @@ expect_status "missing MPI flavour" 3 "the openmpi lower half .* is not installe
   "$WORK/partial/bin/mana-launch" --mpi openmpi "$BUILD/examples/hello"
 expect_status "flavour disagrees with the launcher" 3 "--mpi mpich, but this rank was started by openmpi" \
   env OMPI_COMM_WORLD_SIZE=1 "$MANA_LAUNCH" --mpi mpich "$BUILD/examples/hello"
+# With the real launchers (issue 7, acceptance 4): the message names both.
+expect_status "--mpi mpich under mpirun.openmpi" 3 "--mpi mpich, but this rank was started by openmpi's launcher" \
+  timeout 60 mpirun.openmpi --allow-run-as-root --oversubscribe --quiet -np 2 "$MANA_LAUNCH" --mpi mpich \
+  "$BUILD/examples/hello"
+expect_status "--mpi openmpi under mpirun.mpich" 3 "--mpi openmpi, but this rank was started by mpich's launcher" \
+  timeout 60 "$MPIRUN_MPICH" -np 2 "$MANA_LAUNCH" --mpi openmpi "$BUILD/examples/hello"
+mkdir -p "$WORK/ck" && chmod 700 "$WORK/ck"
+expect_status "mana-restart --mpi openmpi under mpirun.mpich" 5 \
+  "mana-restart: --mpi openmpi, but this rank was started by mpich's launcher" \
+  timeout 60 "$MPIRUN_MPICH" -np 2 "$BUILD/bin/mana-restart" --mpi openmpi "$WORK/ck"
 expect_status "unknown flavour" 2 "unknown MPI flavour" "$MANA_LAUNCH" --mpi lam "$BUILD/examples/hello"
 expect_status "no program" 2 "no program given" "$MANA_LAUNCH"
 expect_status "unknown option" 2 "Usage: mana-launch" "$MANA_LAUNCH" --frobnicate ./x
