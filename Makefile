@@ -253,7 +253,19 @@ UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(G
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-unit-tests: $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS)) $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS))
+unit-tests: $(addprefix $(BUILD)/tests/unit/,$(UNIT_TESTS) check_ompi_abi) \
+            $(addprefix $(BUILD)/tests/unit-san/,$(UNIT_TESTS) check_ompi_abi)
+# The Open MPI lower half's translation, against Open MPI's mpi.h; its
+# MPICH side is the generated table built with MPICH's.
+OMPI_UNIT_SRC = tests/unit/ompi/check_ompi_abi.c lower-half/ompi_abi.c $(GEN_DIR)/abi_consts_ompi.c
+OMPI_UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) -DMANA_ABI_NEUTRAL $(OMPI_INC) -Iinclude -I$(GEN_DIR) -Ilower-half \
+                   -Irestart $(shell pkg-config --cflags check)
+$(BUILD)/tests/unit/check_ompi_abi: $(OMPI_UNIT_SRC) $(BUILD)/obj/lower/gen/abi_consts_mpich.o
+	@mkdir -p $(dir $@)
+	$(CC) $(OMPI_UNIT_CFLAGS) -o $@ $^ $(OMPI_LIBS) $(shell pkg-config --libs check)
+$(BUILD)/tests/unit-san/check_ompi_abi: $(OMPI_UNIT_SRC) $(BUILD)/obj/lower/gen/abi_consts_mpich.o
+	@mkdir -p $(dir $@)
+	$(CC) $(OMPI_UNIT_CFLAGS) $(SAN) -o $@ $^ $(OMPI_LIBS) $(shell pkg-config --libs check)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(UNIT_MODULES) $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_MODULES) $(UNIT_LIBS)

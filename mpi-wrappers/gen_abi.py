@@ -51,27 +51,31 @@ class AbiError(Exception):
     pass
 
 
-def parse_constants(path):
-    groups = []
+def data_lines(path):
+    """(where, line) for each line of PATH that is not blank or a comment."""
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{path}:{lineno}"
-            m = re.match(r"^([a-z]+)\s+([a-z]+)\s*:\s*(.+)$", line)
-            if not m or m.group(2) not in KINDS:
-                raise AbiError(f"{where}: expected '<group> handle|value|flags : NAME...'")
-            names = []
-            for tok in m.group(3).split():
-                absent = tok.endswith("?")
-                name = tok.rstrip("?")
-                if not re.match(r"^MPIX?_[A-Z0-9_]+$", name):
-                    raise AbiError(f"{where}: '{tok}' is not an MPI constant's name")
-                names.append((name, absent))
-            if any(g["name"] == m.group(1) for g in groups):
-                raise AbiError(f"{where}: group '{m.group(1)}' is listed twice")
-            groups.append({"name": m.group(1), "kind": m.group(2), "names": names})
+            if line and not line.startswith("#"):
+                yield f"{path}:{lineno}", line
+
+
+def parse_constants(path):
+    groups = []
+    for where, line in data_lines(path):
+        m = re.match(r"^([a-z]+)\s+([a-z]+)\s*:\s*(.+)$", line)
+        if not m or m.group(2) not in KINDS:
+            raise AbiError(f"{where}: expected '<group> handle|value|flags : NAME...'")
+        names = []
+        for tok in m.group(3).split():
+            absent = tok.endswith("?")
+            name = tok.rstrip("?")
+            if not re.match(r"^MPIX?_[A-Z0-9_]+$", name):
+                raise AbiError(f"{where}: '{tok}' is not an MPI constant's name")
+            names.append((name, absent))
+        if any(g["name"] == m.group(1) for g in groups):
+            raise AbiError(f"{where}: group '{m.group(1)}' is listed twice")
+        groups.append({"name": m.group(1), "kind": m.group(2), "names": names})
     for h in HANDLE_GROUPS:
         if not any(g["name"] == h and g["kind"] == "handle" for g in groups):
             raise AbiError(f"{path}: the handle group '{h}' is missing")
@@ -84,24 +88,19 @@ def parse_constants(path):
 def parse_openmpi(path, funcs):
     known = {fn["name"] for fn in funcs}
     spec = {"absent": set(), "as": {}, "by-hand": set()}
-    with open(path) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            where = f"{path}:{lineno}"
-            words = line.split()
-            if words[0] not in spec or len(words) < 2 or (words[0] == "as" and len(words) != 3):
-                raise AbiError(f"{where}: expected 'absent NAME...', 'as NAME OMPI_NAME' or 'by-hand NAME...'")
-            if words[1] not in known:
-                raise AbiError(f"{where}: {words[1]} is not in the API list")
-            if words[0] == "as":
-                spec["as"][words[1]] = words[2]
-            else:
-                for w in words[1:]:
-                    if w not in known:
-                        raise AbiError(f"{where}: {w} is not in the API list")
-                    spec[words[0]].add(w)
+    for where, line in data_lines(path):
+        words = line.split()
+        if words[0] not in spec or len(words) < 2 or (words[0] == "as" and len(words) != 3):
+            raise AbiError(f"{where}: expected 'absent NAME...', 'as NAME OMPI_NAME' or 'by-hand NAME...'")
+        if words[1] not in known:
+            raise AbiError(f"{where}: {words[1]} is not in the API list")
+        if words[0] == "as":
+            spec["as"][words[1]] = words[2]
+        else:
+            for w in words[1:]:
+                if w not in known:
+                    raise AbiError(f"{where}: {w} is not in the API list")
+                spec[words[0]].add(w)
     return spec
 
 
