@@ -105,7 +105,13 @@ static int completed_request(struct mana_drained *d, MPI_Request *out)
 }
 
 /* Copies the drained message D into BUF as at most COUNT elements of
- * RTYPE, as MPI would: MPI_ERR_TRUNCATE when it does not fit. */
+ * RTYPE, as MPI would: MPI_ERR_TRUNCATE when it does not fit. A message
+ * that ends inside an element (4 ints received as a vector of 6) fills
+ * what it has of it, as a receive does; MPI_Unpack cannot, so such a
+ * message goes through MPI itself: sent to this rank as the MPI_PACKED
+ * bytes it is, and received with the application's type (a message sent
+ * as MPI_PACKED may be received with any type its data match, MPI-3.1
+ * section 4.2). */
 static int deliver(struct mana_drained *d, void *buf, int count, MPI_Datatype rtype, MPI_Comm rcomm)
 {
     int size = 0;
@@ -119,9 +125,14 @@ static int deliver(struct mana_drained *d, void *buf, int count, MPI_Datatype rt
     }
     int n = size > 0 ? (int)(d->bytes / size) : 0;
     int pos = 0;
-    if (n > 0)
+    if (size > 0 && d->bytes % size != 0) {
+        struct mana_ckpt_sync *s = &mana_lower->sync;
+        rc = MPI_LOWER.MPI_Sendrecv(d->data, (int)d->bytes, MPI_PACKED, s->world_rank, TAG_DELIVER, buf, count, rtype,
+                                    s->world_rank, TAG_DELIVER, (MPI_Comm)s->private_comm, MPI_STATUS_IGNORE);
+    } else if (n > 0) {
         rc = MPI_LOWER.MPI_Unpack(d->data, (int)d->bytes, &pos, buf, n, rtype,
                                   rcomm != MPI_COMM_NULL ? rcomm : (MPI_Comm)real_of(VID_COMM, MPI_COMM_WORLD));
+    }
     return rc == MPI_SUCCESS ? d->error : rc;
 }
 

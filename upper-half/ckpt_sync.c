@@ -439,8 +439,6 @@ int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
     return await_blocking_go(c, barrier_requests(c, 1, &req));
 }
 
-/* Tags of MANA's own messages on the private communicator. */
-enum { TAG_ARRIVED = 1, TAG_RELEASE = 2, TAG_LEADERS = 3 };
 
 int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
 {

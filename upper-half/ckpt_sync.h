@@ -115,4 +115,8 @@ MPI_Status *mana_status_scratch(int n);
 /* Called by mana_cross_lock when the restore engine left replay_due. */
 void mana_ckpt_after_restart(struct mana_crossing *c);
 
+/* Tags of MANA's own messages on the private communicator
+ * (mana_ckpt_sync.private_comm). */
+enum { TAG_ARRIVED = 1, TAG_RELEASE = 2, TAG_LEADERS = 3, TAG_DELIVER = 4 };
+
 #endif

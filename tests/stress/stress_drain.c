@@ -6,8 +6,9 @@
  * started MPI_Recv_init), messages sent before it and received only after
  * it (two small eager ones whose order must be kept, and a 1 MiB one that
  * goes by rendezvous), a message matched by MPI_Mprobe before it and
- * received by MPI_Mrecv after it, and a nonblocking barrier pending
- * across it. After
+ * received by MPI_Mrecv after it, a message of 4 ints received after it
+ * as one vector of 2 x 3 ints (a receive it fills only in part), and a
+ * nonblocking barrier pending across it. After
  * the collective the messages are taken in turn by MPI_Recv, by
  * MPI_Probe + MPI_Recv, by MPI_Mprobe + MPI_Mrecv and by an MPI_Iprobe
  * loop. Every value, source, tag and count is checked.
@@ -34,6 +35,7 @@ enum {
     TAG_EARLY = 5,       /* two small messages sent before the collective, received after */
     TAG_BIG = 6,         /* 1 MiB sent before the collective, received after */
     TAG_MATCHED = 8,     /* matched by MPI_Mprobe before the collective, received by MPI_Mrecv after */
+    TAG_PARTIAL = 10,    /* 4 ints sent before the collective, received after into part of a vector */
 };
 
 static int val(int src, int it, int ch, int j)
@@ -84,6 +86,10 @@ int main(int argc, char **argv)
     if (!late_in || !late_out || !any_in || !any_out || !pers_in || !pers_out || !early_out[0] || !early_out[1] ||
         !early_in || !big_out || !big_in || !matched_out || !matched_in)
         check(0, "out of memory");
+    MPI_Datatype vector; /* 2 blocks of 3 ints, 5 apart */
+    MPI_Type_vector(2, 3, 5, MPI_INT, &vector);
+    MPI_Type_commit(&vector);
+    int partial_out[4], partial_in[8];
     MPI_Request persistent;
     MPI_Recv_init(pers_in, SMALL, MPI_INT, left, TAG_PERSISTENT, MPI_COMM_WORLD, &persistent);
 
@@ -91,7 +97,7 @@ int main(int argc, char **argv)
     for (int it = 0; it < ITERS; it++) {
         /* Before the collective: receives whose messages come after it,
          * messages whose receives come after it, and a nonblocking barrier. */
-        MPI_Request pending[8];
+        MPI_Request pending[9];
         int np = 0;
         MPI_Irecv(late_in, SMALL, MPI_INT, left, TAG_LATE + it % 3, MPI_COMM_WORLD, &pending[np++]);
         MPI_Irecv(any_in, SMALL, MPI_INT, MPI_ANY_SOURCE, TAG_ANY, dup, &pending[np++]);
@@ -105,6 +111,8 @@ int main(int argc, char **argv)
         MPI_Ibarrier(dup, &pending[np++]);
         fill(matched_out, SMALL, rank, it, 30);
         MPI_Isend(matched_out, SMALL, MPI_INT, right, TAG_MATCHED, dup, &pending[np++]);
+        fill(partial_out, 4, rank, it, 40);
+        MPI_Isend(partial_out, 4, MPI_INT, right, TAG_PARTIAL, MPI_COMM_WORLD, &pending[np++]);
         MPI_Message matched;
         MPI_Status mst;
         if (it % 2 == 0) {
@@ -160,11 +168,23 @@ int main(int argc, char **argv)
         MPI_Mrecv(matched_in, SMALL, MPI_INT, &matched, &st);
         check_status(&st, left, TAG_MATCHED, SMALL, it, "matched message");
         check(check_buf(matched_in, SMALL, left, it, 30), "it %d: matched message", it);
+        /* Elements 0-2 and 5 of the vector get the 4 ints; the rest keeps -1. */
+        for (int j = 0; j < 8; j++)
+            partial_in[j] = -1;
+        MPI_Recv(partial_in, 1, vector, left, TAG_PARTIAL, MPI_COMM_WORLD, &st);
+        int elements = -1, whole = 0;
+        MPI_Get_elements(&st, vector, &elements);
+        MPI_Get_count(&st, vector, &whole);
+        check(elements == 4 && whole == MPI_UNDEFINED && partial_in[0] == val(left, it, 40, 0) &&
+                  partial_in[2] == val(left, it, 40, 2) && partial_in[3] == -1 && partial_in[5] == val(left, it, 40, 3) &&
+                  partial_in[6] == -1,
+              "it %d: partial vector: %d elements, count %d, contents %d %d %d %d %d", it, elements, whole,
+              partial_in[0], partial_in[2], partial_in[3], partial_in[5], partial_in[6]);
         MPI_Recv(big_in, BIG, MPI_INT, right, TAG_BIG, dup, &st);
         check_status(&st, right, TAG_BIG, BIG, it, "big message");
         check(check_buf(big_in, BIG, right, it, 20), "it %d: big message", it);
 
-        MPI_Status sts[8];
+        MPI_Status sts[9];
         MPI_Waitall(np, pending, sts);
         check_status(&sts[0], left, TAG_LATE + it % 3, SMALL, it, "late receive");
         check_status(&sts[1], right, TAG_ANY, SMALL, it, "any-source receive");
@@ -176,6 +196,7 @@ int main(int argc, char **argv)
         checked += 6 * SMALL + BIG;
     }
     MPI_Request_free(&persistent);
+    MPI_Type_free(&vector);
     MPI_Comm_free(&dup);
     if (rank == 0)
         printf("%s: %d iterations, %lld ints checked per rank\n", NAME, ITERS, checked);
