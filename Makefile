@@ -255,7 +255,20 @@ endif
 ifeq ($(HAVE_CXX),yes)
 EXAMPLE_BINS += $(addprefix $(BUILD)/examples/,$(basename $(notdir $(wildcard examples/*.cpp))))
 endif
+# The C examples again, built with Open MPI's wrapper and no flags of
+# MANA's: the Open MPI face's programs (tests/integration/ompi_face_*.sh).
+MPICC_OMPI := mpicc.openmpi
+HAVE_OMPI_CC := $(shell command -v $(MPICC_OMPI) >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_OMPI_CC),yes)
+# threads_openmp: Open MPI's handles are globals, which its
+# default(none) parallel regions do not list.
+EXAMPLES_OMPI := $(filter-out threads_openmp,$(EXAMPLES))
+EXAMPLE_BINS += $(addprefix $(BUILD)/examples-ompi/,$(EXAMPLES_OMPI))
+endif
 examples: $(EXAMPLE_BINS)
+$(BUILD)/examples-ompi/%: examples/%.c examples/example_check.h
+	@mkdir -p $(dir $@)
+	$(MPICC_OMPI) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -Wno-stringop-overread -Wno-deprecated-declarations $(EXAMPLE_FLAGS_$*) -o $@ $<
 $(BUILD)/examples/%: examples/%.c examples/example_check.h
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) $(EXAMPLE_FLAGS_$*) -o $@ $<

@@ -224,6 +224,7 @@ LOWER = {
     "v_in": "abi_value_in", "v_out": "abi_value_out", "st_ignored": "abi_status_ignored",
     "st_in": "abi_status_in", "st_out": "abi_status_out", "sts": "abi_statuses", "sts_out": "abi_statuses_out",
     "buffer": "abi_buffer", "rc": "abi_rc", "cast": lambda p: ctype(p), "peers_arg": "in_",
+    "sts_done": "abi_scratch_done",
 }
 FACE = {
     "prefix": "face_", "sig": lambda t: t, "local": abi_type, "status": "mana_MPI_Status",
@@ -233,7 +234,7 @@ FACE = {
     "v_in": "abi_value_out", "v_out": "abi_value_in", "st_ignored": "face_status_ignored",
     "st_in": "face_status_in", "st_out": "face_status_out", "sts": "face_statuses",
     "sts_out": "face_statuses_out", "buffer": "face_buffer", "rc": "face_rc",
-    "cast": lambda p: abi_type(ctype(p)), "peers_arg": "",
+    "cast": lambda p: abi_type(ctype(p)), "peers_arg": "", "sts_done": "face_statuses_done",
 }
 
 
@@ -292,7 +293,7 @@ def gen_adapter(fn, target, d=LOWER):
                        f"    if ({d['sts']}(s_{n}, {n}, {cnt}, &o_{n}) != 0)\n        return {d['no_mem']};\n")
             post.append(f"    if (o_{n} != {d['statuses_ignore']})\n"
                         f"        {d['sts_out']}(o_{n}, {n}, {STATUS_ARRAY_LEN[name]});\n")
-            done.append(f"    abi_scratch_done(o_{n}, s_{n});\n")
+            done.append(f"    {d['sts_done']}(o_{n}, s_{n});\n")
             args.append(f"o_{n}")
         elif p.role == "status":
             sd = status_dir(fn, p)

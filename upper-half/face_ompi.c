@@ -94,6 +94,18 @@ static int face_MPI_Get_version(int *version, int *subversion)
 FACE_EXPORT(face_MPI_Get_version, MPI_Get_version);
 FACE_EXPORT(face_MPI_Get_version, PMPI_Get_version);
 
+/* Open MPI counts the terminating NUL in the length. */
+int mana_mpich_MPI_Get_library_version(char *version, int *resultlen);
+static int face_MPI_Get_library_version(char *version, int *resultlen)
+{
+    int rc = mana_mpich_MPI_Get_library_version(version, resultlen);
+    if (rc == 0)
+        *resultlen += 1;
+    return face_rc(rc);
+}
+FACE_EXPORT(face_MPI_Get_library_version, MPI_Get_library_version);
+FACE_EXPORT(face_MPI_Get_library_version, PMPI_Get_library_version);
+
 static int face_MPI_Pcontrol(const int level, ...)
 {
     return face_rc(mana_mpich_MPI_Pcontrol(level));

@@ -89,6 +89,11 @@ static inline void face_status_out(const mana_MPI_Status *m, MPI_Status *o)
 }
 int face_statuses(mana_MPI_Status *small, const MPI_Status *o, int count, mana_MPI_Status **out);
 void face_statuses_out(const mana_MPI_Status *m, MPI_Status *o, int count);
+static inline void face_statuses_done(mana_MPI_Status *m, mana_MPI_Status *small)
+{
+    if (m != FACE_MPICH_STATUS_IGNORE)
+        abi_scratch_done(m, small);
+}
 
 /* A function the face does not provide: says so and stops the job. */
 void face_unsupported(const char *name) __attribute__((noreturn));
