@@ -23,10 +23,12 @@ import gen_abi
 import gen_wrappers
 
 # Written by hand in upper-half/face_ompi_calls.c: callbacks the
-# application gives in Open MPI's ABI, the version, variadic calls.
+# application gives in Open MPI's ABI, the version, variadic calls,
+# strings whose buffers MPICH's constants size.
 BY_HAND = {"MPI_Op_create", "MPI_Comm_create_keyval", "MPI_Keyval_create", "MPI_Type_create_keyval",
            "MPI_Win_create_keyval", "MPI_Comm_create_errhandler", "MPI_Win_create_errhandler",
-           "MPI_Errhandler_create", "MPI_Get_version", "MPI_Get_library_version", "MPI_Pcontrol", "MPI_Type_create_darray",
+           "MPI_Errhandler_create", "MPI_Get_version", "MPI_Get_library_version", "MPI_Pcontrol", "MPI_Error_string",
+           "MPI_Comm_get_name", "MPI_Type_get_name", "MPI_Win_get_name", "MPI_Type_create_darray",
            "OMPI_C_MPI_COMM_NULL_COPY_FN", "OMPI_C_MPI_COMM_NULL_DELETE_FN", "OMPI_C_MPI_COMM_DUP_FN",
            "OMPI_C_MPI_TYPE_NULL_COPY_FN", "OMPI_C_MPI_TYPE_NULL_DELETE_FN", "OMPI_C_MPI_TYPE_DUP_FN",
            "OMPI_C_MPI_WIN_NULL_COPY_FN", "OMPI_C_MPI_WIN_NULL_DELETE_FN", "OMPI_C_MPI_WIN_DUP_FN",

@@ -94,17 +94,76 @@ static int face_MPI_Get_version(int *version, int *subversion)
 FACE_EXPORT(face_MPI_Get_version, MPI_Get_version);
 FACE_EXPORT(face_MPI_Get_version, PMPI_Get_version);
 
-/* Open MPI counts the terminating NUL in the length. */
+/* Strings MPICH's constants size (MPI_MAX_LIBRARY_VERSION_STRING 8192,
+ * MPI_MAX_ERROR_STRING 512, MPI_MAX_OBJECT_NAME 128) land in buffers Open
+ * MPI's size (256, 256, 64): libmana writes into one of MPICH's size,
+ * and the application gets what fits. */
+#define MPICH_MAX_STRING 8192
 int mana_mpich_MPI_Get_library_version(char *version, int *resultlen);
+int mana_mpich_MPI_Error_string(int errorcode, char *string, int *resultlen);
+int mana_mpich_MPI_Comm_get_name(mana_MPI_Comm comm, char *name, int *resultlen);
+int mana_mpich_MPI_Type_get_name(mana_MPI_Datatype type, char *name, int *resultlen);
+int mana_mpich_MPI_Win_get_name(mana_MPI_Win win, char *name, int *resultlen);
+
+static int bounded(int rc, const char *big, char *out, int *len, int max)
+{
+    if (rc == 0) {
+        int n = *len < 0 ? 0 : *len > max - 1 ? max - 1 : *len;
+        memcpy(out, big, (size_t)n);
+        out[n] = '\0';
+        *len = n;
+    }
+    return face_rc(rc);
+}
+
+/* Open MPI counts the terminating NUL in the length. */
 static int face_MPI_Get_library_version(char *version, int *resultlen)
 {
-    int rc = mana_mpich_MPI_Get_library_version(version, resultlen);
-    if (rc == 0)
+    char big[MPICH_MAX_STRING];
+    int rc = bounded(mana_mpich_MPI_Get_library_version(big, resultlen), big, version, resultlen,
+                     MPI_MAX_LIBRARY_VERSION_STRING);
+    if (rc == MPI_SUCCESS)
         *resultlen += 1;
-    return face_rc(rc);
+    return rc;
 }
 FACE_EXPORT(face_MPI_Get_library_version, MPI_Get_library_version);
 FACE_EXPORT(face_MPI_Get_library_version, PMPI_Get_library_version);
+
+static int face_MPI_Error_string(int errorcode, char *string, int *resultlen)
+{
+    char big[MPICH_MAX_STRING];
+    return bounded(mana_mpich_MPI_Error_string(abi_value_out(ABI_G_ERRCLASS, errorcode), big, resultlen), big, string,
+                   resultlen, MPI_MAX_ERROR_STRING);
+}
+FACE_EXPORT(face_MPI_Error_string, MPI_Error_string);
+FACE_EXPORT(face_MPI_Error_string, PMPI_Error_string);
+
+static int face_MPI_Comm_get_name(MPI_Comm comm, char *name, int *resultlen)
+{
+    char big[MPICH_MAX_STRING];
+    return bounded(mana_mpich_MPI_Comm_get_name(face_in(ABI_COMM, comm), big, resultlen), big, name, resultlen,
+                   MPI_MAX_OBJECT_NAME);
+}
+FACE_EXPORT(face_MPI_Comm_get_name, MPI_Comm_get_name);
+FACE_EXPORT(face_MPI_Comm_get_name, PMPI_Comm_get_name);
+
+static int face_MPI_Type_get_name(MPI_Datatype type, char *name, int *resultlen)
+{
+    char big[MPICH_MAX_STRING];
+    return bounded(mana_mpich_MPI_Type_get_name(face_in(ABI_DATATYPE, type), big, resultlen), big, name, resultlen,
+                   MPI_MAX_OBJECT_NAME);
+}
+FACE_EXPORT(face_MPI_Type_get_name, MPI_Type_get_name);
+FACE_EXPORT(face_MPI_Type_get_name, PMPI_Type_get_name);
+
+static int face_MPI_Win_get_name(MPI_Win win, char *name, int *resultlen)
+{
+    char big[MPICH_MAX_STRING];
+    return bounded(mana_mpich_MPI_Win_get_name(face_in(ABI_WIN, win), big, resultlen), big, name, resultlen,
+                   MPI_MAX_OBJECT_NAME);
+}
+FACE_EXPORT(face_MPI_Win_get_name, MPI_Win_get_name);
+FACE_EXPORT(face_MPI_Win_get_name, PMPI_Win_get_name);
 
 static int face_MPI_Pcontrol(const int level, ...)
 {
