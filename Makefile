@@ -32,6 +32,12 @@ BIN_LOWER_OMPI := $(BUILD)/libexec/mana/mana-lh-openmpi
 LIB_MANA     := $(BUILD)/lib/mana/libmana.so
 STUB_DIR     := $(BUILD)/lib/mana/stub
 STUBS        := $(STUB_DIR)/libmpich.so.12 $(STUB_DIR)/libmpi.so.12
+# The Open MPI face (docs/mpi-wrappers.md, "The Open MPI face").
+LIB_MANA_OMPI := $(BUILD)/lib/mana/libmana-ompi.so
+FACE_STUB    := $(BUILD)/lib/mana/ompi/libmpi.so.40
+LIBMPI40      = $(firstword $(wildcard $(shell pkg-config --variable=libdir ompi-c 2>/dev/null)/libmpi.so.40 \
+                  /usr/lib/x86_64-linux-gnu/libmpi.so.40 /usr/lib64/libmpi.so.40))
+OMPI_MPI_H    = $(firstword $(patsubst -I%,%,$(OMPI_INC)))/mpi.h
 BIN_INSPECT  := $(BUILD)/bin/mana-inspect
 BIN_RESTART  := $(BUILD)/bin/mana-restart
 BIN_IMAGE_TESTGEN := $(BUILD)/tests/bin/image-testgen
@@ -77,7 +83,7 @@ UPPER_OBJ  := $(patsubst %.c,$(BUILD)/obj/upper/%.o,$(UPPER_SRC)) $(BUILD)/obj/u
 # keeps its rules beside its sources. It sets COORD_ALL (what `all`
 # builds), COORD_INSTALL_BIN, COORD_CLIENT_SRC, COORD_UNIT_MODULES, COORD_MAN.
 -include coordinator/coordinator.mk
-all: $(BIN_LAUNCH) $(BIN_LOWER) $(BIN_LOWER_OMPI) $(LIB_MANA) $(STUBS) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
+all: $(BIN_LAUNCH) $(BIN_LOWER) $(BIN_LOWER_OMPI) $(LIB_MANA) $(STUBS) $(LIB_MANA_OMPI) $(FACE_STUB) $(BIN_INSPECT) $(BIN_RESTART) $(BUILD)/share/man/man1/mana-launch.1 \
      $(BUILD)/share/man/man1/mana-inspect.1 $(BUILD)/share/man/man1/mana-restart.1 $(COORD_ALL)
 
 deps:
@@ -157,6 +163,50 @@ $(STUB_DIR)/%: upper-half/stub_libmpich.c $(LIB_MANA)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) -fPIC -shared -Wl,-soname,$* -Wl,--no-as-needed -o $@ $< -L$(BUILD)/lib/mana -lmana
 
+# --- upper half, Open MPI face: libmana-ompi.so and libmpi.so.40 -------
+# libmana's objects with every MPI name renamed mana_mpich_* (the face
+# calls them; the application binds to the face's MPI_x), and the face:
+# generated adapters (gen_face.py, from libmpi.so.40's own exports and
+# sizes), its runtime, and the value tables of the Open MPI lower half.
+FACE_GEN := $(GEN_DIR)/face_ompi.c $(GEN_DIR)/face_ompi_objects.c
+$(GEN_DIR)/libmpi40.syms:
+	@mkdir -p $(dir $@)
+	nm -D -S --defined-only $(LIBMPI40) > $@.tmp && mv $@.tmp $@
+$(GEN_DIR)/.face-stamp: mpi-wrappers/gen_face.py mpi-wrappers/gen_wrappers.py mpi-wrappers/gen_abi.py \
+                        mpi-wrappers/mpi_api.txt mpi-wrappers/openmpi.txt $(GEN_DIR)/libmpi40.syms
+	$(PYTHON) mpi-wrappers/gen_face.py mpi-wrappers/mpi_api.txt mpi-wrappers/openmpi.txt $(GEN_DIR)/libmpi40.syms \
+	    $(OMPI_MPI_H) $(GEN_DIR)
+	@touch $@
+$(FACE_GEN): $(GEN_DIR)/.face-stamp
+UPPER_RENAMED_OBJ := $(patsubst $(BUILD)/obj/upper/%,$(BUILD)/obj/upper-renamed/%,$(UPPER_OBJ))
+FACE_OBJ := $(BUILD)/obj/face/upper-half/face_ompi.o $(BUILD)/obj/face/lower-half/ompi_abi.o \
+            $(BUILD)/obj/face/gen/face_ompi.o $(BUILD)/obj/face/gen/face_ompi_objects.o \
+            $(BUILD)/obj/face/gen/abi_consts_ompi.o $(BUILD)/obj/face-mpich/gen/abi_consts_mpich.o
+FACE_CFLAGS = $(CFLAGS_BASE) -DMANA_ABI_NEUTRAL -DOMPI_OMIT_MPI1_COMPAT_DECLS=0 $(OMPI_INC) -Ilower-half -Iupper-half \
+              -fPIC -fno-stack-protector -Wno-deprecated-declarations
+$(GEN_DIR)/face_rename.txt: $(UPPER_OBJ)
+	nm -g $(UPPER_OBJ) | awk 'NF >= 2 && $$NF ~ /^P?MPI/ { print $$NF, "mana_mpich_" $$NF }' | sort -u > $@
+$(BUILD)/obj/upper-renamed/%.o: $(BUILD)/obj/upper/%.o $(GEN_DIR)/face_rename.txt
+	@mkdir -p $(dir $@)
+	objcopy --redefine-syms=$(GEN_DIR)/face_rename.txt $< $@
+$(BUILD)/obj/face/%.o: %.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(FACE_CFLAGS) -c $< -o $@
+$(BUILD)/obj/face/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp $(GEN_DIR)/.face-stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(FACE_CFLAGS) -c $< -o $@
+$(BUILD)/obj/face-mpich/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(UPPER_CFLAGS) -c $< -o $@
+$(LIB_MANA_OMPI): $(UPPER_RENAMED_OBJ) $(FACE_OBJ) upper-half/libmana-ompi.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libmana-ompi.so -Wl,--version-script=upper-half/libmana-ompi.map -Wl,-z,now \
+	    -Wl,--no-undefined -o $@ $(UPPER_RENAMED_OBJ) $(FACE_OBJ)
+$(FACE_STUB): upper-half/stub_libmpich.c $(LIB_MANA_OMPI)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -fPIC -shared -Wl,-soname,libmpi.so.40 -Wl,--no-as-needed -o $@ $< \
+	    -L$(BUILD)/lib/mana -lmana-ompi
+
 # --- checkpoint image: format, writer, reader; mana-inspect ------------
 $(BUILD)/obj/image/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -205,7 +255,20 @@ endif
 ifeq ($(HAVE_CXX),yes)
 EXAMPLE_BINS += $(addprefix $(BUILD)/examples/,$(basename $(notdir $(wildcard examples/*.cpp))))
 endif
+# The C examples again, built with Open MPI's wrapper and no flags of
+# MANA's: the Open MPI face's programs (tests/integration/ompi_face_*.sh).
+MPICC_OMPI := mpicc.openmpi
+HAVE_OMPI_CC := $(shell command -v $(MPICC_OMPI) >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_OMPI_CC),yes)
+# threads_openmp: Open MPI's handles are globals, which its
+# default(none) parallel regions do not list.
+EXAMPLES_OMPI := $(filter-out threads_openmp,$(EXAMPLES))
+EXAMPLE_BINS += $(addprefix $(BUILD)/examples-ompi/,$(EXAMPLES_OMPI))
+endif
 examples: $(EXAMPLE_BINS)
+$(BUILD)/examples-ompi/%: examples/%.c examples/example_check.h
+	@mkdir -p $(dir $@)
+	$(MPICC_OMPI) -std=gnu11 -O2 $(WARN) $(MPI_WARN) -Wno-stringop-overread -Wno-deprecated-declarations $(EXAMPLE_FLAGS_$*) -o $@ $<
 $(BUILD)/examples/%: examples/%.c examples/example_check.h
 	@mkdir -p $(dir $@)
 	$(MPICC) -std=gnu11 -O2 $(WARN) $(MPI_WARN) $(EXAMPLE_FLAGS_$*) -o $@ $<

@@ -73,12 +73,35 @@ enum app_check_status app_check(const char *name, char *resolved, size_t resolve
                  resolved);
         return APP_CHECK_UNUSABLE;
     }
-    if (elf_image_needs(img, "libmpi.so.40")) {
-        snprintf(err, errlen,
-                 "application '%s' is built against Open MPI's ABI (it needs libmpi.so.40); MANA runs programs "
-                 "built for the MPICH ABI: rebuild it with mpicc.mpich",
-                 resolved);
-        return APP_CHECK_UNUSABLE;
+    /* The MPI libraries MANA has a face for; any other libmpi or
+     * libmpich is another MPI's ABI, and Open MPI's Fortran and C++
+     * binding libraries call into Open MPI's internals. */
+    static const char *const known[] = {"libmpich.so.12", "libmpi.so.12", APP_FACE_OMPI_LIBRARY};
+    for (size_t i = 0; i < img->nneeded; i++) {
+        const char *lib = img->needed[i];
+        int known_lib = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            known_lib |= strcmp(lib, known[k]) == 0;
+        if (known_lib)
+            continue;
+        if (strncmp(lib, "libmpi_mpifh.so", 15) == 0 || strncmp(lib, "libmpi_usempi", 13) == 0 ||
+            strncmp(lib, "libmpi_cxx.so", 13) == 0) {
+            snprintf(err, errlen,
+                     "application '%s' uses Open MPI's Fortran or C++ bindings (it needs %s): MANA runs C and "
+                     "C++ programs built with mpicc.openmpi/mpicxx.openmpi that use the C API, and Fortran and "
+                     "C++ bindings built with MPICH (rebuild it with mpif90.mpich or mpicxx.mpich)",
+                     resolved, lib);
+            return APP_CHECK_UNUSABLE;
+        }
+        if (strncmp(lib, "libmpi.so", 9) == 0 || strncmp(lib, "libmpich.so", 11) == 0 ||
+            strncmp(lib, "libmpi_", 7) == 0 || strncmp(lib, "libmpich", 8) == 0) {
+            snprintf(err, errlen,
+                     "application '%s' needs %s, an MPI ABI MANA has no face for: MANA runs programs built "
+                     "with MPICH (libmpich.so.12) or Open MPI 4 (libmpi.so.40); rebuild it with mpicc.mpich "
+                     "or mpicc.openmpi",
+                     resolved, lib);
+            return APP_CHECK_UNUSABLE;
+        }
     }
     return APP_CHECK_OK;
 }

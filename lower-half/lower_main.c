@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "app_check.h"
 #include "brk_guard.h"
 #include "ckpt_restore.h"
 #include "ckpt_stop.h"
@@ -93,6 +94,20 @@ static void find_install_paths(struct install_paths *p)
         die("MANA's library directory %s is missing (%s): reinstall MANA", lib, strerror(errno));
     snprintf(p->libmana, sizeof p->libmana, "%s/libmana.so", real);
     snprintf(p->stub_dir, sizeof p->stub_dir, "%s/stub", real);
+    if (access(p->libmana, R_OK) != 0)
+        die("%s is missing (%s): reinstall MANA", p->libmana, strerror(errno));
+}
+
+/* A program built against Open MPI gets the Open MPI face: libmana-ompi.so
+ * and the face's libmpi.so.40 (docs/mpi-wrappers.md, "The Open MPI face"). */
+static void use_face(struct install_paths *p, const struct elf_image *app)
+{
+    if (app_face_of(app) != APP_FACE_OMPI)
+        return;
+    char *slash = strrchr(p->libmana, '/');
+    snprintf(slash + 1, sizeof p->libmana - (size_t)(slash + 1 - p->libmana), "libmana-ompi.so");
+    slash = strrchr(p->stub_dir, '/');
+    snprintf(slash + 1, sizeof p->stub_dir - (size_t)(slash + 1 - p->stub_dir), "ompi");
     if (access(p->libmana, R_OK) != 0)
         die("%s is missing (%s): reinstall MANA", p->libmana, strerror(errno));
 }
@@ -333,6 +348,7 @@ int main(int argc, char **argv)
     if (app.interp[0] == '\0')
         die("%s is statically linked: the program must be dynamically linked", app_path);
     load_upper(app.interp, &interp, &interpm);
+    use_face(&paths, &app);
 
     size_t table_len = (sizeof(struct mana_call_table) + 4095) & ~(size_t)4095;
     struct mana_call_table *table = map_upper_pages(table_len, "call table");

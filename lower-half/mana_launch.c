@@ -155,8 +155,9 @@ int main(int argc, char **argv)
     if (fs != FLAVOUR_OK)
         return fs == FLAVOUR_BAD_NAME ? EXIT_USAGE : EXIT_NO_FLAVOUR;
     if (verbose)
-        fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s, program %s\n", flavour,
-                mpi_flavour_of_launcher() ? "from the launcher" : "singleton", lower, resolved);
+        fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s, program %s, built for the %s ABI\n", flavour,
+                mpi_flavour_of_launcher() ? "from the launcher" : "singleton", lower, resolved,
+                app_face_name(app_face_of(&img)));
 
     char bindir[PATH_MAX];
     ckpt_launch_self_dir(bindir, sizeof bindir);

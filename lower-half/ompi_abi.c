@@ -95,7 +95,7 @@ static uint32_t *rev_find(struct rev_map *m, uint64_t key)
     }
 }
 
-void ompi_abi_init(void)
+void abi_predefined_init(void)
 {
     for (int k = 0; k < ABI_NKINDS; k++) {
         const struct abi_group_range *g = &abi_groups[kind_group[k]];
@@ -121,6 +121,13 @@ void ompi_abi_init(void)
             if (!seen)
                 predef_by_ompi[k][i] = (uint16_t)(c + 1);
         }
+    }
+}
+
+void ompi_abi_init(void)
+{
+    abi_predefined_init();
+    for (int k = 0; k < ABI_NKINDS; k++) {
         struct abi_table *t = &abi_tables[k];
         t->slots = mmap(NULL, (size_t)ABI_MAX_SLOTS * sizeof *t->slots, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -144,7 +151,7 @@ void *abi_predefined_in(enum abi_kind kind, int32_t handle)
     }
 }
 
-static int predefined_out(enum abi_kind kind, void *obj, int32_t *handle)
+int abi_predefined_out(enum abi_kind kind, const void *obj, int32_t *handle)
 {
     for (uint32_t i = hash32((uint64_t)obj) % PREDEF_SLOTS;; i = (i + 1) % PREDEF_SLOTS) {
         uint16_t e = predef_by_ompi[kind][i];
@@ -167,7 +174,7 @@ int32_t abi_out(enum abi_kind kind, void *obj)
     int32_t h;
     if (obj == abi_null_obj[kind])
         return abi_null_handle[kind];
-    if (predefined_out(kind, obj, &h))
+    if (abi_predefined_out(kind, obj, &h))
         return h;
     struct abi_table *t = &abi_tables[kind];
     mana_lock_word_acquire(&abi_lock);

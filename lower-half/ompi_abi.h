@@ -87,6 +87,11 @@ void ompi_abi_init(void);
 void ompi_abi_fill_table(struct mana_mpi_table *t);
 
 void *abi_predefined_in(enum abi_kind kind, int32_t handle);
+/* The predefined maps alone (ompi_abi_init's first half): what the
+ * upper half's Open MPI face uses (upper-half/face_ompi.h). */
+void abi_predefined_init(void);
+/* The MPICH constant of predefined object OBJ: 1, or 0 if none. */
+int abi_predefined_out(enum abi_kind kind, const void *obj, int32_t *handle);
 
 /* The Open MPI object of an MPICH-ABI handle; the kind's null object for
  * a handle that names none (Open MPI then reports the error its own way). */

@@ -174,9 +174,10 @@ def handle_group(p):
     return "ABI_" + VID_TO_GROUP[p.kind].upper()
 
 
-def len_code(fn, p):
-    """P's length, over the adapter's parameters (Open MPI handles are o_X
-    or in_X: see gen_adapter)."""
+def len_code(fn, p, d):
+    """P's length, over the adapter's parameters (the lower half's Open MPI
+    handles are o_X or in_X: see gen_adapter; the face asks through the
+    application's own handles)."""
     expr = p.len
 
     def helper(m):
@@ -186,7 +187,7 @@ def len_code(fn, p):
             return f"abi_sum({arr}, {n})"
         which = {"peers": "ABI_PEERS_ALL", "indeg": "ABI_PEERS_IN", "outdeg": "ABI_PEERS_OUT",
                  "cartdim": "ABI_PEERS_CARTDIM"}[h]
-        return f"abi_peers(in_{arg}, {which})"
+        return f"abi_peers({d['peers_arg']}{arg}, {which})"
     return re.sub(r"\b(peers|indeg|outdeg|cartdim|sum)\(([^()]*)\)", helper, expr)
 
 
@@ -209,106 +210,137 @@ def inout_handle(fn, i, p):
         (p.role == "hout" and i == 0 and FREES.match(fn["name"]) is not None)
 
 
-def gen_adapter(fn, target):
-    """One adapter: MPICH-ABI parameters in, Open MPI's call, results back."""
+# The two directions an adapter translates in. LOWER: the Open MPI lower
+# half's table entries (MPICH-ABI parameters, Open MPI's call). FACE: the
+# Open MPI face of the upper half (Open MPI-ABI parameters, libmana's
+# MPICH-ABI call; face_ompi.h). Each names the types of the call's locals
+# and the helpers that turn the signature's values into the call's and
+# back.
+LOWER = {
+    "prefix": "ompi_abi_", "sig": abi_type, "local": lambda t: t, "status": "MPI_Status",
+    "status_ignore": "MPI_STATUS_IGNORE", "statuses_ignore": "MPI_STATUSES_IGNORE", "success": "MPI_SUCCESS",
+    "keyval_invalid": "MPI_KEYVAL_INVALID", "no_mem": "MANA_ABI_ERR_NO_MEM",
+    "h_in": "abi_in", "h_out": "abi_out", "h_null": "abi_null", "h_update": "abi_update",
+    "v_in": "abi_value_in", "v_out": "abi_value_out", "st_ignored": "abi_status_ignored",
+    "st_in": "abi_status_in", "st_out": "abi_status_out", "sts": "abi_statuses", "sts_out": "abi_statuses_out",
+    "buffer": "abi_buffer", "rc": "abi_rc", "cast": lambda p: ctype(p), "peers_arg": "in_",
+    "sts_done": "abi_scratch_done",
+}
+FACE = {
+    "prefix": "face_", "sig": lambda t: t, "local": abi_type, "status": "mana_MPI_Status",
+    "status_ignore": "FACE_MPICH_STATUS_IGNORE", "statuses_ignore": "FACE_MPICH_STATUS_IGNORE",
+    "success": "0", "keyval_invalid": "FACE_MPICH_KEYVAL_INVALID", "no_mem": "MPI_ERR_NO_MEM",
+    "h_in": "face_in", "h_out": "face_out", "h_null": "face_null", "h_update": "face_update",
+    "v_in": "abi_value_out", "v_out": "abi_value_in", "st_ignored": "face_status_ignored",
+    "st_in": "face_status_in", "st_out": "face_status_out", "sts": "face_statuses",
+    "sts_out": "face_statuses_out", "buffer": "face_buffer", "rc": "face_rc",
+    "cast": lambda p: abi_type(ctype(p)), "peers_arg": "", "sts_done": "face_statuses_done",
+}
+
+
+def gen_adapter(fn, target, d=LOWER):
+    """One adapter: D's signature side in, D's call, results back."""
     name = fn["name"]
     params = fn["params"]
-    decl = abi_type(fn["decl"])
-    ret = abi_type(fn["ret"])
+    decl = d["sig"](fn["decl"])
+    ret = d["sig"](fn["ret"])
+    loc, st = d["local"], d["status"]
     pre_h, pre, args, post, done = [], [], [], [], []
     for i, p in enumerate(params):
         n = p.name
         grp = VALUE_PARAMS.get(n)
         if p.role == "hin" and p.kind == "VID_KEYVAL":
-            args.append(f"abi_value_in(ABI_G_KEYVAL, {n})")
+            args.append(f"{d['v_in']}(ABI_G_KEYVAL, {n})")
         elif p.role == "hin":
-            pre_h.append(f"    {p.base} in_{n} = ({p.base})abi_in({handle_group(p)}, {n});\n")
+            pre_h.append(f"    {loc(p.base)} in_{n} = ({loc(p.base)}){d['h_in']}({handle_group(p)}, {n});\n")
             args.append(f"in_{n}")
         elif inout_handle(fn, i, p) and not p.arr:
             if p.kind == "VID_KEYVAL":
-                pre.append(f"    int o_{n} = abi_value_in(ABI_G_KEYVAL, *{n});\n")
-                post.append(f"    *{n} = abi_value_out(ABI_G_KEYVAL, o_{n});\n")
+                pre.append(f"    int o_{n} = {d['v_in']}(ABI_G_KEYVAL, *{n});\n")
+                post.append(f"    *{n} = {d['v_out']}(ABI_G_KEYVAL, o_{n});\n")
             else:
-                pre.append(f"    {p.base} o_{n} = ({p.base})abi_in({handle_group(p)}, *{n});\n")
-                post.append(f"    *{n} = abi_update({handle_group(p)}, *{n}, o_{n});\n")
+                pre.append(f"    {loc(p.base)} o_{n} = ({loc(p.base)}){d['h_in']}({handle_group(p)}, *{n});\n")
+                post.append(f"    *{n} = {d['h_update']}({handle_group(p)}, *{n}, o_{n});\n")
             args.append(f"&o_{n}")
         elif p.role == "hout":
             if p.kind == "VID_KEYVAL":
-                pre.append(f"    int o_{n} = MPI_KEYVAL_INVALID;\n")
-                post.append(f"    if (rc == MPI_SUCCESS)\n        *{n} = abi_value_out(ABI_G_KEYVAL, o_{n});\n")
+                pre.append(f"    int o_{n} = {d['keyval_invalid']};\n")
+                post.append(f"    if (rc == {d['success']})\n        *{n} = {d['v_out']}(ABI_G_KEYVAL, o_{n});\n")
             else:
-                pre.append(f"    {p.base} o_{n} = ({p.base})abi_null({handle_group(p)});\n")
-                post.append(f"    if (rc == MPI_SUCCESS)\n        *{n} = abi_out({handle_group(p)}, o_{n});\n")
+                pre.append(f"    {loc(p.base)} o_{n} = ({loc(p.base)}){d['h_null']}({handle_group(p)});\n")
+                post.append(f"    if (rc == {d['success']})\n        *{n} = {d['h_out']}({handle_group(p)}, o_{n});\n")
             args.append(f"&o_{n}")
         elif p.role in ("harr_in", "harr_out", "hreqs"):
             g = handle_group(p)
-            pre.append(f"    {p.base} s_{n}[ABI_SMALL];\n"
-                       f"    int n_{n} = {n} ? (int)({len_code(fn, p)}) : 0;\n"
-                       f"    {p.base} *o_{n} = {n} ? abi_scratch(s_{n}, n_{n}, sizeof *o_{n}) : NULL;\n"
-                       f"    if ({n} && !o_{n})\n        return MANA_ABI_ERR_NO_MEM;\n")
+            pre.append(f"    {loc(p.base)} s_{n}[ABI_SMALL];\n"
+                       f"    int n_{n} = {n} ? (int)({len_code(fn, p, d)}) : 0;\n"
+                       f"    {loc(p.base)} *o_{n} = {n} ? abi_scratch(s_{n}, n_{n}, sizeof *o_{n}) : NULL;\n"
+                       f"    if ({n} && !o_{n})\n        return {d['no_mem']};\n")
             if p.role != "harr_out":
                 pre.append(f"    for (int i = 0; i < n_{n}; i++)\n"
-                           f"        o_{n}[i] = ({p.base})abi_in({g}, {n}[i]);\n")
+                           f"        o_{n}[i] = ({loc(p.base)}){d['h_in']}({g}, {n}[i]);\n")
             if p.role == "harr_out":
-                post.append(f"    if (rc == MPI_SUCCESS)\n        for (int i = 0; i < n_{n}; i++)\n"
-                            f"            {n}[i] = abi_out({g}, o_{n}[i]);\n")
+                post.append(f"    if (rc == {d['success']})\n        for (int i = 0; i < n_{n}; i++)\n"
+                            f"            {n}[i] = {d['h_out']}({g}, o_{n}[i]);\n")
             elif p.role == "hreqs":
                 post.append(f"    for (int i = 0; i < n_{n}; i++)\n"
-                            f"        {n}[i] = abi_update({g}, {n}[i], o_{n}[i]);\n")
+                            f"        {n}[i] = {d['h_update']}({g}, {n}[i], o_{n}[i]);\n")
             done.append(f"    abi_scratch_done(o_{n}, s_{n});\n")
             args.append(f"o_{n}")
         elif p.role == "status" and p.arr:
             cnt = [q.name for q in params if q.name in ("count", "incount")][0]
-            pre.append(f"    MPI_Status s_{n}[ABI_SMALL], *o_{n};\n"
-                       f"    if (abi_statuses(s_{n}, {n}, {cnt}, &o_{n}) != 0)\n        return MANA_ABI_ERR_NO_MEM;\n")
-            post.append(f"    if (o_{n} != MPI_STATUSES_IGNORE)\n"
-                        f"        abi_statuses_out(o_{n}, {n}, {STATUS_ARRAY_LEN[name]});\n")
-            done.append(f"    abi_scratch_done(o_{n}, s_{n});\n")
+            pre.append(f"    {st} s_{n}[ABI_SMALL], *o_{n};\n"
+                       f"    if ({d['sts']}(s_{n}, {n}, {cnt}, &o_{n}) != 0)\n        return {d['no_mem']};\n")
+            post.append(f"    if (o_{n} != {d['statuses_ignore']})\n"
+                        f"        {d['sts_out']}(o_{n}, {n}, {STATUS_ARRAY_LEN[name]});\n")
+            done.append(f"    {d['sts_done']}(o_{n}, s_{n});\n")
             args.append(f"o_{n}")
         elif p.role == "status":
-            d = status_dir(fn, p)
-            pre.append(f"    MPI_Status st_{n};\n")
-            if d == "out":
-                pre.append(f"    MPI_Status *o_{n} = abi_status_ignored({n}) ? MPI_STATUS_IGNORE : &st_{n};\n")
+            sd = status_dir(fn, p)
+            pre.append(f"    {st} st_{n};\n")
+            if sd == "out":
+                pre.append(f"    {st} *o_{n} = {d['st_ignored']}({n}) ? {d['status_ignore']} : &st_{n};\n")
             else:
-                pre.append(f"    MPI_Status *o_{n} = &st_{n};\n    abi_status_in({n}, o_{n});\n")
-            if d != "in":
-                post.append(f"    if (o_{n} != MPI_STATUS_IGNORE)\n        abi_status_out(o_{n}, {n});\n")
+                pre.append(f"    {st} *o_{n} = &st_{n};\n    {d['st_in']}({n}, o_{n});\n")
+            if sd != "in":
+                post.append(f"    if (o_{n} != {d['status_ignore']})\n        {d['st_out']}(o_{n}, {n});\n")
             args.append(f"o_{n}")
         elif p.role == "ptr" and n in INPLACE_BUFFERS:
-            args.append(f"abi_buffer({n})")
+            args.append(f"{d['buffer']}({n})")
         elif p.role == "scalar" and grp and not (name == "MPI_Abort" and n == "errorcode"):
-            args.append(f"abi_value_in(ABI_G_{grp.upper()}, {n})")
+            args.append(f"{d['v_in']}(ABI_G_{grp.upper()}, {n})")
         elif (name, n) in RANK_ARRAYS:
             if RANK_ARRAYS[(name, n)] == "in":
                 pre.append(f"    int s_{n}[ABI_SMALL];\n"
                            f"    int *o_{n} = abi_scratch(s_{n}, n, sizeof *o_{n});\n"
-                           f"    if (!o_{n})\n        return MANA_ABI_ERR_NO_MEM;\n"
+                           f"    if (!o_{n})\n        return {d['no_mem']};\n"
                            f"    for (int i = 0; i < n; i++)\n"
-                           f"        o_{n}[i] = abi_value_in(ABI_G_RANK, {n}[i]);\n")
+                           f"        o_{n}[i] = {d['v_in']}(ABI_G_RANK, {n}[i]);\n")
                 done.append(f"    abi_scratch_done(o_{n}, s_{n});\n")
                 args.append(f"o_{n}")
             else:
-                post.append(f"    if (rc == MPI_SUCCESS)\n        for (int i = 0; i < n; i++)\n"
-                            f"            {n}[i] = abi_value_out(ABI_G_RANK, {n}[i]);\n")
+                post.append(f"    if (rc == {d['success']})\n        for (int i = 0; i < n; i++)\n"
+                            f"            {n}[i] = {d['v_out']}(ABI_G_RANK, {n}[i]);\n")
                 args.append(n)
         elif p.role == "other" and p.base == "int" and p.ptr == 1 and not p.arr and \
                 ((name, n) in VALUE_OUTS or grp):
             g = VALUE_OUTS.get((name, n), grp)
-            post.append(f"    if (rc == MPI_SUCCESS && {n})\n"
-                        f"        *{n} = abi_value_out(ABI_G_{g.upper()}, *{n});\n")
+            post.append(f"    if (rc == {d['success']} && {n})\n"
+                        f"        *{n} = {d['v_out']}(ABI_G_{g.upper()}, *{n});\n")
             args.append(n)
+        elif p.role == "weights" and d is FACE:
+            args.append(f"face_weights({n})")
         elif p.role in ("other", "array", "weights", "str", "ptr"):
-            args.append(f"({ctype(p)}){n}")
+            args.append(f"({d['cast'](p)}){n}")
         else:
             args.append(n)
     if fn["ret"] != "int":
         # MPI_Aint_add, MPI_Aint_diff: arithmetic, nothing to translate.
-        return (f"static {ret} ompi_abi_{name}({decl})\n{{\n"
+        return (f"static {ret} {d['prefix']}{name}({decl})\n{{\n"
                 f"    return {target}({', '.join(args)});\n}}\n\n")
     body = "".join(pre_h) + "".join(pre) + f"    int rc = {target}({', '.join(args)});\n" + "".join(post) + "".join(done)
-    return (f"static int ompi_abi_{name}({decl})\n{{\n{body}"
-            f"    return abi_rc(rc);\n}}\n\n")
+    return (f"static int {d['prefix']}{name}({decl})\n{{\n{body}"
+            f"    return {d['rc']}(rc);\n}}\n\n")
 
 
 def gen_absent(fn):

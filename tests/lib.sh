@@ -43,11 +43,16 @@ check() {
   if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# The native runs use MPICH's launcher, since the programs are built with
+# mpicc.mpich; NATIVE_MPI=openmpi runs programs built with mpicc.openmpi
+# (the Open MPI face's tests) natively under Open MPI's.
+NATIVE_MPI=${NATIVE_MPI:-mpich}
 run_native() { # NP [--] PROG ARGS...
-  local np=$1
+  local np=$1 native
   shift
   [ "$1" = "--" ] && shift
-  timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np "$np" "$@"
+  read -ra native <<<"$(mpirun_of "$NATIVE_MPI")"
+  timeout "$JOB_TIMEOUT" "${native[@]}" -np "$np" "$@"
 }
 
 run_mana() { # NP PROG ARGS...

@@ -33,9 +33,14 @@ static void drop_first_entry(const char *name, int (*match)(const char *entry, s
 static int is_libmana(const char *entry, size_t len, const char *unused)
 {
     (void)unused;
-    static const char suffix[] = "/libmana.so";
-    size_t sl = sizeof suffix - 1;
-    return len >= sl && memcmp(entry + len - sl, suffix, sl) == 0;
+    /* libmana.so, or libmana-ompi.so under the Open MPI face. */
+    static const char *const suffixes[] = {"/libmana.so", "/libmana-ompi.so"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (len >= sl && memcmp(entry + len - sl, suffixes[i], sl) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static int is_dir(const char *entry, size_t len, const char *dir)
