@@ -73,10 +73,12 @@ enum app_check_status app_check(const char *name, char *resolved, size_t resolve
                  resolved);
         return APP_CHECK_UNUSABLE;
     }
-    /* The MPI libraries MANA has a face for; any other libmpi or
-     * libmpich is another MPI's ABI, and Open MPI's Fortran and C++
-     * binding libraries call into Open MPI's internals. */
-    static const char *const known[] = {"libmpich.so.12", "libmpi.so.12", APP_FACE_OMPI_LIBRARY};
+    /* The MPI libraries MANA has a face for (MPICH's Fortran and C++
+     * bindings run over its stub libmpich, docs/design-decisions.md);
+     * any other libmpi or libmpich is another MPI's ABI, and Open MPI's
+     * Fortran and C++ binding libraries call into Open MPI's internals. */
+    static const char *const known[] = {"libmpich.so.12", "libmpi.so.12", "libmpichfort.so.12", "libmpichcxx.so.12",
+                                        APP_FACE_OMPI_LIBRARY};
     for (size_t i = 0; i < img->nneeded; i++) {
         const char *lib = img->needed[i];
         int known_lib = 0;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mana/lock_word.h"
+#include "mana/trampoline_pool.h"
 #include "mpi_adapters.h"
 #include "ompi_abi.h"
 
@@ -47,7 +47,7 @@ uint64_t lower_table_comm(MPI_Comm comm)
  * gets a trampoline of its own. libmana's functions are themselves a
  * fixed pool (mpi_op.c, mpi_callbacks.c), so this one never runs out
  * first. */
-#define POOL 64
+#define POOL MANA_POOL
 static _Atomic int pool_lock;
 static mana_MPI_User_function *op_fns[POOL];
 static void *eh_fns[POOL];
@@ -65,7 +65,7 @@ static void *eh_fns[POOL];
     }
 
 /* Which kind of object each error handler's pool entry is for. */
-static enum abi_kind eh_kind[POOL];
+static int eh_kind[POOL]; /* enum abi_kind */
 
 static void eh_dispatch(int n, void *handle, int *code)
 {
@@ -74,40 +74,16 @@ static void eh_dispatch(int n, void *handle, int *code)
     ((void (*)(int32_t *, int *, ...))eh_fns[n])(&h, &c);
 }
 
-/* Entry N is named by N's two octal digits, and indexed by the octal
- * literal 0DD. */
-#define POOL8(M, b)                                                                                          \
-    M(b##0, 0##b##0) M(b##1, 0##b##1) M(b##2, 0##b##2) M(b##3, 0##b##3) M(b##4, 0##b##4) M(b##5, 0##b##5)      \
-    M(b##6, 0##b##6) M(b##7, 0##b##7)
-#define POOL64(M) POOL8(M, ) POOL8(M, 1) POOL8(M, 2) POOL8(M, 3) POOL8(M, 4) POOL8(M, 5) POOL8(M, 6) POOL8(M, 7)
-POOL64(OP_TRAMPOLINE)
-POOL64(EH_TRAMPOLINE)
+MANA_POOL64(OP_TRAMPOLINE)
+MANA_POOL64(EH_TRAMPOLINE)
 #define ADDR_OF_OP(id, n) [n] = op_tramp_##id,
 #define ADDR_OF_EH(id, n) [n] = eh_tramp_##id,
-static MPI_User_function *const op_tramps[POOL] = {POOL64(ADDR_OF_OP)};
-static void (*const eh_tramps[POOL])(void *, int *, ...) = {POOL64(ADDR_OF_EH)};
-
-/* The pool entry of FN (the same entry for the same function), or -1. */
-static int pool_entry(void **fns, void *fn, enum abi_kind kind)
-{
-    int found = -1;
-    mana_lock_word_acquire(&pool_lock);
-    for (int i = 0; i < POOL && found < 0; i++) {
-        if (fns[i] == fn && (fns != eh_fns || eh_kind[i] == kind))
-            found = i;
-        else if (fns[i] == NULL) {
-            fns[i] = fn;
-            eh_kind[i] = kind;
-            found = i;
-        }
-    }
-    mana_lock_word_release(&pool_lock);
-    return found;
-}
+static MPI_User_function *const op_tramps[POOL] = {MANA_POOL64(ADDR_OF_OP)};
+static void (*const eh_tramps[POOL])(void *, int *, ...) = {MANA_POOL64(ADDR_OF_EH)};
 
 int ompi_abi_MPI_Op_create(mana_MPI_User_function *user_fn, int commute, mana_MPI_Op *op)
 {
-    int e = pool_entry((void **)op_fns, (void *)user_fn, ABI_OP);
+    int e = mana_pool_entry(&pool_lock, (void **)op_fns, NULL, (void *)user_fn, 0);
     if (e < 0)
         return abi_mpich[ABI_C_ERRCLASS_MPI_ERR_INTERN];
     MPI_Op o = MPI_OP_NULL;
@@ -119,7 +95,7 @@ int ompi_abi_MPI_Op_create(mana_MPI_User_function *user_fn, int commute, mana_MP
 
 static int create_errhandler(void *fn, enum abi_kind kind, mana_MPI_Errhandler *errhandler)
 {
-    int e = pool_entry(eh_fns, fn, kind);
+    int e = mana_pool_entry(&pool_lock, eh_fns, eh_kind, fn, kind);
     if (e < 0)
         return abi_mpich[ABI_C_ERRCLASS_MPI_ERR_INTERN];
     MPI_Errhandler o = MPI_ERRHANDLER_NULL;

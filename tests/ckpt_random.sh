@@ -102,3 +102,18 @@ ckpt_random_program() {
     esac
   done
 }
+
+# ckpt_random_between FROM TO DIR LABEL EXAMPLES...: ckpt_random_program
+# with 4 ranks for each program EXAMPLE of DIR, launched under FROM's
+# mpirun and restarted under TO's (mpich or openmpi); each line starts
+# with LABEL and says which way.
+ckpt_random_between() {
+  read -ra LAUNCH_MPIRUN <<<"$(mpirun_of "$1")"
+  read -ra RESTART_MPIRUN <<<"$(mpirun_of "$2")"
+  local from=$1 to=$2 dir=$3 label=$4 ex
+  shift 4
+  for ex in "$@"; do
+    [ -x "$dir/$ex" ] || { skip "$label$ex: not built in $dir"; continue; }
+    ckpt_random_program "$dir/$ex" "$ex.$from-$to" 4 | sed "s/^\(ok\|not ok\) - /&$label$from to $to: /"
+  done
+}

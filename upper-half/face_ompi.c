@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mana/lock_word.h"
+#include "mana/trampoline_pool.h"
 
 /* libmana's (renamed in libmana-ompi.so, see the Makefile). */
 extern int *const mana_mpich_MPI_UNWEIGHTED;
@@ -196,11 +196,11 @@ FACE_EXPORT(face_MPI_Type_create_darray, PMPI_Type_create_darray);
 /* --- reduction ops and error handlers: a pool of trampolines ------------
  * libmana calls them without a context, so each application function
  * gets a trampoline of its own (libmana's own pools are smaller). */
-#define POOL 64
+#define POOL MANA_POOL
 static _Atomic int pool_lock;
 static MPI_User_function *op_fns[POOL];
 static void *eh_fns[POOL];
-static enum abi_kind eh_kind[POOL];
+static int eh_kind[POOL]; /* enum abi_kind */
 
 static void eh_dispatch(int n, int32_t *handle, int *code)
 {
@@ -220,37 +220,16 @@ static void eh_dispatch(int n, int32_t *handle, int *code)
     {                                                                                                        \
         eh_dispatch(n, handle, code);                                                                        \
     }
-#define POOL8(M, b)                                                                                          \
-    M(b##0, 0##b##0) M(b##1, 0##b##1) M(b##2, 0##b##2) M(b##3, 0##b##3) M(b##4, 0##b##4) M(b##5, 0##b##5)      \
-    M(b##6, 0##b##6) M(b##7, 0##b##7)
-#define POOL64(M) POOL8(M, ) POOL8(M, 1) POOL8(M, 2) POOL8(M, 3) POOL8(M, 4) POOL8(M, 5) POOL8(M, 6) POOL8(M, 7)
-POOL64(OP_TRAMPOLINE)
-POOL64(EH_TRAMPOLINE)
+MANA_POOL64(OP_TRAMPOLINE)
+MANA_POOL64(EH_TRAMPOLINE)
 #define ADDR_OF_OP(id, n) [n] = op_tramp_##id,
 #define ADDR_OF_EH(id, n) [n] = eh_tramp_##id,
-static mana_MPI_User_function *const op_tramps[POOL] = {POOL64(ADDR_OF_OP)};
-static void (*const eh_tramps[POOL])(int32_t *, int *, ...) = {POOL64(ADDR_OF_EH)};
-
-static int pool_entry(void **fns, void *fn, enum abi_kind kind)
-{
-    int found = -1;
-    mana_lock_word_acquire(&pool_lock);
-    for (int i = 0; i < POOL && found < 0; i++) {
-        if (fns[i] == fn && (fns != eh_fns || eh_kind[i] == kind))
-            found = i;
-        else if (fns[i] == NULL) {
-            fns[i] = fn;
-            eh_kind[i] = kind;
-            found = i;
-        }
-    }
-    mana_lock_word_release(&pool_lock);
-    return found;
-}
+static mana_MPI_User_function *const op_tramps[POOL] = {MANA_POOL64(ADDR_OF_OP)};
+static void (*const eh_tramps[POOL])(int32_t *, int *, ...) = {MANA_POOL64(ADDR_OF_EH)};
 
 static int face_MPI_Op_create(MPI_User_function *fn, int commute, MPI_Op *op)
 {
-    int e = pool_entry((void **)op_fns, (void *)fn, ABI_OP);
+    int e = mana_pool_entry(&pool_lock, (void **)op_fns, NULL, (void *)fn, 0);
     if (e < 0)
         return MPI_ERR_INTERN;
     mana_MPI_Op o = face_null(ABI_OP);
@@ -264,7 +243,7 @@ FACE_EXPORT(face_MPI_Op_create, PMPI_Op_create);
 
 static int create_errhandler(void *fn, enum abi_kind kind, MPI_Errhandler *errhandler)
 {
-    int e = pool_entry(eh_fns, fn, kind);
+    int e = mana_pool_entry(&pool_lock, eh_fns, eh_kind, fn, kind);
     if (e < 0)
         return MPI_ERR_INTERN;
     mana_MPI_Errhandler o = face_null(ABI_ERRHANDLER);

@@ -11,16 +11,7 @@ source "$dir/../ckpt_lib.sh"
 source "$dir/../ckpt_random.sh"
 export NATIVE_MPI=openmpi
 RANDOM=$$
-face_sample() { # FROM TO EXAMPLES...
-  read -ra LAUNCH_MPIRUN <<<"$(mpirun_of "$1")"
-  read -ra RESTART_MPIRUN <<<"$(mpirun_of "$2")"
-  local from=$1 to=$2 ex
-  shift 2
-  for ex in "$@"; do
-    [ -x "$BUILD/examples-ompi/$ex" ] || { skip "$ex: not built with mpicc.openmpi"; continue; }
-    ckpt_random_program "$BUILD/examples-ompi/$ex" "ompi-$ex.$from-$to" 4 |
-      sed "s/^\(ok\|not ok\) - /&built with mpicc.openmpi, $from to $to: /"
-  done
-}
-face_sample "${FACE_FROM1:-openmpi}" "${FACE_TO1:-mpich}" ${FACE_EXAMPLES1:-ring datatypes_op}
-face_sample "${FACE_FROM2:-mpich}" "${FACE_TO2:-openmpi}" ${FACE_EXAMPLES2:-collectives attributes}
+ckpt_random_between "${FACE_FROM1:-openmpi}" "${FACE_TO1:-mpich}" "$BUILD/examples-ompi" "built with mpicc.openmpi, " \
+  ${FACE_EXAMPLES1:-ring datatypes_op}
+ckpt_random_between "${FACE_FROM2:-mpich}" "${FACE_TO2:-openmpi}" "$BUILD/examples-ompi" "built with mpicc.openmpi, " \
+  ${FACE_EXAMPLES2:-collectives attributes}

@@ -20,15 +20,5 @@ source "$dir/../ckpt_random.sh"
 
 # The examples: checkpoint under one MPI, kill -9, restart under the other.
 RANDOM=$$
-swap_sample() { # FROM TO EXAMPLES...
-  read -ra LAUNCH_MPIRUN <<<"$(mpirun_of "$1")"
-  read -ra RESTART_MPIRUN <<<"$(mpirun_of "$2")"
-  local from=$1 to=$2 ex
-  shift 2
-  for ex in "$@"; do
-    [ -x "$BUILD/examples/$ex" ] || { skip "$ex: not built"; continue; }
-    ckpt_random_program "$BUILD/examples/$ex" "$ex.$from-$to" 4 | sed "s/^\(ok\|not ok\) - /&$from to $to: /"
-  done
-}
-swap_sample mpich openmpi datatypes_op fortran90 fortran2008 cxx_capi
-swap_sample openmpi mpich collectives intercomm cxx_stl fortran77
+ckpt_random_between mpich openmpi "$BUILD/examples" "" datatypes_op fortran90 cxx_capi
+ckpt_random_between openmpi mpich "$BUILD/examples" "" collectives cxx_stl fortran77
