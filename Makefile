@@ -425,11 +425,12 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/mana $(DESTDIR)$(PREFIX)/lib/mana/stub \
-	    $(DESTDIR)$(PREFIX)/share/man/man1
+	    $(DESTDIR)$(PREFIX)/lib/mana/ompi $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN_LAUNCH) $(BIN_INSPECT) $(BIN_RESTART) $(COORD_INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 755 $(BIN_LOWER) $(BIN_LOWER_OMPI) $(DESTDIR)$(PREFIX)/libexec/mana/
-	install -m 755 $(LIB_MANA) $(DESTDIR)$(PREFIX)/lib/mana/
+	install -m 755 $(LIB_MANA) $(LIB_MANA_OMPI) $(DESTDIR)$(PREFIX)/lib/mana/
 	install -m 755 $(STUBS) $(DESTDIR)$(PREFIX)/lib/mana/stub/
+	install -m 755 $(FACE_STUB) $(DESTDIR)$(PREFIX)/lib/mana/ompi/
 	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
