@@ -74,6 +74,7 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
     }
     /* The image holds only the upper half, which speaks MPICH's ABI
      * whatever ran below it: another MPI's lower half takes it as well. */
+    lower_face = h->face;
     if (h->flavour != lower_flavour && rank == 0)
         fprintf(stderr, "MANA: %s was saved under %s; restarting it under %s\n", path,
                 image_flavour_name(h->flavour), image_flavour_name(lower_flavour));

@@ -251,7 +251,8 @@ static void checkpoint(struct coord_client *c, const struct coord_cmd *cmd)
     struct image_summary sum;
     snprintf(path, sizeof path, "%s/rank-%05d.mana", cmd->dir, my_rank);
     struct image_writer_header hdr = {.rank = (uint32_t)my_rank, .nranks = (uint32_t)world_size,
-                                      .flavour = lower_flavour, .generation = cmd->gen};
+                                      .flavour = lower_flavour, .face = lower_face,
+                                      .generation = cmd->gen};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nthreads; i++)
         rc = ckpt_find_tid_offset(&threads[i], err, sizeof err);

@@ -100,10 +100,13 @@ static void find_install_paths(struct install_paths *p)
 
 /* A program built against Open MPI gets the Open MPI face: libmana-ompi.so
  * and the face's libmpi.so.40 (docs/mpi-wrappers.md, "The Open MPI face"). */
+enum mana_app_face lower_face = MANA_FACE_MPICH;
+
 static void use_face(struct install_paths *p, const struct elf_image *app)
 {
     if (app_face_of(app) != APP_FACE_OMPI)
         return;
+    lower_face = MANA_FACE_OPENMPI;
     char *slash = strrchr(p->libmana, '/');
     snprintf(slash + 1, sizeof p->libmana - (size_t)(slash + 1 - p->libmana), "libmana-ompi.so");
     slash = strrchr(p->stub_dir, '/');

@@ -25,6 +25,9 @@ extern int lower_thread_level;
  * lower half runs; the table's language hooks; COMM (this MPI's handle)
  * as the table passes it, in MPICH's ABI. */
 extern const enum mana_mpi_flavour lower_flavour;
+/* The application's face (lower_main.c at launch; the image's at a
+ * restart), which every image of this process records. */
+extern enum mana_app_face lower_face;
 void mana_lower_fill_lang_hooks(struct mana_lang_hooks *h);
 uint64_t lower_table_comm(MPI_Comm comm);
 

@@ -12,6 +12,13 @@ enum mana_mpi_flavour {
     MANA_MPI_OPENMPI,
 };
 
+/* The ABI the application was built for, whose face libmana gives it
+ * (docs/mpi-wrappers.md); the same at every restart. */
+enum mana_app_face {
+    MANA_FACE_MPICH,
+    MANA_FACE_OPENMPI,
+};
+
 enum image_section_kind {
     IMAGE_SECTION_MPI_STATE,
     IMAGE_SECTION_THREADS,
@@ -36,6 +43,7 @@ struct image_header {
     uint32_t rank;
     uint32_t nranks;
     enum mana_mpi_flavour flavour;
+    enum mana_app_face face;
     uint64_t generation;
     uint64_t created_ns; /* Unix time in nanoseconds */
     uint64_t total_raw;  /* uncompressed bytes of all sections */
@@ -43,6 +51,7 @@ struct image_header {
 };
 
 const char *image_flavour_name(enum mana_mpi_flavour f);
+const char *image_face_name(enum mana_app_face f);
 const char *image_section_kind_name(enum image_section_kind k);
 
 /* Conversions between in-memory values and on-disk codes, in one place

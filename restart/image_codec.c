@@ -48,7 +48,7 @@ void img_encode_file_header(const struct img_file_header *h, uint8_t out[IMG_FIL
     img_put32(out + 16, h->rank);
     img_put32(out + 20, h->nranks);
     img_put32(out + 24, h->mpi_flavour);
-    img_put32(out + 28, h->reserved);
+    img_put32(out + 28, h->face);
     img_put64(out + 32, h->generation);
     img_put64(out + 40, h->created_ns);
     img_put64(out + 48, h->total_raw);
@@ -64,7 +64,7 @@ void img_decode_file_header(const uint8_t in[IMG_FILE_HEADER_SIZE], struct img_f
     h->rank = img_get32(in + 16);
     h->nranks = img_get32(in + 20);
     h->mpi_flavour = img_get32(in + 24);
-    h->reserved = img_get32(in + 28);
+    h->face = img_get32(in + 28);
     h->generation = img_get64(in + 32);
     h->created_ns = img_get64(in + 40);
     h->total_raw = img_get64(in + 48);
@@ -251,6 +251,11 @@ const char *img_section_kind_name(uint32_t kind, char *buf, size_t len)
         return image_section_kind_name(k);
     snprintf(buf, len, "kind %u", kind);
     return buf;
+}
+
+const char *image_face_name(enum mana_app_face f)
+{
+    return f == MANA_FACE_OPENMPI ? "openmpi (libmpi.so.40)" : "mpich (libmpich.so.12)";
 }
 
 const char *image_flavour_name(enum mana_mpi_flavour f)

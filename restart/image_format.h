@@ -74,7 +74,8 @@
  *   16    4 rank           0 <= rank < nranks
  *   20    4 nranks         >= 1
  *   24    4 mpi_flavour    IMG_FLAVOUR_*
- *   28    4 reserved       0
+ *   28    4 face           the ABI the application was built for: 0 MPICH
+ *                          (libmpich.so.12), 1 Open MPI (libmpi.so.40)
  *   32    8 generation     checkpoint generation number
  *   40    8 created_ns     creation time, ns since the Unix epoch (UTC)
  *   48    8 total_raw      sum of raw_len over every section (bytes a
@@ -240,7 +241,7 @@ struct img_file_header {
     uint32_t rank;
     uint32_t nranks;
     uint32_t mpi_flavour; /* IMG_FLAVOUR_* */
-    uint32_t reserved;
+    uint32_t face; /* 0 MPICH ABI, 1 Open MPI ABI; was reserved (0) */
     uint64_t generation;
     uint64_t created_ns;
     uint64_t total_raw;

@@ -249,14 +249,15 @@ struct image_reader *image_reader_open(const char *path, char *err, size_t errle
         damaged(r, "unknown MPI flavour code %u", fh.mpi_flavour);
         goto fail;
     }
-    if (fh.reserved != 0 || memchr(fh.hostname, '\0', IMG_HOSTNAME_SIZE) == NULL) {
-        damaged(r, "invalid header fields (reserved %#x, host name not terminated)", fh.reserved);
+    if (fh.face > 1 || memchr(fh.hostname, '\0', IMG_HOSTNAME_SIZE) == NULL) {
+        damaged(r, "invalid header fields (face %#x, host name not terminated)", fh.face);
         goto fail;
     }
     r->hdr.version = version;
     r->hdr.rank = fh.rank;
     r->hdr.nranks = fh.nranks;
     r->hdr.flavour = flavour;
+    r->hdr.face = fh.face == 1 ? MANA_FACE_OPENMPI : MANA_FACE_MPICH;
     r->hdr.generation = fh.generation;
     r->hdr.created_ns = fh.created_ns;
     r->hdr.total_raw = fh.total_raw;

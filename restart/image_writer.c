@@ -815,6 +815,7 @@ struct image_writer *image_writer_open(const char *path, const struct image_writ
     w->hdr.rank = hdr->rank;
     w->hdr.nranks = hdr->nranks;
     w->hdr.mpi_flavour = img_flavour_to_disk(hdr->flavour);
+    w->hdr.face = hdr->face == MANA_FACE_OPENMPI ? 1 : 0;
     w->hdr.generation = hdr->generation;
     w->hdr.created_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
     if (gethostname(w->hdr.hostname, sizeof w->hdr.hostname) < 0)

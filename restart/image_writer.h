@@ -37,6 +37,7 @@ struct image_writer_header {
     uint32_t rank;
     uint32_t nranks;
     enum mana_mpi_flavour flavour;
+    enum mana_app_face face;
     uint64_t generation;
 };
 

@@ -86,6 +86,7 @@ static void print_header(const char *path, const struct image_reader *r)
     printf("format      version %u\n", h->version);
     printf("rank        %u of %u\n", h->rank, h->nranks);
     printf("mpi         %s\n", image_flavour_name(h->flavour));
+    printf("face        %s\n", image_face_name(h->face));
     printf("generation  %" PRIu64 "\n", h->generation);
     printf("created     %s.%09" PRIu64 " UTC\n", tb, h->created_ns % 1000000000u);
     char nb[4 * IMAGE_HOSTNAME_MAX + 8];

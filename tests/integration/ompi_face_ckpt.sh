@@ -15,3 +15,7 @@ ckpt_random_between "${FACE_FROM1:-openmpi}" "${FACE_TO1:-mpich}" "$BUILD/exampl
   ${FACE_EXAMPLES1:-ring datatypes_op}
 ckpt_random_between "${FACE_FROM2:-mpich}" "${FACE_TO2:-openmpi}" "$BUILD/examples-ompi" "built with mpicc.openmpi, " \
   ${FACE_EXAMPLES2:-collectives attributes}
+# The images record the face, which a restart keeps.
+img=$(ls "$WORK"/*.1.ckpt/gen-*/rank-00000.mana 2>/dev/null | head -1)
+check "an image of a program built with mpicc.openmpi records the Open MPI face" \
+  bash -c "'$INSPECT' '$img' | grep -q '^face  *openmpi (libmpi.so.40)'"
