@@ -178,10 +178,13 @@ done
 # want_flavour NAME: is NAME in BENCH_FLAVOURS?
 want_flavour() { [[ " $BENCH_FLAVOURS " == *" $1 "* ]]; }
 [[ -n ${BENCH_FLAVOURS// /} ]] || die "BENCH_FLAVOURS is empty (mpich, openmpi)"
+flavours=
 for f in $BENCH_FLAVOURS; do
     [[ $f == mpich || $f == openmpi ]] ||
         die "BENCH_FLAVOURS: unknown flavour '$f' (mpich, openmpi)"
+    [[ " $flavours " == *" $f "* ]] || flavours+="${flavours:+ }$f" # each once
 done
+BENCH_FLAVOURS=$flavours
 
 # Per flavour (lower half): the runner, the native build's compiler and
 # NetPIPE, the environment variables that set them, and the metric prefix.
