@@ -747,10 +747,11 @@ call_type_free_ns call_free lo - -"
 # and the base metrics, name and sample key with the flavour's prefix.
 metrics=
 for f in $BENCH_FLAVOURS; do
+    np_native='' np_mana=''
+    if want_part netpipe; then np_native=" (NetPIPE ${native_np[$f]})" np_mana=" (NetPIPE $NETPIPE)"; fi
     metrics+="# ${flavour_title[$f]} (metrics ${metric_prefix[$f]:-without prefix}): native"
-    metrics+=" = ${runner[$f]} -np N prog built with ${native_cc[$f]}$(want_part netpipe &&
-        echo " (NetPIPE ${native_np[$f]})"), mana = ${runner[$f]} -np N ${launch_cmd[*]} -- prog"
-    metrics+=" built with $MPICC$(want_part netpipe && echo " (NetPIPE $NETPIPE)")"$'\n'
+    metrics+=" = ${runner[$f]} -np N prog built with ${native_cc[$f]}$np_native,"
+    metrics+=" mana = ${runner[$f]} -np N ${launch_cmd[*]} -- prog built with $MPICC$np_mana"$'\n'
     metrics+=$(awk -v p="${metric_prefix[$f]}" '{ $1 = p $1; $2 = p $2; print }' <<<"$base_metrics")$'\n'
 done
 
