@@ -10,7 +10,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   libelf-dev libzstd-dev libxxhash-dev zlib1g-dev check libhwloc-dev
   gfortran g++
-  netpipe-mpich2 zstd
+  netpipe-mpich2 netpipe-openmpi zstd
   clang libclang-rt-14-dev
 )
 

@@ -27,6 +27,29 @@
 #     interleaved (order alternating), medians.  These lines go to
 #     results.txt with the baseline in the "native" column.
 #
+# Lower halves ("flavours", BENCH_FLAVOURS, default "mpich openmpi"): the
+# NetPIPE, compute_allreduce and call_cost parts are measured once per
+# flavour, all pairs of one flavour before the next, each flavour with its
+# own time budget (BENCH_BUDGET, BENCH_NP_BUDGET count from its warm-up):
+#   * mpich (metric names as listed below): native = the program built with
+#     $MPICC (NetPIPE: $NETPIPE) run as "$MPIRUN -np N prog"; mana = the same
+#     binary run as "$MPIRUN -np N $MANA_LAUNCH -- prog" (MPICH lower half).
+#     Hydra (mpirun.mpich) does not bind ranks to cores by default.
+#   * openmpi (the same metrics and targets, names prefixed "ompi_"): native
+#     = the same source built with $OMPI_MPICC (NetPIPE: $OMPI_NETPIPE, the
+#     same NetPIPE source built against Open MPI, Debian package
+#     netpipe-openmpi) run as "$OMPI_MPIRUN -np N prog"; mana = the MPICH
+#     build (and $NETPIPE) run as "$OMPI_MPIRUN -np N $MANA_LAUNCH -- prog",
+#     which starts the Open MPI lower half (mana-launch picks it from
+#     mpirun.openmpi's environment).  mpirun.openmpi binds each rank to a
+#     core by default (2 ranks or fewer: "bind to core"), and both modes get
+#     the same runner options, so the ratio compares like with like; the
+#     absolute figures are not comparable with the mpich lines (other MPI,
+#     other binding).
+# The checkpoint part measures the MPICH lower half only (mpich runner and
+# launcher; skipped when BENCH_FLAVOURS lacks mpich).  results.txt has one
+# comment line per flavour saying how it was run.
+#
 # Method
 #   * Runs come in pairs, one native and one mana run back to back, the order
 #     alternating (N M, M N, N M, ...) so that slow drifts cancel.
@@ -57,12 +80,23 @@
 #
 # Environment:
 #   MANA_LAUNCH     launcher (default: <repo>/build/bin/mana-launch).  Runs are
-#                   "$MPIRUN -np 2 $MANA_LAUNCH -- prog args".  May contain
+#                   "RUNNER -np 2 $MANA_LAUNCH -- prog args".  May contain
 #                   extra words (launcher options), split on whitespace.
-#   MPIRUN          MPI runner (default mpirun.mpich); may contain options,
+#   MPIRUN          MPI runner of the mpich flavour and of the checkpoint part
+#                   (default mpirun.mpich); may contain options,
 #                   e.g. MPIRUN="mpirun.mpich -bind-to core".
-#   MPICC           compiler for the benchmark program (default mpicc.mpich).
-#   NETPIPE         NetPIPE binary (default NPmpich2).
+#   MPICC           compiler for the benchmark program (default mpicc.mpich):
+#                   the mpich native runs and all mana runs use its build.
+#   NETPIPE         NetPIPE binary (default NPmpich2); idem.
+#   BENCH_FLAVOURS  lower halves to measure, any of "mpich openmpi" (default
+#                   both; the order is the order of the runs).
+#   OMPI_MPIRUN     runner for the openmpi flavour, both modes (default
+#                   "mpirun.openmpi --allow-run-as-root --oversubscribe";
+#                   may contain options, e.g. "... --bind-to none").
+#   OMPI_MPICC      compiler for the openmpi native runs (default
+#                   mpicc.openmpi); builds go to $BENCH_BUILD/openmpi/.
+#   OMPI_NETPIPE    NetPIPE for the openmpi native runs (default NPopenmpi,
+#                   Debian package netpipe-openmpi).
 #   BENCH_BUILD     build/output dir (default <repo>/build/bench).
 #   BENCH_NP_REPS   clean NetPIPE pairs wanted for the 8 B and 64 KiB
 #                   latencies (default 11).
@@ -72,9 +106,9 @@
 #   BENCH_MIN_PAIRS pairs always run per metric, budget or not (default 3).
 #   BENCH_BUDGET    seconds after which no new pair starts once
 #                   BENCH_MIN_PAIRS exist (default 165; NetPIPE gets the
-#                   first BENCH_NP_BUDGET=60 of them), so that a run takes
-#                   about 3 minutes; raise it (and BENCH_APP_REPS) for
-#                   tighter application-time figures.
+#                   first BENCH_NP_BUDGET=60 of them), so that a flavour
+#                   takes about 3 minutes; raise it (and BENCH_APP_REPS) for
+#                   tighter application-time figures.  Counted per flavour.
 #   BENCH_MAX_FOREIGN  foreign CPU use, in percent of the machine, above which
 #                   a run counts as disturbed (default 1; 2 clock ticks are
 #                   always allowed for accounting granularity).
@@ -107,6 +141,10 @@ MANA_LAUNCH=${MANA_LAUNCH:-"$(dirname "$0")/../../build/bin/mana-launch"}
 MPIRUN=${MPIRUN:-mpirun.mpich}
 MPICC=${MPICC:-mpicc.mpich}
 NETPIPE=${NETPIPE:-NPmpich2}
+BENCH_FLAVOURS=${BENCH_FLAVOURS:-mpich openmpi}
+OMPI_MPIRUN=${OMPI_MPIRUN:-mpirun.openmpi --allow-run-as-root --oversubscribe}
+OMPI_MPICC=${OMPI_MPICC:-mpicc.openmpi}
+OMPI_NETPIPE=${OMPI_NETPIPE:-NPopenmpi}
 BENCH_BUILD=${BENCH_BUILD:-"$repo_root/build/bench"}
 BENCH_NP_REPS=${BENCH_NP_REPS:-11}
 BENCH_BW_REPS=${BENCH_BW_REPS:-25}
@@ -127,10 +165,8 @@ NPROCS=2
 die() { echo "run-bench: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- set-up ---
-read -r -a mpirun_cmd <<<"$MPIRUN"
 read -r -a launch_cmd <<<"$MANA_LAUNCH"
 read -r -a app_args <<<"$BENCH_APP_ARGS"
-((${#mpirun_cmd[@]} > 0)) || die "MPIRUN is empty"
 ((${#launch_cmd[@]} > 0)) || die "MANA_LAUNCH is empty"
 
 # want_part NAME: is NAME in BENCH_PARTS?
@@ -139,13 +175,52 @@ for p in $BENCH_PARTS; do
     [[ $p == netpipe || $p == app || $p == call || $p == ckpt ]] ||
         die "BENCH_PARTS: unknown part '$p' (netpipe, app, call, ckpt)"
 done
+# want_flavour NAME: is NAME in BENCH_FLAVOURS?
+want_flavour() { [[ " $BENCH_FLAVOURS " == *" $1 "* ]]; }
+[[ -n ${BENCH_FLAVOURS// /} ]] || die "BENCH_FLAVOURS is empty (mpich, openmpi)"
+flavours=
+for f in $BENCH_FLAVOURS; do
+    [[ $f == mpich || $f == openmpi ]] ||
+        die "BENCH_FLAVOURS: unknown flavour '$f' (mpich, openmpi)"
+    [[ " $flavours " == *" $f "* ]] || flavours+="${flavours:+ }$f" # each once
+done
+BENCH_FLAVOURS=$flavours
 
-command -v "${mpirun_cmd[0]}" >/dev/null ||
-    die "MPI runner '${mpirun_cmd[0]}' not found (set MPIRUN)"
-netpipe_bin=
-if want_part netpipe; then
-    netpipe_bin=$(command -v "$NETPIPE") ||
-        die "NetPIPE '$NETPIPE' not found (Debian package netpipe-mpich2; set NETPIPE)"
+# Per flavour (lower half): the runner, the native build's compiler and
+# NetPIPE, the environment variables that set them, and the metric prefix.
+# The mana runs always use the MPICH build ($MPICC, $NETPIPE) under the
+# flavour's runner.
+declare -A runner=([mpich]=$MPIRUN [openmpi]=$OMPI_MPIRUN)
+declare -A runner_var=([mpich]=MPIRUN [openmpi]=OMPI_MPIRUN)
+declare -A native_cc=([mpich]=$MPICC [openmpi]=$OMPI_MPICC)
+declare -A native_cc_var=([mpich]=MPICC [openmpi]=OMPI_MPICC)
+declare -A native_np=([mpich]=$NETPIPE [openmpi]=$OMPI_NETPIPE)
+declare -A native_np_var=([mpich]=NETPIPE [openmpi]=OMPI_NETPIPE)
+declare -A native_np_pkg=([mpich]=netpipe-mpich2 [openmpi]=netpipe-openmpi)
+declare -A metric_prefix=([mpich]="" [openmpi]=ompi_)
+declare -A flavour_title=([mpich]="MPICH lower half" [openmpi]="Open MPI lower half")
+declare -A np_bin=([mpich]="" [openmpi]="")
+for f in mpich openmpi; do
+    # The MPICH build (and NPmpich2) is needed by every flavour's mana runs.
+    want_flavour "$f" || [[ $f == mpich ]] || continue
+    if want_flavour "$f"; then
+        read -r -a w <<<"${runner[$f]}"
+        ((${#w[@]} > 0)) || die "${runner_var[$f]} is empty"
+        command -v "${w[0]}" >/dev/null ||
+            die "MPI runner '${w[0]}' not found (set ${runner_var[$f]})"
+    fi
+    command -v "${native_cc[$f]}" >/dev/null ||
+        die "compiler '${native_cc[$f]}' not found (set ${native_cc_var[$f]})"
+    if want_part netpipe; then
+        np_bin[$f]=$(command -v "${native_np[$f]}") ||
+            die "NetPIPE '${native_np[$f]}' not found (Debian package" \
+                "${native_np_pkg[$f]}; set ${native_np_var[$f]})"
+    fi
+done
+if want_part ckpt && ! want_flavour mpich; then
+    echo "run-bench: the checkpoint part measures the MPICH lower half only:" \
+        "skipped (BENCH_FLAVOURS=$BENCH_FLAVOURS)"
+    BENCH_PARTS=${BENCH_PARTS//ckpt/}
 fi
 if want_part ckpt; then
     command -v "$ZSTD" >/dev/null ||
@@ -188,21 +263,28 @@ logdir=$BENCH_BUILD/logs
 mkdir -p "$logdir"
 rm -f "$logdir"/*.log "$logdir"/*.out
 
-# build_prog NAME: compile tests/bench/NAME.c to $BENCH_BUILD/NAME if stale.
+# prog_dir FLAVOUR: where the programs built with FLAVOUR's compiler go
+# (the MPICH builds, which the mana runs use, directly in $BENCH_BUILD).
+prog_dir() { [[ $1 == mpich ]] && echo "$BENCH_BUILD" || echo "$BENCH_BUILD/$1"; }
+# build_prog FLAVOUR NAME: compile tests/bench/NAME.c with FLAVOUR's compiler
+# to $(prog_dir FLAVOUR)/NAME if stale.
 build_prog() {
-    local src=$script_dir/$1.c bin=$BENCH_BUILD/$1
+    local src=$script_dir/$2.c dir
+    dir=$(prog_dir "$1")
+    local bin=$dir/$2
+    mkdir -p "$dir"
     if [[ ! -x $bin || $src -nt $bin ]]; then
         echo "run-bench: compiling $bin"
-        "$MPICC" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-stringop-overflow \
+        "${native_cc[$1]}" -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-stringop-overflow \
             -o "$bin" "$src" -lm || die "compiling $src failed"
     fi
 }
-app_bin=$BENCH_BUILD/compute_allreduce
-call_bin=$BENCH_BUILD/call_cost
 ckpt_bin=$BENCH_BUILD/ckpt_memory
-build_prog compute_allreduce
-want_part call && build_prog call_cost
-want_part ckpt && build_prog ckpt_memory
+for f in mpich $BENCH_FLAVOURS; do
+    build_prog "$f" compute_allreduce
+    want_part call && build_prog "$f" call_cost
+done
+want_part ckpt && build_prog mpich ckpt_memory
 
 samples=$BENCH_BUILD/samples.txt
 results=$BENCH_BUILD/results.txt
@@ -222,6 +304,21 @@ cpu_snap() {
     local -a f
     read -r -a f <<<"$rest"
     snap_ours=$((f[13] + f[14])) # cutime + cstime
+}
+
+# set_flavour FLAVOUR: the runs that follow measure FLAVOUR's lower half:
+# sets flavour, mpirun_cmd (its runner) and key_prefix (for the sample keys).
+set_flavour() {
+    flavour=$1
+    read -r -a mpirun_cmd <<<"${runner[$1]}"
+    key_prefix=${metric_prefix[$1]}
+}
+# prog_for MODE NAME: sets prog to NAME's binary for a MODE run: natively the
+# flavour's own build, under the launcher the MPICH build.  NetPIPE: NAME np.
+prog_for() {
+    local built_by=mpich
+    [[ $1 == native ]] && built_by=$flavour
+    if [[ $2 == np ]]; then prog=${np_bin[$built_by]}; else prog=$(prog_dir "$built_by")/$2; fi
 }
 
 run_no=0
@@ -274,7 +371,8 @@ netpipe() {
     local out
     out=$logdir/$(printf '%03d' $((run_no + 1)))-$mode-np$size.out
     rm -f "$out"
-    run_job "$mode" "np$size" "$netpipe_bin" -l "$size" -u "$size" -p 0 -o "$out"
+    prog_for "$mode" np
+    run_job "$mode" "np$size" "$prog" -l "$size" -u "$size" -p 0 -o "$out"
     # Output file: "bytes Mbps seconds" per line, Mbps = bits / t / 2^20.
     # The time column has only 8 decimals (0.00000069 s), so recompute the
     # time from the throughput column, which has more significant digits.
@@ -300,7 +398,8 @@ ref_checksum=
 app() {
     local mode=$1
     shift
-    run_job "$mode" app "$app_bin" "$@"
+    prog_for "$mode" compute_allreduce
+    run_job "$mode" app "$prog" "$@"
     local line
     line=$(grep -m1 '^BENCH_RESULT ' "$last_log") || {
         echo "run-bench: FAILED: no BENCH_RESULT line in $last_log" >&2
@@ -326,7 +425,8 @@ app() {
 # "call_free").
 call_run() {
     local mode=$1 line k v
-    job_np=1 run_job "$mode" call "$call_bin"
+    prog_for "$mode" call_cost
+    job_np=1 run_job "$mode" call "$prog"
     line=$(grep -m1 '^CALL_RESULT ' "$last_log") || {
         echo "run-bench: FAILED: no CALL_RESULT line in $last_log" >&2
         tail -n 20 "$last_log" >&2
@@ -382,93 +482,112 @@ pair() {
         ((last_foreign_ppm <= max_foreign_ppm)) || pair_clean=0
         local pct
         pct=$(printf '%d.%02d' $((last_foreign_ppm / 10000)) $((last_foreign_ppm / 100 % 100)))
-        for m in "${meas[@]}"; do lines+=("${m%% *} $mode ${m#* } $pair_id CLEAN $pct"); done
+        for m in "${meas[@]}"; do lines+=("$key_prefix${m%% *} $mode ${m#* } $pair_id CLEAN $pct"); done
     done
     for m in "${lines[@]}"; do echo "${m/CLEAN/$pair_clean}" >>"$samples"; done
 }
 
 t_start=$(now_us)
-elapsed_s() { echo $((($(now_us) - t_start) / 1000000)); }
+# Seconds since the current flavour's measurements began (the budgets apply
+# to each flavour).
+t_flavour=$t_start
+elapsed_s() { echo $((($(now_us) - t_flavour) / 1000000)); }
 
 echo "run-bench: native vs. '${launch_cmd[*]}' with $NPROCS ranks"
-echo "run-bench: runner '${mpirun_cmd[*]}', parts: $BENCH_PARTS, outputs in $BENCH_BUILD"
+echo "run-bench: flavours: $BENCH_FLAVOURS, parts: $BENCH_PARTS, outputs in $BENCH_BUILD"
 read -r load1 _ </proc/loadavg
 if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
     echo "run-bench: warning: load average is $load1 before starting; other work on" \
         "this machine slows the benchmark down (disturbed pairs are re-run)"
 fi
-
-# Warm-up (caches, page cache, lazy binding) and a first correctness check of
-# both modes: short application runs must agree on the checksum.
-echo "run-bench: warm-up"
-if want_part app || want_part netpipe; then
-    app native 100
-    app mana 100
-fi
-if want_part netpipe; then
-    netpipe native 8
-    netpipe mana 8
-fi
-if want_part call; then
-    BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run native
-    BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run mana
-fi
-ref_checksum=
 : >"$samples"
 
-# NetPIPE: rounds over the sizes still short of clean pairs.
-sizes=(8 65536 4194304)
-want_part netpipe || sizes=()
-declare -A clean=() total=() want=()
-for size in "${sizes[@]}"; do clean[$size]=0 total[$size]=0 want[$size]=$BENCH_NP_REPS; done
-want[4194304]=$BENCH_BW_REPS
-((${#sizes[@]} == 0)) || echo "run-bench: NetPIPE, ${#sizes[@]} sizes, $BENCH_NP_REPS clean pairs each" \
-    "($BENCH_BW_REPS for 4 MiB)"
-while :; do
-    ran=0
-    for size in "${sizes[@]}"; do
-        ((clean[$size] < want[$size])) || continue
-        if ((total[$size] >= BENCH_MIN_PAIRS)); then
-            (($(elapsed_s) < BENCH_NP_BUDGET)) || continue
-            ((total[$size] < 3 * want[$size])) || continue
-        fi
-        total[$size]=$((total[$size] + 1))
-        wait_quiet "$BENCH_NP_BUDGET"
-        pair "np:$size" "${total[$size]}"
-        clean[$size]=$((clean[$size] + pair_clean))
-        ran=1
-    done
-    ((ran)) || break
-done
-for size in "${sizes[@]}"; do
-    echo "  $size bytes: ${clean[$size]} clean of ${total[$size]} pairs"
-done
+# measure FLAVOUR: the netpipe, app and call parts (those in BENCH_PARTS) for
+# FLAVOUR's lower half, natively with FLAVOUR's build against the MPICH build
+# under the launcher, both under FLAVOUR's runner; appends to $samples.
+measure() {
+    set_flavour "$1"
+    t_flavour=$(now_us)
+    pair_clean=1
+    echo "run-bench: ${flavour_title[$flavour]}: runner '${mpirun_cmd[*]}'," \
+        "native build with ${native_cc[$flavour]}, mana build with $MPICC"
 
-want_part app && echo "run-bench: compute_allreduce, $BENCH_APP_REPS clean pairs"
-app_clean=0 app_total=0
-while want_part app && ((app_clean < BENCH_APP_REPS)); do
-    if ((app_total >= BENCH_MIN_PAIRS)); then
-        (($(elapsed_s) < BENCH_BUDGET)) || break
-        ((app_total < 3 * BENCH_APP_REPS)) || break
+    # Warm-up (caches, page cache, lazy binding) and a first correctness
+    # check of both modes: short application runs must agree on the checksum.
+    echo "run-bench: warm-up"
+    ref_checksum=
+    if want_part app || want_part netpipe; then
+        app native 100
+        app mana 100
     fi
-    app_total=$((app_total + 1))
-    wait_quiet "$BENCH_BUDGET"
-    pair app "$app_total"
-    app_clean=$((app_clean + pair_clean))
-    printf '  pair %d: %s (%d clean of %d)\n' "$app_total" \
-        "$( ((pair_clean)) && echo clean || echo disturbed)" "$app_clean" "$app_total"
-done
-if want_part call; then
-    echo "run-bench: call_cost (1 rank), $BENCH_CALL_PAIRS clean pairs"
-    call_clean=0 call_total=0
-    while ((call_clean < BENCH_CALL_PAIRS && call_total < 2 * BENCH_CALL_PAIRS)); do
-        call_total=$((call_total + 1))
-        wait_quiet $(($(elapsed_s) + 20))
-        pair call "$call_total"
-        call_clean=$((call_clean + pair_clean))
+    if want_part netpipe; then
+        netpipe native 8
+        netpipe mana 8
+    fi
+    if want_part call; then
+        BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run native
+        BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run mana
+    fi
+    ref_checksum=
+
+    # NetPIPE: rounds over the sizes still short of clean pairs.
+    local -a sizes=(8 65536 4194304)
+    want_part netpipe || sizes=()
+    local -A clean=() total=() want=()
+    local size ran
+    for size in "${sizes[@]}"; do clean[$size]=0 total[$size]=0 want[$size]=$BENCH_NP_REPS; done
+    want[4194304]=$BENCH_BW_REPS
+    ((${#sizes[@]} == 0)) || echo "run-bench: NetPIPE, ${#sizes[@]} sizes, $BENCH_NP_REPS clean pairs each" \
+        "($BENCH_BW_REPS for 4 MiB)"
+    while :; do
+        ran=0
+        for size in "${sizes[@]}"; do
+            ((clean[$size] < want[$size])) || continue
+            if ((total[$size] >= BENCH_MIN_PAIRS)); then
+                (($(elapsed_s) < BENCH_NP_BUDGET)) || continue
+                ((total[$size] < 3 * want[$size])) || continue
+            fi
+            total[$size]=$((total[$size] + 1))
+            wait_quiet "$BENCH_NP_BUDGET"
+            pair "np:$size" "${total[$size]}"
+            clean[$size]=$((clean[$size] + pair_clean))
+            ran=1
+        done
+        ((ran)) || break
     done
-    echo "  $call_clean clean of $call_total pairs"
-fi
+    for size in "${sizes[@]}"; do
+        echo "  $size bytes: ${clean[$size]} clean of ${total[$size]} pairs"
+    done
+
+    want_part app && echo "run-bench: compute_allreduce, $BENCH_APP_REPS clean pairs"
+    local app_clean=0 app_total=0
+    while want_part app && ((app_clean < BENCH_APP_REPS)); do
+        if ((app_total >= BENCH_MIN_PAIRS)); then
+            (($(elapsed_s) < BENCH_BUDGET)) || break
+            ((app_total < 3 * BENCH_APP_REPS)) || break
+        fi
+        app_total=$((app_total + 1))
+        wait_quiet "$BENCH_BUDGET"
+        pair app "$app_total"
+        app_clean=$((app_clean + pair_clean))
+        printf '  pair %d: %s (%d clean of %d)\n' "$app_total" \
+            "$( ((pair_clean)) && echo clean || echo disturbed)" "$app_clean" "$app_total"
+    done
+    if want_part call; then
+        echo "run-bench: call_cost (1 rank), $BENCH_CALL_PAIRS clean pairs"
+        local call_clean=0 call_total=0
+        while ((call_clean < BENCH_CALL_PAIRS && call_total < 2 * BENCH_CALL_PAIRS)); do
+            call_total=$((call_total + 1))
+            wait_quiet $(($(elapsed_s) + 20))
+            pair call "$call_total"
+            call_clean=$((call_clean + pair_clean))
+        done
+        echo "  $call_clean clean of $call_total pairs"
+    fi
+}
+for f in $BENCH_FLAVOURS; do measure "$f"; done
+# The checkpoint part runs under the MPICH runner.
+set_flavour mpich
 
 # ------------------------------------------------- checkpoint / restart ---
 # One line per repetition in $ckpt_samples:
@@ -613,7 +732,7 @@ total_s=$(awk -v us=$(($(now_us) - t_start)) 'BEGIN { printf "%.1f", us / 1e6 }'
 
 # --------------------------------------------------------------- report ---
 # metric  sample-key  better(lo|hi)  target-op  target
-metrics="latency_8B_us lat_8 lo <= 1.5
+base_metrics="latency_8B_us lat_8 lo <= 1.5
 latency_64KiB_us lat_65536 lo <= 1.05
 bandwidth_4MiB_MiBps bw_4194304 hi >= 0.98
 app_time_s app_time lo <= 1.01
@@ -624,8 +743,19 @@ call_type_cycle_ns call_cycle lo - -
 call_type_create_ns call_create lo - -
 call_type_commit_ns call_commit lo - -
 call_type_free_ns call_free lo - -"
+# Per flavour: a heading line ("# title", which results.txt gets as a comment)
+# and the base metrics, name and sample key with the flavour's prefix.
+metrics=
+for f in $BENCH_FLAVOURS; do
+    np_native='' np_mana=''
+    if want_part netpipe; then np_native=" (NetPIPE ${native_np[$f]})" np_mana=" (NetPIPE $NETPIPE)"; fi
+    metrics+="# ${flavour_title[$f]} (metrics ${metric_prefix[$f]:-without prefix}): native"
+    metrics+=" = ${runner[$f]} -np N prog built with ${native_cc[$f]}$np_native,"
+    metrics+=" mana = ${runner[$f]} -np N ${launch_cmd[*]} -- prog built with $MPICC$np_mana"$'\n'
+    metrics+=$(awk -v p="${metric_prefix[$f]}" '{ $1 = p $1; $2 = p $2; print }' <<<"$base_metrics")$'\n'
+done
 
-awk -v metrics="$metrics" -v results="$results" -v launcher="${launch_cmd[*]}" \
+awk -v metrics="${metrics%$'\n'}" -v results="$results" -v launcher="${launch_cmd[*]}" \
     -v total_s="$total_s" -v maxf="$BENCH_MAX_FOREIGN" '
 function isort(a, n,    i, j, t) {
     for (i = 2; i <= n; i++)
@@ -653,7 +783,7 @@ function sem(a, n, med,    d, i) {
 }
 END {
     nm = split(metrics, lines, "\n")
-    printf "\n%-22s %11s %11s %7s %6s  %-7s %-6s %s\n", "metric", "native", "mana",
+    printf "\n%-25s %11s %11s %7s %6s  %-7s %-6s %s\n", "metric", "native", "mana",
         "ratio", "+-", "target", "result", "clean/pairs"
     printf "# MANA-C benchmark (run-bench.sh).  ratio = median over clean interleaved pairs\n" > results
     printf "# of mana/native; native, mana = medians; err = standard error of the ratio;\n" >> results
@@ -661,10 +791,18 @@ END {
     printf "# launcher: %s\n", launcher >> results
     printf "# metric native mana ratio target result err clean_pairs pairs best_native best_mana best_ratio\n" >> results
     for (m = 1; m <= nm; m++) {
+        # "# TITLE (...": a heading, shown before the first figure of its flavour.
+        if (lines[m] ~ /^# /) { heading = lines[m]; title = ""; continue }
         split(lines[m], f, " ")
         name = f[1]; k = f[2]; hi = (f[3] == "hi"); op = f[4]; tgt = f[5]
         n = np[k] + 0; nc = nclean[k] + 0
         if (n == 0) continue
+        if (title == "") {
+            title = substr(heading, 3); sub(/ \(.*/, "", title)
+            printf "-- %s --\n", title
+            print heading >> results
+            atitle = 0
+        }
         noisy = (nc < 3)
         delete a; delete b; delete r; delete d
         c = 0
@@ -683,11 +821,12 @@ END {
         else if (op == ">=") res = (ratio >= tgt) ? "PASS" : "MISS"
         else res = "info"
         # Per-call metrics: the added time (median of the pairs mana - native).
-        if (k ~ /^call_/) {
+        if (k ~ /(^|_)call_/) {
             added = median(d, c); aerr = (c >= 2) ? sem(d, c, added) : 0
             if (op == "+<=") res = (added <= tgt) ? "PASS" : "MISS"
             atgt = (op == "+<=") ? "<= " tgt " ns" : "-"
-            added_out = added_out sprintf("  %-22s %+11.1f ns %8.1f   %-10s %s\n", name, added, aerr,
+            if (!atitle) { added_out = added_out "  -- " title " --\n"; atitle = 1 }
+            added_out = added_out sprintf("  %-25s %+11.1f ns %8.1f   %-10s %s\n", name, added, aerr,
                 atgt, (op == "+<=") ? res : "info")
             sub(/_ns$/, "", name)
             printf "%s_added_ns %.6f %.6f %.6f %s %s %.6f %d %d - - -\n", name, mn, mm, added,
@@ -695,7 +834,7 @@ END {
             name = name "_ns"
         }
         ts = (op == "-") ? "-" : op " " tgt
-        printf "%-22s %11.4f %11.4f %7.4f %6.4f  %-7s %-6s %d/%d%s\n", name, mn, mm, ratio,
+        printf "%-25s %11.4f %11.4f %7.4f %6.4f  %-7s %-6s %d/%d%s\n", name, mn, mm, ratio,
             err, ts, res, nc, n, noisy ? " noisy" : ""
         printf "%s %.6f %.6f %.6f %s %s %.6f %d %d %.6f %.6f %.6f\n", name, mn, mm, ratio,
             (op == "-") ? "-" : op tgt, res, err, nc, n, bn, bm, (bn > 0) ? bm / bn : 0 >> results
