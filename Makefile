@@ -260,9 +260,7 @@ endif
 MPICC_OMPI := mpicc.openmpi
 HAVE_OMPI_CC := $(shell command -v $(MPICC_OMPI) >/dev/null 2>&1 && echo yes)
 ifeq ($(HAVE_OMPI_CC),yes)
-# threads_openmp: Open MPI's handles are globals, which its
-# default(none) parallel regions do not list.
-EXAMPLES_OMPI := $(filter-out threads_openmp,$(EXAMPLES))
+EXAMPLES_OMPI := $(EXAMPLES)
 EXAMPLE_BINS += $(addprefix $(BUILD)/examples-ompi/,$(EXAMPLES_OMPI))
 endif
 examples: $(EXAMPLE_BINS)

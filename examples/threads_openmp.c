@@ -52,9 +52,14 @@ int main(int argc, char **argv)
         uint64_t local = 0, lmax = 0;
         int team = 0, master_in_mpi_ok = 0;
         uint64_t in_region_global = 0;
+        /* Copies of the handles, which default(none) must name: in some
+         * MPIs (Open MPI) they are addresses of global objects. */
+        MPI_Comm world = MPI_COMM_WORLD;
+        MPI_Datatype u64 = MPI_UINT64_T;
+        MPI_Op sum = MPI_SUM;
 
         #pragma omp parallel default(none) shared(local, lmax, team, master_in_mpi_ok, \
-                                                  in_region_global, rank, round)
+                                                  in_region_global, rank, round, world, u64, sum)
         {
             #pragma omp single
             team = omp_get_num_threads();
@@ -72,8 +77,7 @@ int main(int argc, char **argv)
             {
                 int is_main = 0;
                 MPI_Is_thread_main(&is_main);
-                MPI_Allreduce(&local, &in_region_global, 1, MPI_UINT64_T, MPI_SUM,
-                              MPI_COMM_WORLD);
+                MPI_Allreduce(&local, &in_region_global, 1, u64, sum, world);
                 master_in_mpi_ok = is_main;
             }
             #pragma omp barrier

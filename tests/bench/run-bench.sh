@@ -27,7 +27,8 @@
 #     interleaved (order alternating), medians.  These lines go to
 #     results.txt with the baseline in the "native" column.
 #
-# Lower halves ("flavours", BENCH_FLAVOURS, default "mpich openmpi"): the
+# Lower halves and faces ("flavours", BENCH_FLAVOURS, default "mpich openmpi
+# ompi-face"): the
 # NetPIPE, compute_allreduce and call_cost parts are measured once per
 # flavour, all pairs of one flavour before the next, each flavour with its
 # own time budget (BENCH_BUDGET, BENCH_NP_BUDGET count from its warm-up):
@@ -46,6 +47,11 @@
 #     the same runner options, so the ratio compares like with like; the
 #     absolute figures are not comparable with the mpich lines (other MPI,
 #     other binding).
+#   * ompi-face (names prefixed "face_"): programs built against Open MPI's
+#     ABI, which get MANA's Open MPI face: native = the $OMPI_MPICC build
+#     (NetPIPE: $OMPI_NETPIPE) run as "$OMPI_MPIRUN -np N prog"; mana = the
+#     same binary run as "$OMPI_MPIRUN -np N $MANA_LAUNCH -- prog" (the
+#     face over the Open MPI lower half).
 # The checkpoint part measures the MPICH lower half only (mpich runner and
 # launcher; skipped when BENCH_FLAVOURS lacks mpich).  results.txt has one
 # comment line per flavour saying how it was run.
@@ -88,8 +94,8 @@
 #   MPICC           compiler for the benchmark program (default mpicc.mpich):
 #                   the mpich native runs and all mana runs use its build.
 #   NETPIPE         NetPIPE binary (default NPmpich2); idem.
-#   BENCH_FLAVOURS  lower halves to measure, any of "mpich openmpi" (default
-#                   both; the order is the order of the runs).
+#   BENCH_FLAVOURS  what to measure, any of "mpich openmpi ompi-face" (default
+#                   all three; the order is the order of the runs).
 #   OMPI_MPIRUN     runner for the openmpi flavour, both modes (default
 #                   "mpirun.openmpi --allow-run-as-root --oversubscribe";
 #                   may contain options, e.g. "... --bind-to none").
@@ -141,7 +147,7 @@ MANA_LAUNCH=${MANA_LAUNCH:-"$(dirname "$0")/../../build/bin/mana-launch"}
 MPIRUN=${MPIRUN:-mpirun.mpich}
 MPICC=${MPICC:-mpicc.mpich}
 NETPIPE=${NETPIPE:-NPmpich2}
-BENCH_FLAVOURS=${BENCH_FLAVOURS:-mpich openmpi}
+BENCH_FLAVOURS=${BENCH_FLAVOURS:-mpich openmpi ompi-face}
 OMPI_MPIRUN=${OMPI_MPIRUN:-mpirun.openmpi --allow-run-as-root --oversubscribe}
 OMPI_MPICC=${OMPI_MPICC:-mpicc.openmpi}
 OMPI_NETPIPE=${OMPI_NETPIPE:-NPopenmpi}
@@ -177,30 +183,32 @@ for p in $BENCH_PARTS; do
 done
 # want_flavour NAME: is NAME in BENCH_FLAVOURS?
 want_flavour() { [[ " $BENCH_FLAVOURS " == *" $1 "* ]]; }
-[[ -n ${BENCH_FLAVOURS// /} ]] || die "BENCH_FLAVOURS is empty (mpich, openmpi)"
+[[ -n ${BENCH_FLAVOURS// /} ]] || die "BENCH_FLAVOURS is empty (mpich, openmpi, ompi-face)"
 flavours=
 for f in $BENCH_FLAVOURS; do
-    [[ $f == mpich || $f == openmpi ]] ||
-        die "BENCH_FLAVOURS: unknown flavour '$f' (mpich, openmpi)"
+    [[ $f == mpich || $f == openmpi || $f == ompi-face ]] ||
+        die "BENCH_FLAVOURS: unknown flavour '$f' (mpich, openmpi, ompi-face)"
     [[ " $flavours " == *" $f "* ]] || flavours+="${flavours:+ }$f" # each once
 done
 BENCH_FLAVOURS=$flavours
 
-# Per flavour (lower half): the runner, the native build's compiler and
-# NetPIPE, the environment variables that set them, and the metric prefix.
-# The mana runs always use the MPICH build ($MPICC, $NETPIPE) under the
-# flavour's runner.
-declare -A runner=([mpich]=$MPIRUN [openmpi]=$OMPI_MPIRUN)
-declare -A runner_var=([mpich]=MPIRUN [openmpi]=OMPI_MPIRUN)
-declare -A native_cc=([mpich]=$MPICC [openmpi]=$OMPI_MPICC)
-declare -A native_cc_var=([mpich]=MPICC [openmpi]=OMPI_MPICC)
-declare -A native_np=([mpich]=$NETPIPE [openmpi]=$OMPI_NETPIPE)
-declare -A native_np_var=([mpich]=NETPIPE [openmpi]=OMPI_NETPIPE)
-declare -A native_np_pkg=([mpich]=netpipe-mpich2 [openmpi]=netpipe-openmpi)
-declare -A metric_prefix=([mpich]="" [openmpi]=ompi_)
-declare -A flavour_title=([mpich]="MPICH lower half" [openmpi]="Open MPI lower half")
-declare -A np_bin=([mpich]="" [openmpi]="")
-for f in mpich openmpi; do
+# Per flavour: the runner, the native build's compiler and NetPIPE, the
+# environment variables that set them, the metric prefix, and whose build
+# the mana runs use (the MPICH build, $MPICC and $NETPIPE, except for the
+# Open MPI face, which runs the Open MPI build) under the flavour's runner.
+declare -A runner=([mpich]=$MPIRUN [openmpi]=$OMPI_MPIRUN [ompi-face]=$OMPI_MPIRUN)
+declare -A runner_var=([mpich]=MPIRUN [openmpi]=OMPI_MPIRUN [ompi-face]=OMPI_MPIRUN)
+declare -A native_cc=([mpich]=$MPICC [openmpi]=$OMPI_MPICC [ompi-face]=$OMPI_MPICC)
+declare -A native_cc_var=([mpich]=MPICC [openmpi]=OMPI_MPICC [ompi-face]=OMPI_MPICC)
+declare -A native_np=([mpich]=$NETPIPE [openmpi]=$OMPI_NETPIPE [ompi-face]=$OMPI_NETPIPE)
+declare -A native_np_var=([mpich]=NETPIPE [openmpi]=OMPI_NETPIPE [ompi-face]=OMPI_NETPIPE)
+declare -A native_np_pkg=([mpich]=netpipe-mpich2 [openmpi]=netpipe-openmpi [ompi-face]=netpipe-openmpi)
+declare -A metric_prefix=([mpich]="" [openmpi]=ompi_ [ompi-face]=face_)
+declare -A flavour_title=([mpich]="MPICH lower half" [openmpi]="Open MPI lower half"
+    [ompi-face]="Open MPI face (programs built with $OMPI_MPICC)")
+declare -A mana_build=([mpich]=mpich [openmpi]=mpich [ompi-face]=ompi-face)
+declare -A np_bin=([mpich]="" [openmpi]="" [ompi-face]="")
+for f in mpich openmpi ompi-face; do
     # The MPICH build (and NPmpich2) is needed by every flavour's mana runs.
     want_flavour "$f" || [[ $f == mpich ]] || continue
     if want_flavour "$f"; then
@@ -314,9 +322,9 @@ set_flavour() {
     key_prefix=${metric_prefix[$1]}
 }
 # prog_for MODE NAME: sets prog to NAME's binary for a MODE run: natively the
-# flavour's own build, under the launcher the MPICH build.  NetPIPE: NAME np.
+# flavour's own build, under the launcher mana_build's.  NetPIPE: NAME np.
 prog_for() {
-    local built_by=mpich
+    local built_by=${mana_build[$flavour]}
     [[ $1 == native ]] && built_by=$flavour
     if [[ $2 == np ]]; then prog=${np_bin[$built_by]}; else prog=$(prog_dir "$built_by")/$2; fi
 }
@@ -503,14 +511,14 @@ fi
 : >"$samples"
 
 # measure FLAVOUR: the netpipe, app and call parts (those in BENCH_PARTS) for
-# FLAVOUR's lower half, natively with FLAVOUR's build against the MPICH build
+# FLAVOUR's lower half, natively with FLAVOUR's build against mana_build's
 # under the launcher, both under FLAVOUR's runner; appends to $samples.
 measure() {
     set_flavour "$1"
     t_flavour=$(now_us)
     pair_clean=1
     echo "run-bench: ${flavour_title[$flavour]}: runner '${mpirun_cmd[*]}'," \
-        "native build with ${native_cc[$flavour]}, mana build with $MPICC"
+        "native build with ${native_cc[$flavour]}, mana build with ${native_cc[${mana_build[$flavour]}]}"
 
     # Warm-up (caches, page cache, lazy binding) and a first correctness
     # check of both modes: short application runs must agree on the checksum.
@@ -748,10 +756,11 @@ call_type_free_ns call_free lo - -"
 metrics=
 for f in $BENCH_FLAVOURS; do
     np_native='' np_mana=''
-    if want_part netpipe; then np_native=" (NetPIPE ${native_np[$f]})" np_mana=" (NetPIPE $NETPIPE)"; fi
+    mb=${mana_build[$f]}
+    if want_part netpipe; then np_native=" (NetPIPE ${native_np[$f]})" np_mana=" (NetPIPE ${native_np[$mb]})"; fi
     metrics+="# ${flavour_title[$f]} (metrics ${metric_prefix[$f]:-without prefix}): native"
     metrics+=" = ${runner[$f]} -np N prog built with ${native_cc[$f]}$np_native,"
-    metrics+=" mana = ${runner[$f]} -np N ${launch_cmd[*]} -- prog built with $MPICC$np_mana"$'\n'
+    metrics+=" mana = ${runner[$f]} -np N ${launch_cmd[*]} -- prog built with ${native_cc[$mb]}$np_mana"$'\n'
     metrics+=$(awk -v p="${metric_prefix[$f]}" '{ $1 = p $1; $2 = p $2; print }' <<<"$base_metrics")$'\n'
 done
 
