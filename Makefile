@@ -168,7 +168,7 @@ $(STUB_DIR)/%: upper-half/stub_libmpich.c $(LIB_MANA)
 # calls them; the application binds to the face's MPI_x), and the face:
 # generated adapters (gen_face.py, from libmpi.so.40's own exports and
 # sizes), its runtime, and the value tables of the Open MPI lower half.
-FACE_GEN := $(GEN_DIR)/face_ompi.c $(GEN_DIR)/face_ompi_objects.c
+FACE_GEN := $(GEN_DIR)/face_ompi_table.c $(GEN_DIR)/face_ompi_objects.c
 $(GEN_DIR)/libmpi40.syms:
 	@mkdir -p $(dir $@)
 	nm -D -S --defined-only $(LIBMPI40) > $@.tmp && mv $@.tmp $@
@@ -180,7 +180,7 @@ $(GEN_DIR)/.face-stamp: mpi-wrappers/gen_face.py mpi-wrappers/gen_wrappers.py mp
 $(FACE_GEN): $(GEN_DIR)/.face-stamp
 UPPER_RENAMED_OBJ := $(patsubst $(BUILD)/obj/upper/%,$(BUILD)/obj/upper-renamed/%,$(UPPER_OBJ))
 FACE_OBJ := $(BUILD)/obj/face/upper-half/face_ompi.o $(BUILD)/obj/face/lower-half/ompi_abi.o \
-            $(BUILD)/obj/face/gen/face_ompi.o $(BUILD)/obj/face/gen/face_ompi_objects.o \
+            $(BUILD)/obj/face/gen/face_ompi_table.o $(BUILD)/obj/face/gen/face_ompi_objects.o \
             $(BUILD)/obj/face/gen/abi_consts_ompi.o $(BUILD)/obj/face-mpich/gen/abi_consts_mpich.o
 FACE_CFLAGS = $(CFLAGS_BASE) -DMANA_ABI_NEUTRAL -DOMPI_OMIT_MPI1_COMPAT_DECLS=0 $(OMPI_INC) -Ilower-half -Iupper-half \
               -fPIC -fno-stack-protector -Wno-deprecated-declarations

@@ -103,7 +103,10 @@ int main(int argc, char **argv)
     char lib[MPI_MAX_LIBRARY_VERSION_STRING];
     int liblen = -1;
     MPI_Get_library_version(lib, &liblen);
-    check(liblen > 0 && (int)strlen(lib) == liblen, "library version length %d", liblen);
+    /* MPI-3.1 section 8.1.1: RESULTLEN characters, then a NUL; Open MPI
+     * 4.1 counts the NUL too. */
+    check(liblen > 0 && ((int)strlen(lib) == liblen || (int)strlen(lib) + 1 == liblen), "library version length %d",
+          liblen);
     char host[MPI_MAX_PROCESSOR_NAME];
     int hl = -1;
     MPI_Get_processor_name(host, &hl);

@@ -7,7 +7,7 @@ Usage: gen_face.py API_LIST OPENMPI_TXT LIBMPI_SYMS OMPI_MPI_H OUTDIR
 LIBMPI_SYMS is `nm -D -S --defined-only` of the installed libmpi.so.40:
 the face exports what it exports, functions and the predefined objects
 that Open MPI's mpi.h declares, with their sizes. Writes into OUTDIR:
-  face_ompi.c          one adapter per MPI function libmpi.so.40 exports:
+  face_ompi_table.c    one adapter per MPI function libmpi.so.40 exports:
                        Open MPI-ABI arguments to MPICH's, libmana's
                        MPICH-ABI implementation (renamed mana_mpich_MPI_x
                        in libmana-ompi.so), and the results back; the
@@ -22,7 +22,7 @@ import sys
 import gen_abi
 import gen_wrappers
 
-# Written by hand in upper-half/face_ompi_calls.c: callbacks the
+# Written by hand in upper-half/face_ompi.c: callbacks the
 # application gives in Open MPI's ABI, the version, variadic calls,
 # strings whose buffers MPICH's constants size.
 BY_HAND = {"MPI_Op_create", "MPI_Comm_create_keyval", "MPI_Keyval_create", "MPI_Type_create_keyval",
@@ -139,7 +139,7 @@ def main():
         calls, objects = gen_face(funcs, spec, read_syms(sys.argv[3]), mpi_h_objects(sys.argv[4]))
     except (gen_wrappers.ApiError, gen_abi.AbiError) as e:
         sys.exit(f"gen_face: {e}")
-    gen_wrappers.write(f"{sys.argv[5]}/face_ompi.c", calls)
+    gen_wrappers.write(f"{sys.argv[5]}/face_ompi_table.c", calls)
     gen_wrappers.write(f"{sys.argv[5]}/face_ompi_objects.c", objects)
 
 

@@ -16,11 +16,6 @@ for bin in "$EX"/*; do
   (cd "$WORK/$name.native.cwd" && run_native 4 "$bin") >"$WORK/$name.native" 2>"$WORK/$name.native.err"
   native_rc=$?
   for mpi in openmpi mpich; do
-    # The library version string is the lower MPI's (docs/limitations.md).
-    if [ "$name" = info_misc ] && [ "$mpi" = mpich ]; then
-      skip "info_misc under mpirun.mpich: MPI_Get_library_version gives MPICH's string, not Open MPI's"
-      continue
-    fi
     read -ra run <<<"$(mpirun_of "$mpi")"
     mkdir -p "$WORK/$name.$mpi.cwd"
     (cd "$WORK/$name.$mpi.cwd" && timeout "$JOB_TIMEOUT" "${run[@]}" -np 4 "$MANA_LAUNCH" "$bin") \
