@@ -138,32 +138,19 @@ static int face_MPI_Error_string(int errorcode, char *string, int *resultlen)
 FACE_EXPORT(face_MPI_Error_string, MPI_Error_string);
 FACE_EXPORT(face_MPI_Error_string, PMPI_Error_string);
 
-static int face_MPI_Comm_get_name(MPI_Comm comm, char *name, int *resultlen)
-{
-    char big[MPICH_MAX_STRING];
-    return bounded(mana_mpich_MPI_Comm_get_name(face_in(ABI_COMM, comm), big, resultlen), big, name, resultlen,
-                   MPI_MAX_OBJECT_NAME);
-}
-FACE_EXPORT(face_MPI_Comm_get_name, MPI_Comm_get_name);
-FACE_EXPORT(face_MPI_Comm_get_name, PMPI_Comm_get_name);
-
-static int face_MPI_Type_get_name(MPI_Datatype type, char *name, int *resultlen)
-{
-    char big[MPICH_MAX_STRING];
-    return bounded(mana_mpich_MPI_Type_get_name(face_in(ABI_DATATYPE, type), big, resultlen), big, name, resultlen,
-                   MPI_MAX_OBJECT_NAME);
-}
-FACE_EXPORT(face_MPI_Type_get_name, MPI_Type_get_name);
-FACE_EXPORT(face_MPI_Type_get_name, PMPI_Type_get_name);
-
-static int face_MPI_Win_get_name(MPI_Win win, char *name, int *resultlen)
-{
-    char big[MPICH_MAX_STRING];
-    return bounded(mana_mpich_MPI_Win_get_name(face_in(ABI_WIN, win), big, resultlen), big, name, resultlen,
-                   MPI_MAX_OBJECT_NAME);
-}
-FACE_EXPORT(face_MPI_Win_get_name, MPI_Win_get_name);
-FACE_EXPORT(face_MPI_Win_get_name, PMPI_Win_get_name);
+/* MPI_Comm_get_name, MPI_Type_get_name, MPI_Win_get_name. */
+#define FACE_GET_NAME(what, ctype, kind)                                                                     \
+    static int face_MPI_##what##_get_name(ctype obj, char *name, int *resultlen)                             \
+    {                                                                                                        \
+        char big[MPICH_MAX_STRING];                                                                          \
+        return bounded(mana_mpich_MPI_##what##_get_name(face_in(kind, obj), big, resultlen), big, name,       \
+                       resultlen, MPI_MAX_OBJECT_NAME);                                                      \
+    }                                                                                                        \
+    FACE_EXPORT(face_MPI_##what##_get_name, MPI_##what##_get_name);                                          \
+    FACE_EXPORT(face_MPI_##what##_get_name, PMPI_##what##_get_name);
+FACE_GET_NAME(Comm, MPI_Comm, ABI_COMM)
+FACE_GET_NAME(Type, MPI_Datatype, ABI_DATATYPE)
+FACE_GET_NAME(Win, MPI_Win, ABI_WIN)
 
 static int face_MPI_Pcontrol(const int level, ...)
 {
