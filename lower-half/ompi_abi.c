@@ -169,6 +169,19 @@ static int32_t user_handle(enum abi_kind kind, uint32_t idx)
     return (int32_t)(ABI_USER_BITS | (uint32_t)kind << ABI_KIND_SHIFT | idx);
 }
 
+int32_t abi_known(enum abi_kind kind, const void *obj)
+{
+    int32_t h = abi_null_handle[kind];
+    if (obj == abi_null_obj[kind] || abi_predefined_out(kind, obj, &h) || !reverse_kind(kind))
+        return h;
+    mana_lock_word_acquire(&abi_lock);
+    uint32_t *e = rev_find(&rev[kind], (uint64_t)obj);
+    if (e != NULL)
+        h = user_handle(kind, *e - 1);
+    mana_lock_word_release(&abi_lock);
+    return h;
+}
+
 int32_t abi_out(enum abi_kind kind, void *obj)
 {
     int32_t h;

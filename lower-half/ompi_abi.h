@@ -117,6 +117,10 @@ static inline void *abi_null(enum abi_kind kind)
  * constant, the int it already has (one more reference), or a new int.
  * MPICH's MPI_ERR_INTERN-like failure (no slot) gives the kind's null. */
 int32_t abi_out(enum abi_kind kind, void *obj);
+/* The handle OBJ already has, without a reference: what a callback passes
+ * on (the communicator of an error handler, the datatype of a reduction);
+ * the kind's null handle for an object with none. */
+int32_t abi_known(enum abi_kind kind, const void *obj);
 
 /* After a call that may change a handle in place (a free, a completion):
  * HANDLE's object is now AFTER. Unchanged: HANDLE. Otherwise HANDLE drops

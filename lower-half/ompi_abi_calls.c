@@ -16,17 +16,6 @@
 
 const enum mana_mpi_flavour lower_flavour = MANA_MPI_OPENMPI;
 
-/* The handle an object already has in the table, without a reference:
- * what a callback passes on (the communicator of an error handler, the
- * datatype of a reduction). */
-static int32_t peek(enum abi_kind kind, void *obj)
-{
-    int32_t h = abi_out(kind, obj);
-    if (abi_in(kind, h) == obj)
-        abi_update(kind, h, abi_null(kind)); /* drop the reference abi_out took */
-    return h;
-}
-
 static int rc_in(int mpich_rc)
 {
     return mpich_rc == 0 ? MPI_SUCCESS : abi_value_in_slow(ABI_G_ERRCLASS, mpich_rc);
@@ -55,7 +44,7 @@ static void *eh_fns[POOL];
 #define OP_TRAMPOLINE(id, n)                                                                                 \
     static void op_tramp_##id(void *in, void *inout, int *len, MPI_Datatype *type)                            \
     {                                                                                                        \
-        mana_MPI_Datatype t = peek(ABI_DATATYPE, *type);                                                     \
+        mana_MPI_Datatype t = abi_known(ABI_DATATYPE, *type);                                                \
         op_fns[n](in, inout, len, &t);                                                                       \
     }
 #define EH_TRAMPOLINE(id, n)                                                                                 \
@@ -69,7 +58,7 @@ static int eh_kind[POOL]; /* enum abi_kind */
 
 static void eh_dispatch(int n, void *handle, int *code)
 {
-    int32_t h = peek(eh_kind[n], *(void **)handle);
+    int32_t h = abi_known(eh_kind[n], *(void **)handle);
     int c = abi_rc(*code);
     ((void (*)(int32_t *, int *, ...))eh_fns[n])(&h, &c);
 }
@@ -142,14 +131,14 @@ static int wrap_copy(struct keyval_wrap *w, void *obj, int keyval, void *in, voi
         *flag = 0;
         return MPI_SUCCESS;
     }
-    return rc_in(w->copy(peek(w->kind, obj), keyval_handle(keyval), w->extra_state, in, out, flag));
+    return rc_in(w->copy(abi_known(w->kind, obj), keyval_handle(keyval), w->extra_state, in, out, flag));
 }
 
 static int wrap_delete(struct keyval_wrap *w, void *obj, int keyval, void *attr)
 {
     if (w->del == NULL)
         return MPI_SUCCESS;
-    return rc_in(w->del(peek(w->kind, obj), keyval_handle(keyval), attr, w->extra_state));
+    return rc_in(w->del(abi_known(w->kind, obj), keyval_handle(keyval), attr, w->extra_state));
 }
 
 static int comm_copy(MPI_Comm c, int k, void *x, void *in, void *out, int *flag)

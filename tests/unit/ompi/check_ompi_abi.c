@@ -76,6 +76,10 @@ START_TEST(created_objects_get_counted_ints)
     ck_assert_int_ne(a, b);
     /* The int of one kind is nothing in another. */
     ck_assert_ptr_eq(abi_in(ABI_COMM, a), (void *)MPI_COMM_NULL);
+    /* A callback's lookup finds the int and takes no reference. */
+    ck_assert_int_eq(abi_known(ABI_GROUP, &obj_a), a);
+    static char unknown;
+    ck_assert_int_eq(abi_known(ABI_GROUP, &unknown), abi_mpich[ABI_C_GROUP_MPI_GROUP_NULL]);
     /* A call that leaves the object alone leaves the int. */
     ck_assert_int_eq(abi_update(ABI_GROUP, a, &obj_a), a);
     /* Two frees: the first drops a reference, the second the int. */
