@@ -11,7 +11,10 @@
 
 const char *mpi_flavour_of_launcher(void)
 {
-    if (getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("OMPI_COMM_WORLD_RANK") != NULL)
+    /* srun --mpi=pmix sets only PMIX_*: Debian's MPICH has no PMIx client,
+     * so a PMIx server means Open MPI. */
+    if (getenv("OMPI_COMM_WORLD_SIZE") != NULL || getenv("OMPI_COMM_WORLD_RANK") != NULL ||
+        getenv("PMIX_RANK") != NULL)
         return "openmpi";
     if (getenv("PMI_RANK") != NULL || getenv("PMI_FD") != NULL || getenv("PMI_SIZE") != NULL ||
         getenv("HYDRA_CONTROL_FD") != NULL)
@@ -52,8 +55,9 @@ enum mpi_flavour_status mpi_flavour_choose(const char *prog, const char *request
     if (launcher != NULL && strcmp(launcher, requested) != 0) {
         fprintf(stderr,
                 "%s: --mpi %s, but this rank was started by %s's launcher: the two must agree; start the job "
-                "with mpirun.%s, or use --mpi %s (or --mpi auto)\n",
-                prog, requested, launcher, requested, launcher);
+                "with mpirun.%s%s, or use --mpi %s (or --mpi auto)\n",
+                prog, requested, launcher, requested,
+                strcmp(requested, "mpich") == 0 ? " or srun --mpi=pmi2" : " or srun --mpi=pmix", launcher);
         return FLAVOUR_UNAVAILABLE;
     }
     *flavour = requested;
