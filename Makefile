@@ -51,11 +51,11 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
               lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
               lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
-              lower-half/sigsys_open.c lower-half/ckpt_files.c restart/trust.c \
-              $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
+              lower-half/sigsys_open.c lower-half/ckpt_files.c restart/trust.c restart/manifest.c \
+              restart/generation_pick.c $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
               lower-half/mpi_flavour.c \
-              restart/trust.c
+              restart/trust.c restart/generation_pick.c restart/manifest.c
 UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_env.c upper-half/mpi_init.c upper-half/mpi_op.c \
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
               upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
@@ -142,9 +142,9 @@ $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp
 $(BUILD)/obj/launch/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) -Impi-wrappers -c $< -o $@
-$(BIN_LAUNCH): $(LAUNCH_OBJ)
+$(BIN_LAUNCH): $(LAUNCH_OBJ) $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ -lelf
+	$(CC) -o $@ $^ -lelf $(ZSTD_LIBS) -pthread
 
 # --- upper half: libmana.so and the stubs ------------------------------
 # Built without stack protector: crossings change %fs mid-function.
@@ -217,13 +217,13 @@ $(BIN_INSPECT): $(patsubst %.c,$(BUILD)/obj/image/%.o,$(INSPECT_SRC)) $(IMAGE_OB
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
 RESTART_SRC := restart/mana_restart.c restart/manifest.c restart/trust.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
-               lower-half/mpi_flavour.c
+               lower-half/mpi_flavour.c restart/generation_pick.c
 $(BUILD)/obj/restart/%.o: %.c $(GEN_DIR)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(MPICH_INC) -Ilower-half -Irestart -c $< -o $@
-$(BIN_RESTART): $(patsubst %.c,$(BUILD)/obj/restart/%.o,$(RESTART_SRC))
+$(BIN_RESTART): $(patsubst %.c,$(BUILD)/obj/restart/%.o,$(RESTART_SRC)) $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^
+	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread
 $(BIN_IMAGE_TESTGEN): $(BUILD)/obj/image/restart/image_testgen.o $(IMAGE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(ZSTD_LIBS) -pthread

@@ -121,6 +121,26 @@ static int start_coordinator(const char *prog, const char *bindir, const char *d
     return 0;
 }
 
+int ckpt_launch_dir(const char *prog, const struct ckpt_launch_opts *o, char *out, size_t len)
+{
+    const char *dir = o->ckpt_dir ? o->ckpt_dir : getenv(MANA_ENV_CKPT_DIR);
+    if (dir == NULL || *dir == '\0')
+        dir = "mana-checkpoints";
+    /* Absolute, so the application's chdir never moves it, and the
+     * coordinator and every rank agree. */
+    if (dir[0] == '/') {
+        snprintf(out, len, "%s", dir);
+        return 0;
+    }
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL) {
+        fprintf(stderr, "%s: cannot read the current directory: %s\n", prog, strerror(errno));
+        return -1;
+    }
+    snprintf(out, len, "%s/%s", cwd, dir);
+    return 0;
+}
+
 int ckpt_launch_setup(const char *prog, const struct ckpt_launch_opts *o, const char *bindir)
 {
     if (o->interval && !positive(o->interval, 1)) {
@@ -142,22 +162,9 @@ int ckpt_launch_setup(const char *prog, const struct ckpt_launch_opts *o, const 
         snprintf(buf, sizeof buf, "%d", sig);
         setenv(MANA_ENV_CKPT_SIGNAL, buf, 1);
     }
-    const char *dir = o->ckpt_dir ? o->ckpt_dir : getenv(MANA_ENV_CKPT_DIR);
-    if (dir == NULL || *dir == '\0')
-        dir = "mana-checkpoints";
-    /* Absolute, so the application's chdir never moves it, and the
-     * coordinator and every rank agree. */
     char abs[PATH_MAX * 2];
-    if (dir[0] == '/') {
-        snprintf(abs, sizeof abs, "%s", dir);
-    } else {
-        char cwd[PATH_MAX];
-        if (getcwd(cwd, sizeof cwd) == NULL) {
-            fprintf(stderr, "%s: cannot read the current directory: %s\n", prog, strerror(errno));
-            return 1;
-        }
-        snprintf(abs, sizeof abs, "%s/%s", cwd, dir);
-    }
+    if (ckpt_launch_dir(prog, o, abs, sizeof abs) != 0)
+        return 1;
     /* Images, manifests and the coordinator's token go there: a directory
      * someone else may write is refused, never quietly chmod-ed (it is the
      * user's). One that does not exist yet, the coordinator makes 0700. */

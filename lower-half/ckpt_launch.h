@@ -21,6 +21,11 @@ struct ckpt_launch_opts {
  * printing why, prefixed with PROG. */
 int ckpt_launch_setup(const char *prog, const struct ckpt_launch_opts *o, const char *bindir);
 
+/* The checkpoint directory the options name (--ckpt-dir, else
+ * $MANA_CKPT_DIR, else ./mana-checkpoints), made absolute, into OUT:
+ * 0, or -1 after printing why. */
+int ckpt_launch_dir(const char *prog, const struct ckpt_launch_opts *o, char *out, size_t len);
+
 /* The directory of the running executable (for sibling programs). */
 void ckpt_launch_self_dir(char *out, size_t len);
 

@@ -22,6 +22,7 @@
 #include "ckpt_agree.h"
 #include "ckpt_stop.h"
 #include "ckpt_write.h"
+#include "mana/exit_status.h"
 #include "mana/lock_word.h"
 #include "mana/raw_syscall.h"
 #include "mana/test_faults.h"
@@ -143,7 +144,7 @@ static void __attribute__((noreturn)) exit_job(struct coord_client *c, int statu
     /* Every rank leaves together, so MPI may finish cleanly; the
      * application's thread stays stopped and its unflushed output stays in
      * the image, where a restart will write it once. */
-    coord_client_close(c, status == 0);
+    coord_client_close(c, status == MANA_EXIT_CHECKPOINTED);
     MPI_Finalize();
     fflush(stderr);
     exit(status);
@@ -164,7 +165,7 @@ static void await_verdict(struct coord_client *c, uint64_t gen)
         if (cmd.kind == COORD_CMD_RESUME)
             return;
         if (cmd.kind == COORD_CMD_EXIT)
-            exit_job(c, 0);
+            exit_job(c, MANA_EXIT_CHECKPOINTED);
         if (cmd.kind == COORD_CMD_KILL) {
             fprintf(stderr, "MANA: rank %d: the coordinator ended the job (mana-ckpt --kill)\n", my_rank);
             exit_job(c, 1);

@@ -30,6 +30,8 @@
 #include "elf_image.h"
 #include "elf_map.h"
 #include "fsgsbase_probe.h"
+#include "generation_pick.h"
+#include "image_reader.h"
 #include "mana/call_table.h"
 #include "mana/fsbase.h"
 #include "mpi_adapters.h"
@@ -220,6 +222,25 @@ static void __attribute__((noreturn, format(printf, 1, 2))) die_with_job(const c
     exit(1);
 }
 
+/* mana-restart --newest-good: the generation directory to mark when this
+ * rank's image turns out damaged, so that the next try passes it over. */
+static const char *mark_damaged_dir;
+
+/* Before a restore dies of ERR: marks the generation when ERR is damage
+ * in the image (not a failed read, which a retry may not meet again). */
+static void condemn_generation_if_damaged(const struct ckpt_restore *st, char *err, size_t errlen)
+{
+    if (mark_damaged_dir == NULL || st->reader == NULL || !image_reader_damage_found(st->reader))
+        return;
+    size_t n = strlen(err);
+    if (generation_mark_damaged(mark_damaged_dir, err) == 0)
+        snprintf(err + n, errlen - n, "; %s is now marked damaged: run the same command again to resume from the "
+                 "generation before it", mark_damaged_dir);
+    else
+        snprintf(err + n, errlen - n, "; marking %s damaged failed (%s): remove it to resume from the generation "
+                 "before it", mark_damaged_dir, strerror(errno));
+}
+
 static void __attribute__((noreturn)) reexec_for_new_layout(char **argv)
 {
     const char *s = getenv(RESTORE_TRIES_ENV);
@@ -249,8 +270,10 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     sigset_t unused;
     lower_block_async_signals(&unused);
     static struct ckpt_restore st;
-    if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0)
+    if (ckpt_restore_open(&st, image, rank, nranks, err, sizeof err) != 0) {
+        condemn_generation_if_damaged(&st, err, sizeof err);
         die_with_job("%s", err);
+    }
     unsigned long long gen = image_reader_header(st.reader)->generation;
     int rc = ckpt_restore_reserve(&st, err, sizeof err);
     if (rc == 1)
@@ -270,8 +293,10 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);
     test_fault_point("restore", rank, gen);
-    if (ckpt_restore_memory(&st, err, sizeof err) != 0)
+    if (ckpt_restore_memory(&st, err, sizeof err) != 0) {
+        condemn_generation_if_damaged(&st, err, sizeof err);
         die("%s", err);
+    }
     struct install_paths paths;
     find_install_paths(&paths);
     struct mana_call_table *table = (struct mana_call_table *)(uintptr_t)st.proc.call_table;
@@ -317,6 +342,8 @@ int main(int argc, char **argv)
             restore = argv[++i];
         else if (strcmp(argv[i], "--expect-digest") == 0 && i + 1 < argc)
             expect_digest = argv[++i];
+        else if (strcmp(argv[i], "--mark-damaged") == 0 && i + 1 < argc)
+            mark_damaged_dir = argv[++i];
         else
             die("unknown option '%s': this program is started by mana-launch, not by hand", argv[i]);
     }

@@ -14,7 +14,9 @@
 #include "app_check.h"
 #include "ckpt_launch.h"
 #include "mpi_api_list.h"
+#include "generation_pick.h"
 #include "mpi_flavour.h"
+#include "mpi_rank_env.h"
 
 #define PROG "mana-launch"
 #ifndef MANA_VERSION
@@ -54,16 +56,20 @@ static void usage(FILE *out)
             "                    mpirun or any rank (default USR1)\n"
             "  --coord HOST:PORT a running mana-coordinator (default: rank 0 starts one;\n"
             "                    its token comes from MANA_COORD_TOKEN or DIR/.coordinator)\n"
+            "  --resume          restart from the newest checkpoint in DIR that checks when\n"
+            "                    there is one (as mana-restart), else start PROGRAM: the same\n"
+            "                    line serves the first run and every requeue\n"
             "Checkpoint with 'mana-ckpt --ckpt-dir DIR --checkpoint' or 'kill -USR1' on\n"
             "mpirun; restart with 'mpirun.mpich -np N mana-restart DIR'.\n"
             "\n"
             "Environment: MANA_DEBUG=regions prints every memory mapping with the half\n"
             "that owns it when the rank exits.\n"
             "\n"
-            "Exit status: the program's own, or 1 (MANA failed at run time), 2 (bad\n"
-            "usage), 3 (MPI flavour not available, or srun gave no PMI), 126 (the\n"
-            "program cannot be run by MANA: not ELF, static, Open MPI ABI), 127\n"
-            "(program not found).\n"
+            "Exit status: the program's own, or 85 (checkpointed and stopped: run the same\n"
+            "line with --resume to go on), 1 (MANA failed at run time), 2 (bad usage), 3\n"
+            "(MPI flavour not available, or srun gave no PMI), 126 (the program cannot be\n"
+            "run by MANA: not ELF, static, an MPI ABI MANA has no face for), 127 (program\n"
+            "not found). With --resume and a checkpoint present, mana-restart's.\n"
             "See mana-launch(1).\n");
 }
 
@@ -82,20 +88,69 @@ static void list_mpi(void)
     printf("%u functions: %u supported, %u not supported\n", mpi_api_count, supported, mpi_api_count - supported);
 }
 
+/* --resume: when CKPT_DIR holds checkpoint generations, this rank
+ * becomes mana-restart, which takes the newest one that checks and says
+ * which it passed over (and fails, never starting afresh, when none
+ * does). Returns 0 to start PROGRAM afresh, or an exit status. */
+static int resume_if_checkpointed(const struct ckpt_launch_opts *ckpt, const char *mpi, int verbose,
+                                  const char *bindir, const char *program)
+{
+    char dir[PATH_MAX * 2], err[PATH_MAX * 2 + 200];
+    if (ckpt_launch_dir(PROG, ckpt, dir, sizeof dir) != 0)
+        return EXIT_RUNTIME;
+    int any = generation_any(dir, err, sizeof err);
+    if (any < 0) {
+        fprintf(stderr, PROG ": --resume: %s; fix its permissions or give another --ckpt-dir\n", err);
+        return EXIT_RUNTIME;
+    }
+    int rank, nranks;
+    mpi_rank_from_env(&rank, &nranks);
+    if (any == 0) {
+        if (rank == 0)
+            fprintf(stderr, PROG ": --resume: no checkpoint in %s yet: starting %s from the beginning\n", dir,
+                    program);
+        return 0;
+    }
+    char restart[PATH_MAX + 32];
+    snprintf(restart, sizeof restart, "%s/mana-restart", bindir);
+    const char *argv[20];
+    int k = 0;
+    argv[k++] = restart;
+    argv[k++] = "--newest-good";
+    const char *pairs[][2] = {{"--interval", ckpt->interval}, {"--keep", ckpt->keep}, {"--signal", ckpt->signal},
+                              {"--coord", ckpt->coord},       {"--mpi", mpi}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (pairs[i][1] != NULL) {
+            argv[k++] = pairs[i][0];
+            argv[k++] = pairs[i][1];
+        }
+    if (verbose)
+        argv[k++] = "--verbose";
+    argv[k++] = "--";
+    argv[k++] = dir;
+    argv[k] = NULL;
+    execv(restart, (char *const *)argv);
+    fprintf(stderr, PROG ": --resume: cannot start %s: %s; reinstall MANA\n", restart, strerror(errno));
+    return EXIT_RUNTIME;
+}
+
 int main(int argc, char **argv)
 {
-    enum { OPT_MPI = 256, OPT_VERSION, OPT_CKPT_DIR, OPT_INTERVAL, OPT_COORD, OPT_KEEP, OPT_SIGNAL, OPT_LIST_MPI };
+    enum {
+        OPT_MPI = 256, OPT_VERSION, OPT_CKPT_DIR, OPT_INTERVAL, OPT_COORD, OPT_KEEP, OPT_SIGNAL, OPT_LIST_MPI,
+        OPT_RESUME
+    };
     static const struct option options[] = {
         {"mpi", required_argument, NULL, OPT_MPI},           {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},                    {"version", no_argument, NULL, OPT_VERSION},
         {"ckpt-dir", required_argument, NULL, OPT_CKPT_DIR}, {"interval", required_argument, NULL, OPT_INTERVAL},
         {"coord", required_argument, NULL, OPT_COORD},       {"keep", required_argument, NULL, OPT_KEEP},
         {"signal", required_argument, NULL, OPT_SIGNAL},     {"list-mpi", no_argument, NULL, OPT_LIST_MPI},
-        {NULL, 0, NULL, 0},
+        {"resume", no_argument, NULL, OPT_RESUME},           {NULL, 0, NULL, 0},
     };
     struct ckpt_launch_opts ckpt = {0};
     const char *mpi = NULL;
-    int verbose = 0, opt, index;
+    int verbose = 0, resume = 0, opt, index;
     /* '+': stop at the first non-option, which is the program. */
     while ((opt = getopt_long(argc, argv, "+vh", options, &index)) != -1) {
         switch (opt) {
@@ -129,6 +184,9 @@ int main(int argc, char **argv)
         case OPT_SIGNAL:
             ckpt.signal = optarg;
             break;
+        case OPT_RESUME:
+            resume = 1;
+            break;
         default:
             usage(stderr);
             return EXIT_USAGE;
@@ -161,6 +219,11 @@ int main(int argc, char **argv)
 
     char bindir[PATH_MAX];
     ckpt_launch_self_dir(bindir, sizeof bindir);
+    if (resume) {
+        int rc = resume_if_checkpointed(&ckpt, mpi, verbose, bindir, resolved);
+        if (rc != 0)
+            return rc;
+    }
     int rc = ckpt_launch_setup(PROG, &ckpt, bindir);
     if (rc != 0)
         return rc;

@@ -57,6 +57,7 @@ struct image_reader {
     uint64_t chain;    /* chained XXH64 of section headers */
     bool at_end;
     uint64_t digest;
+    bool damage_found; /* an error said the file is damaged, not unreadable */
 
     ZSTD_DCtx *dctx;
     /* Grown as needed (at most IMG_MAX_FRAME and IMG_CHUNK_SIZE): a small
@@ -81,21 +82,33 @@ static int set_err(struct image_reader *r, const char *fmt, ...)
 
 #define ADVICE_OTHER_GEN "restart from another checkpoint generation"
 
+static int damage(struct image_reader *r)
+{
+    r->damage_found = true;
+    return -1;
+}
+
 /* The image was cut short (its writer never finished, or a copy was). */
 #define truncated(r, fmt, ...)                                                                                         \
-    set_err(r, "checkpoint image %s is truncated: " fmt " (its writer did not finish, or it was cut short): " ADVICE_OTHER_GEN, \
-            (r)->path, ##__VA_ARGS__)
+    ((void)set_err(r, "checkpoint image %s is truncated: " fmt " (its writer did not finish, or it was cut short): "   \
+                   ADVICE_OTHER_GEN, (r)->path, ##__VA_ARGS__), damage(r))
 /* A checksum does not match. */
 #define mismatch(r, fmt, ...)                                                                                          \
-    set_err(r, "checkpoint image %s is damaged: checksum mismatch in " fmt ": " ADVICE_OTHER_GEN, (r)->path,         \
-            ##__VA_ARGS__)
+    ((void)set_err(r, "checkpoint image %s is damaged: checksum mismatch in " fmt ": " ADVICE_OTHER_GEN, (r)->path,  \
+                   ##__VA_ARGS__), damage(r))
 /* Fields that contradict each other or the format. */
 #define damaged(r, fmt, ...)                                                                                           \
-    set_err(r, "checkpoint image %s is damaged: " fmt ": " ADVICE_OTHER_GEN, (r)->path, ##__VA_ARGS__)
+    ((void)set_err(r, "checkpoint image %s is damaged: " fmt ": " ADVICE_OTHER_GEN, (r)->path, ##__VA_ARGS__),        \
+     damage(r))
 
 const char *image_reader_error(const struct image_reader *r)
 {
     return r->err;
+}
+
+bool image_reader_damage_found(const struct image_reader *r)
+{
+    return r->damage_found;
 }
 
 /* Whether the checksum STORED in the file matches the one COMPUTED over
@@ -404,6 +417,32 @@ static int read_end(struct image_reader *r, const struct image_section *s)
     if (!sum_ok(digest, e.digest))
         return mismatch(r, "the image digest (the section headers do not match the END record)");
     r->digest = digest;
+    return 0;
+}
+
+int image_reader_tail_digest(struct image_reader *r, uint64_t *digest)
+{
+    const uint64_t tail = IMG_SECTION_HEADER_SIZE + IMG_END_RECORD_SIZE;
+    if (r->file_size < IMG_FILE_HEADER_SIZE + tail)
+        return truncated(r, "its %" PRIu64 " bytes cannot hold an END section", r->file_size);
+    uint64_t off = r->file_size - tail;
+    uint8_t buf[IMG_SECTION_HEADER_SIZE + IMG_END_RECORD_SIZE];
+    if (read_at(r, off, buf, sizeof buf) < 0)
+        return -1;
+    struct img_section_header h;
+    img_decode_section_header(buf, &h);
+    if (!sum_ok(img_fnv1a64(buf, IMG_SECTION_HEADER_CHECKED), h.header_check) || h.kind != IMG_SECTION_END)
+        return truncated(r, "its last %" PRIu64 " bytes are not an END section", tail);
+    if (h.stored_len != IMG_END_RECORD_SIZE || h.raw_len != 0 ||
+        !sum_ok(img_xxh64(buf + IMG_SECTION_HEADER_SIZE, IMG_END_RECORD_SIZE, 0), h.payload_check))
+        return mismatch(r, "the END record at byte %" PRIu64, off + IMG_SECTION_HEADER_SIZE);
+    struct img_end_record e;
+    img_decode_end_record(buf + IMG_SECTION_HEADER_SIZE, &e);
+    if (e.end_offset != off || e.total_raw != r->hdr.total_raw)
+        return damaged(r, "its END record says END is at byte %" PRIu64 " after %" PRIu64 " raw bytes; it is at byte %"
+                          PRIu64 " after %" PRIu64 " (header)",
+                       e.end_offset, e.total_raw, off, r->hdr.total_raw);
+    *digest = e.digest;
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #ifndef MANA_IMAGE_READER_H
 #define MANA_IMAGE_READER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,10 @@ struct image_verify_stats {
 struct image_reader *image_reader_open(const char *path, char *err, size_t errlen);
 void image_reader_close(struct image_reader *r);
 const char *image_reader_error(const struct image_reader *r);
+/* Whether an error so far said the file's bytes are wrong (truncated,
+ * checksum, contradicting fields), as against a failed read: only damage
+ * condemns a generation, an I/O error may pass. */
+bool image_reader_damage_found(const struct image_reader *r);
 
 const struct image_header *image_reader_header(const struct image_reader *r);
 uint64_t image_reader_file_size(const struct image_reader *r);
@@ -94,6 +99,13 @@ void image_reader_rewind(struct image_reader *r);
  * lengths, digest, nothing after it), -1 on error. Payloads are not read:
  * use the functions below. */
 int image_reader_next(struct image_reader *r, struct image_section *s);
+
+/* The digest the END record at the file's end claims, read without
+ * walking the sections: one read, for checking many images cheaply (a
+ * generation before a resume). It proves the file is complete and which
+ * image it is, not that the bytes between are intact: the walk and the
+ * restore check those. 0, or -1 with the reason in image_reader_error. */
+int image_reader_tail_digest(struct image_reader *r, uint64_t *digest);
 
 /* The END record's digest, valid after image_reader_next returned 0. */
 uint64_t image_reader_digest(const struct image_reader *r);

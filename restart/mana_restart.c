@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ckpt_launch.h"
-#include "manifest.h"
+#include "generation_pick.h"
 #include "mpi_flavour.h"
 #include "mpi_rank_env.h"
 #include "trust.h"
@@ -46,6 +46,8 @@ static void usage(FILE *out)
             "\n"
             "Options:\n"
             "  --generation N    restart from generation N instead of the latest\n"
+            "  --newest-good     restart from the newest generation that checks, passing\n"
+            "                    over (and naming) newer ones that do not\n"
             "  --interval SECS   checkpoint every SECS seconds (default: only on request)\n"
             "  --keep K          keep the K newest checkpoints (default: all)\n"
             "  --signal SIG      the checkpoint-and-exit signal (default USR1)\n"
@@ -74,32 +76,31 @@ static int rank_zero_says(int rank, int status, const char *fmt, const char *a, 
     return status;
 }
 
+static void say_skipped(const char *line)
+{
+    fprintf(stderr, PROG ": %s\n", line);
+}
+
 /* A checkpoint the trust check refused (trust.h): the restart failed. */
 static int untrusted(int rank, const char *err)
 {
     return rank_zero_says(rank, EXIT_RUNTIME, "refusing to restart: %s%s", err, "");
 }
 
-/* What manifest_latest_dir or manifest_read returned: -2 untrusted, else
- * no complete checkpoint there. */
-static int no_manifest(int rank, int rc, const char *err)
-{
-    return rc == -2 ? untrusted(rank, err) : rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
-}
-
 int main(int argc, char **argv)
 {
-    enum { OPT_GEN = 256, OPT_INTERVAL, OPT_KEEP, OPT_SIGNAL, OPT_COORD, OPT_VERSION, OPT_MPI };
+    enum { OPT_GEN = 256, OPT_INTERVAL, OPT_KEEP, OPT_SIGNAL, OPT_COORD, OPT_VERSION, OPT_MPI, OPT_NEWEST_GOOD };
     static const struct option options[] = {
         {"generation", required_argument, NULL, OPT_GEN}, {"interval", required_argument, NULL, OPT_INTERVAL},
         {"keep", required_argument, NULL, OPT_KEEP},      {"signal", required_argument, NULL, OPT_SIGNAL},
         {"coord", required_argument, NULL, OPT_COORD},    {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},                 {"version", no_argument, NULL, OPT_VERSION},
-        {"mpi", required_argument, NULL, OPT_MPI},        {NULL, 0, NULL, 0},
+        {"mpi", required_argument, NULL, OPT_MPI},        {"newest-good", no_argument, NULL, OPT_NEWEST_GOOD},
+        {NULL, 0, NULL, 0},
     };
     struct ckpt_launch_opts ckpt = {0};
     const char *generation = NULL, *mpi = NULL, *flavour = NULL;
-    int verbose = 0, opt, rc;
+    int verbose = 0, newest_good = 0, opt, rc;
     while ((opt = getopt_long(argc, argv, "vh", options, NULL)) != -1) {
         switch (opt) {
         case OPT_GEN: generation = optarg; break;
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
         case OPT_SIGNAL: ckpt.signal = optarg; break;
         case OPT_COORD: ckpt.coord = optarg; break;
         case OPT_MPI: mpi = optarg; break;
+        case OPT_NEWEST_GOOD: newest_good = 1; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case OPT_VERSION: printf(PROG " (MANA-C) %s\n", MANA_VERSION); return 0;
@@ -127,68 +129,56 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": checkpoint directory %s: %s\n", argv[optind], strerror(errno));
         return EXIT_NO_CHECKPOINT;
     }
+    uint64_t gen_number = 0;
+    if (generation != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long g = strtoull(generation, &end, 10);
+        if (*end != '\0' || g == 0 || errno != 0 || newest_good) {
+            fprintf(stderr, PROG ": --generation %s: %s\n", generation,
+                    newest_good ? "goes without --newest-good (which picks the generation itself)"
+                                : "give a generation number (1, 2, ...)");
+            return EXIT_USAGE;
+        }
+        gen_number = g;
+    }
     int rank, nranks;
     mpi_rank_from_env(&rank, &nranks);
 
     /* What the restart reads must be the user's own and writable by no
      * one else (trust.h); a refusal is "the restart failed" (status 1). */
-    char gen_dir[PATH_MAX + 64], err[8192];
-    if (trust_check_path(dir, err, sizeof err) != 0)
+    char err[8192];
+    struct generation_choice pick;
+    enum pick_status ps;
+    if (newest_good)
+        ps = generation_pick_newest(dir, rank, nranks, &pick, rank == 0 ? say_skipped : NULL, err, sizeof err);
+    else
+        ps = generation_pick_named(dir, gen_number, rank, nranks, &pick, err, sizeof err);
+    switch (ps) {
+    case PICK_OK:
+        break;
+    case PICK_UNTRUSTED:
         return untrusted(rank, err);
-    if (generation != NULL) {
-        char *end;
-        unsigned long long g = strtoull(generation, &end, 10);
-        if (*end != '\0' || g == 0) {
-            fprintf(stderr, PROG ": --generation %s: give a generation number (1, 2, ...)\n", generation);
-            return EXIT_USAGE;
-        }
-        snprintf(gen_dir, sizeof gen_dir, "%s/gen-%06llu", dir, g);
-    } else if ((rc = manifest_latest_dir(dir, gen_dir, sizeof gen_dir, err, sizeof err)) != 0) {
-        return no_manifest(rank, rc, err);
-    }
-    struct manifest m;
-    if ((rc = manifest_read(gen_dir, &m, err, sizeof err)) != 0)
-        return no_manifest(rank, rc, err);
-    if (trust_check_path(gen_dir, err, sizeof err) != 0) {
-        manifest_free(&m);
-        return untrusted(rank, err);
-    }
-    if (m.nranks != nranks) {
-        char want[32], got[32];
-        snprintf(want, sizeof want, "%d", m.nranks);
-        snprintf(got, sizeof got, "%d", nranks);
-        fprintf(stderr, PROG ": rank %d: %s was checkpointed with %s ranks but this job has %s: restart with "
-                "'mpirun -np %s " PROG " %s'\n", rank, gen_dir, want, got, want, argv[optind]);
+    case PICK_RANKS:
+        /* Every rank says it: the rank count is the one thing a user
+         * must change, and each rank's line shows the -np it ran with. */
+        if (newest_good)
+            fprintf(stderr, PROG ": rank %d: %s: run the job with %d ranks ('mpirun -np %d' or 'srun -n %d'); to "
+                    "start it afresh with %d, give another --ckpt-dir\n",
+                    rank, err, pick.nranks, pick.nranks, pick.nranks, nranks);
+        else
+            fprintf(stderr, PROG ": rank %d: %s: restart with 'mpirun -np %d " PROG " %s' (under Slurm 'srun -n %d')\n",
+                    rank, err, pick.nranks, argv[optind], pick.nranks);
         return EXIT_MISMATCH;
+    case PICK_DAMAGED:
+        return rank_zero_says(rank, EXIT_RUNTIME, "%s%s", err, "");
+    case PICK_NONE:
+        return rank_zero_says(rank, EXIT_NO_CHECKPOINT, "%s%s", err, "");
     }
-    /* Every rank checks every image, so that all fail together: a rank
-     * that alone gave up here would leave the others waiting in MPI_Init. */
-    char image[PATH_MAX + 160], digest[32];
-    for (int r = 0; r < m.nranks; r++) {
-        snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[r].file);
-        struct stat st;
-        int fd = open(image, O_RDONLY | O_CLOEXEC);
-        int missing = fd < 0 || fstat(fd, &st) != 0;
-        if (missing || (uint64_t)st.st_size != m.ranks[r].bytes) {
-            if (rank == 0)
-                fprintf(stderr, PROG ": rank %d: image %s is %s (the manifest says %" PRIu64 " bytes): the "
-                        "checkpoint is damaged; restart from an older generation with --generation\n", r, image,
-                        missing ? strerror(errno) : "of another size", m.ranks[r].bytes);
-            if (fd >= 0)
-                close(fd);
-            manifest_free(&m);
-            return EXIT_RUNTIME;
-        }
-        int refused = trust_check_fd(fd, image, err, sizeof err) != 0;
-        close(fd);
-        if (refused) {
-            manifest_free(&m);
-            return untrusted(rank, err);
-        }
-    }
-    snprintf(image, sizeof image, "%s/%s", gen_dir, m.ranks[rank].file);
-    snprintf(digest, sizeof digest, "%016" PRIx64, m.ranks[rank].checksum);
-    manifest_free(&m);
+    if (newest_good && rank == 0)
+        fprintf(stderr, PROG ": restarting from generation %" PRIu64 " (%s)\n", pick.generation, pick.gen_dir);
+    char digest[32];
+    snprintf(digest, sizeof digest, "%016" PRIx64, pick.digest);
 
     ckpt.ckpt_dir = dir;
     char bindir[PATH_MAX], lower[PATH_MAX + 64];
@@ -201,7 +191,17 @@ int main(int argc, char **argv)
     if (verbose && rank == 0)
         fprintf(stderr, PROG ": MPI flavour %s (%s), lower half %s\n", flavour,
                 mpi_flavour_of_launcher() ? "from the launcher" : "singleton", lower);
-    char *lower_argv[] = {lower, "--restore", image, "--expect-digest", digest, verbose ? "--verbose" : NULL, NULL};
+    char *lower_argv[9] = {lower, "--restore", pick.image, "--expect-digest", digest};
+    int k = 5;
+    if (verbose)
+        lower_argv[k++] = "--verbose";
+    /* Under --newest-good a restore that finds the image damaged marks
+     * the generation, so that the next try passes it over. */
+    if (newest_good) {
+        lower_argv[k++] = "--mark-damaged";
+        lower_argv[k++] = pick.gen_dir;
+    }
+    lower_argv[k] = NULL;
     execv(lower, lower_argv);
     fprintf(stderr, PROG ": cannot start %s: %s; reinstall MANA\n", lower, strerror(errno));
     return EXIT_RUNTIME;

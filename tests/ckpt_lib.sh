@@ -117,6 +117,17 @@ job_ok() { # NAME: the job ended with status 0
   return 1
 }
 
+# The exit status of a job that was checkpointed and told to stop
+# (include/mana/exit_status.h): the same from every rank and launcher.
+CHECKPOINTED=85
+
+job_checkpointed() { # NAME: the job ended with the checkpointed status
+  [ "$JST" -eq "$CHECKPOINTED" ] && return 0
+  echo "# $1 exited $JST, not $CHECKPOINTED (checkpointed and stopped):"
+  sed 's/^/#   /' "$WORK/$1.err" | tail -10
+  return 1
+}
+
 gen_ok() { # CKPT_DIR GEN: MANIFEST, latest and every image, each verified
   local g m r
   g=$(printf 'gen-%06d' "$2")

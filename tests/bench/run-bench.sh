@@ -673,7 +673,8 @@ if want_part ckpt; then
             exit 1
         fi
         wait "$pid" || rc=$?
-        ((rc == 0)) || die "FAILED: the checkpointed job exited with status $rc after" \
+        # 85: checkpointed and stopped (include/mana/exit_status.h).
+        ((rc == 85)) || die "FAILED: the checkpointed job exited with status $rc, not 85, after" \
             "--checkpoint --exit; see $log"
         gen_dir=$d/$(cat "$d/latest")
         img_bytes=$(awk '$1 == "total_bytes" { print $2 }' "$gen_dir/MANIFEST")

@@ -111,7 +111,7 @@ timeout 60 "$CKPT" --ckpt-dir "$GOOD" --checkpoint --exit >"$WORK/ckpt.out" 2>&1
 crc=$?
 wait "$JOB"
 jrc=$?
-if [ "$crc" -ne 0 ] || [ "$jrc" -ne 0 ] || [ ! -f "$GOOD/gen-000001/MANIFEST" ]; then
+if [ "$crc" -ne 0 ] || [ "$jrc" -ne "$CHECKPOINTED" ] || [ ! -f "$GOOD/gen-000001/MANIFEST" ]; then
   not_ok "a good checkpoint to damage (mana-ckpt exit $crc, job exit $jrc)"
   sed 's/^/#   /' "$WORK/ckpt.out" "$WORK/good.err" | tail -10
   exit 0

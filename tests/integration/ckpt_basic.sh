@@ -53,7 +53,7 @@ else
   not_ok "(b) mana-ckpt --checkpoint --exit"
 fi
 finish_job
-check "(b) the job exits 0 after checkpoint-and-exit" job_ok b
+check "(b) the job exits 85 (checkpointed) after checkpoint-and-exit" job_checkpointed b
 check "(b) the job stopped before its end" test "$(grep -c '^final checksum' "$WORK/b.out")" -eq 0
 check "(b) generation 1 complete" gen_ok "$B" 1
 restart_job b2 "$B"
@@ -121,7 +121,7 @@ D=$WORK/ckpt-d
 launch d "$D"
 if wait_step d 3 && checkpoint "$D" --exit; then ok "(d) link 1: checkpoint and exit"; else not_ok "(d) link 1: checkpoint and exit"; fi
 finish_job
-check "(d) link 1 exits 0" job_ok d
+check "(d) link 1 exits 85 (checkpointed)" job_checkpointed d
 restart_job d2 "$D"
 # The restarted run's first step, then two more, then the second checkpoint.
 d2_first=$(( $(wc -l <"$WORK/d.out") + 1 ))
@@ -131,7 +131,7 @@ else
   not_ok "(d) link 2: the restarted job checkpoints and exits"
 fi
 finish_job
-check "(d) link 2 exits 0" job_ok d2
+check "(d) link 2 (a restarted job) exits 85 (checkpointed)" job_checkpointed d2
 check "(d) link 2 stopped before the end" test "$(grep -c '^final checksum' "$WORK/d2.out")" -eq 0
 check "(d) generation 2 complete, latest names it" gen_ok "$D" 2
 restart_job d3 "$D"
@@ -155,7 +155,7 @@ else
   not_ok "(e) the job runs"
 fi
 finish_job
-check "(e) the job exits 0 after the signal" job_ok e
+check "(e) the job exits 85 (checkpointed) after the signal" job_checkpointed e
 check "(e) the job stopped before its end" test "$(grep -c '^final checksum' "$WORK/e.out")" -eq 0
 check "(e) the signal made generation 1" gen_ok "$E" 1
 restart_job e2 "$E"

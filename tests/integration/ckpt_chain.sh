@@ -56,7 +56,7 @@ for link in $(seq 1 $LINKS); do
     broken="link $link: no checkpoint of run $((link - 1))"; break
   fi
   finish_job
-  job_ok "$name" || { broken="link $link: run $((link - 1)) did not exit 0 after its checkpoint"; break; }
+  job_checkpointed "$name" || { broken="link $link: run $((link - 1)) did not exit $CHECKPOINTED after its checkpoint"; break; }
   gen_ok "$D" "$link" || { broken="link $link: generation $link is not complete and verified"; break; }
   grep -q '^final checksum' "$WORK/$name.out" && { broken="link $link: run $((link - 1)) ran to its end"; break; }
   cat "$WORK/$name.out" >>"$all"

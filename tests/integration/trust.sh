@@ -49,7 +49,7 @@ check "the token is on no process's command line while the job runs" token_in_cm
 
 if checkpoint "$D" --exit; then ok "checkpoint and exit under umask 000"; else not_ok "checkpoint and exit under umask 000"; fi
 finish_job
-check "the job exits 0 after checkpoint-and-exit" job_ok t
+check "the job exits 85 (checkpointed) after checkpoint-and-exit" job_checkpointed t
 check "generation 1 complete" gen_ok "$D" 1
 
 # mana-ckpt --token: the argument is blanked at start. A listener that
