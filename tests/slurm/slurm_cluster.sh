@@ -141,6 +141,10 @@ start() {
   done
   mkdir -p "$dir/state" "$dir/spool"
   dir=$(cd "$dir" && pwd)
+  # munged runs as munge and must reach its files: every directory above
+  # DIR must let others through (mktemp -d makes 0700 ones).
+  runuser -u munge -- test -x "$dir/.." ||
+    die "$dir: the munge user cannot enter a directory above it: use a DIR under /tmp itself (mktemp -d) or chmod o+x its parents"
   # The daemons refuse state and spool directories others may write.
   chmod 755 "$dir"
   write_config "$dir" "$preempt"
