@@ -12,6 +12,7 @@ packages=(
   gfortran g++
   netpipe-mpich2 netpipe-openmpi zstd
   clang libclang-rt-14-dev
+  slurm-wlm munge
 )
 
 missing=()
