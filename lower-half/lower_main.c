@@ -30,6 +30,7 @@
 #include "elf_image.h"
 #include "elf_map.h"
 #include "fsgsbase_probe.h"
+#include "machine_info.h"
 #include "mana/call_table.h"
 #include "mana/fsbase.h"
 #include "mpi_adapters.h"
@@ -269,6 +270,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);
+    machine_info_report_restart(st.machine, st.machine_len, image_reader_header(st.reader)->version, rank);
     test_fault_point("restore", rank, gen);
     if (ckpt_restore_memory(&st, err, sizeof err) != 0)
         die("%s", err);
