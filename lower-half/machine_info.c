@@ -39,9 +39,11 @@ static void add_count(struct machine_builder *b, const char *key, hwloc_topology
     machine_builder_add(b, key, v);
 }
 
-/* CPU model and counts. Measured on a 2-core VM, in a rank after
- * MPI_Init (MPICH already holds hwloc's plugins): 0.5-0.8 ms, so a
- * restart can afford it before it resumes the application. */
+/* CPU model and counts. Measured on a 2-core VM, in a restarting rank
+ * after MPI_Init (MPICH already holds hwloc's plugins, which cost 20-30
+ * ms to load in a process without MPI): the whole record in 0.6-1.0 ms
+ * (once 5 ms, both ranks busy on the two cores), so a restart can
+ * afford it before it resumes the application. */
 static void add_hardware(struct machine_builder *b)
 {
     hwloc_topology_t t = NULL;
@@ -178,7 +180,9 @@ static void print_line(void *ctx, const char *key, const char *line)
  * differs for it is not what differs for rank 0. A job restarted with
  * another transport or on another cluster then logs each difference
  * once, not once per rank, and a rank on an odd node is still heard.
- * The one broadcast this costs runs before the application resumes. */
+ * The one broadcast this costs runs before the application resumes; it
+ * waits for the slowest rank to get here, which the checkpoint thread's
+ * start (ckpt_after_mpi_init) would wait for a moment later anyway. */
 void machine_info_report_restart(const void *saved, size_t len, unsigned version, int rank)
 {
     struct report r = {.rank = rank};
