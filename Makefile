@@ -51,7 +51,7 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
               lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
               lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
-              lower-half/sigsys_open.c lower-half/ckpt_files.c restart/trust.c restart/manifest.c \
+              lower-half/sigsys_open.c lower-half/ckpt_files.c lower-half/machine_info.c restart/trust.c restart/manifest.c \
               restart/generation_pick.c $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
               lower-half/mpi_flavour.c \
@@ -69,7 +69,7 @@ LOWER_OMPI_OBJ = $(patsubst %.c,$(BUILD)/obj/lower-ompi/%.o,$(LOWER_SRC) lower-h
              $(BUILD)/obj/lower-ompi/gen/lower_ompi_table.o $(BUILD)/obj/lower-ompi/gen/abi_consts_ompi.o \
              $(BUILD)/obj/lower/gen/abi_consts_mpich.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
-IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c
+IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c restart/machine_record.c
 IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
 ZSTD_CFLAGS = $(shell pkg-config --cflags libzstd)
 ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash
@@ -110,7 +110,7 @@ $(BUILD)/obj/lower/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 # -z now: no lazy symbol binding may run inside the SIGSYS handler.
 # The mask calls are exported so the libraries bind to ours (sigsys_open.c).
 LOWER_LINK = $(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
-	  -o $@ $^ -lmpich -lelf $(ZSTD_LIBS) -pthread
+	  -o $@ $^ -lmpich -lhwloc -lelf $(ZSTD_LIBS) -pthread
 $(BIN_LOWER): $(LOWER_OBJ)
 	@mkdir -p $(dir $@)
 	$(LOWER_LINK)
@@ -133,7 +133,7 @@ $(BUILD)/obj/lower-ompi/gen/%.o: $(GEN_DIR)/%.c $(GEN_DIR)/.stamp
 $(BIN_LOWER_OMPI): $(LOWER_OMPI_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -pie -Wl,-z,now -Wl,--export-dynamic-symbol=pthread_sigmask -Wl,--export-dynamic-symbol=sigprocmask \
-	  -o $@ $^ $(OMPI_LIBS) -lelf $(ZSTD_LIBS) -pthread
+	  -o $@ $^ $(OMPI_LIBS) -lhwloc -lelf $(ZSTD_LIBS) -pthread
 
 # --- mana-launch -------------------------------------------------------
 $(BUILD)/obj/launch/%.o: %.c $(GEN_DIR)/.stamp

@@ -81,6 +81,13 @@ int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int n
     struct image_section s;
     int rc;
     while ((rc = image_reader_next(st->reader, &s)) > 0) {
+        if (s.kind == IMAGE_SECTION_MACHINE) {
+            if (image_reader_load_blob(st->reader, &s, &st->machine, &st->machine_len) != 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (s.kind != IMAGE_SECTION_THREADS)
             continue;
         struct image_thread_list list;
@@ -284,6 +291,8 @@ void ckpt_restore_close(struct ckpt_restore *st)
 {
     free(st->others);
     st->others = NULL;
+    free(st->machine);
+    st->machine = NULL;
     ckpt_files_free(&st->proc.files);
     if (st->reader != NULL)
         image_reader_close(st->reader);

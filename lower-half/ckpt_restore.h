@@ -22,10 +22,12 @@ struct ckpt_restore {
     struct ckpt_process_state proc;
     unsigned long long regions, bytes;
     uint64_t digest; /* the image's, known after ckpt_restore_reserve */
+    void *machine;   /* the image's machine record (NULL: none), machine_len bytes */
+    size_t machine_len;
 };
 
 /* Opens the image and checks it belongs to RANK of NRANKS; loads the
- * thread records. 0, or -1 with ERR. */
+ * machine record and the thread records. 0, or -1 with ERR. */
 int ckpt_restore_open(struct ckpt_restore *st, const char *path, int rank, int nranks, char *err, size_t errlen);
 
 /* Maps every saved range PROT_NONE where it was. Returns 0; 1 when a

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ckpt_regions.h"
+#include "machine_info.h"
 #include "mana/raw_syscall.h"
 #include "mana/test_faults.h"
 #include "proc_maps.h"
@@ -94,7 +95,9 @@ int ckpt_write_image(const char *path, const struct image_writer_header *hdr, co
         ckpt_regions_free(&regions);
         return -1;
     }
-    int rc = 0, no_memory = 0;
+    size_t machine_len;
+    const char *machine = machine_info_current(&machine_len);
+    int rc = image_writer_add_machine(w, machine, machine_len), no_memory = 0;
     for (size_t i = 0; rc == 0 && i < nthreads; i++) {
         size_t len;
         uint8_t *rec = i == 0 ? ckpt_encode_main(&threads[0], p, &len) : ckpt_encode_thread(&threads[i], &len);

@@ -19,7 +19,7 @@ int ckpt_capture_process(struct ckpt_process_state *p, uint64_t call_table, cons
  * descriptor at T->upper_fs and stores it in T->tid_offset. 0 or -1. */
 int ckpt_find_tid_offset(struct ckpt_thread_state *t, char *err, size_t errlen);
 
-/* Writes PATH atomically: the thread records (THREADS[0], the main
+/* Writes PATH atomically: the machine record (machine_info.h), the thread records (THREADS[0], the main
  * thread, carries P), then every upper region. SUMMARY says what was
  * written. 0, or -1 with ERR (no file is left at PATH). */
 int ckpt_write_image(const char *path, const struct image_writer_header *hdr, const struct ckpt_thread_state *threads,

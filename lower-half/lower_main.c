@@ -32,6 +32,7 @@
 #include "fsgsbase_probe.h"
 #include "generation_pick.h"
 #include "image_reader.h"
+#include "machine_info.h"
 #include "mana/call_table.h"
 #include "mana/fsbase.h"
 #include "mpi_adapters.h"
@@ -292,6 +293,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);
+    machine_info_report_restart(st.machine, st.machine_len, image_reader_header(st.reader)->version, rank);
     test_fault_point("restore", rank, gen);
     if (ckpt_restore_memory(&st, err, sizeof err) != 0) {
         condemn_generation_if_damaged(&st, err, sizeof err);

@@ -24,6 +24,7 @@ enum image_section_kind {
     IMAGE_SECTION_THREADS,
     IMAGE_SECTION_REGION,
     IMAGE_SECTION_END,
+    IMAGE_SECTION_MACHINE,
 };
 
 /* Region flags (in memory). Protection uses PROT_READ/WRITE/EXEC from

@@ -183,6 +183,8 @@ uint32_t img_section_kind_to_disk(enum image_section_kind k)
         return IMG_SECTION_REGION;
     case IMAGE_SECTION_END:
         return IMG_SECTION_END;
+    case IMAGE_SECTION_MACHINE:
+        return IMG_SECTION_MACHINE;
     }
     return 0;
 }
@@ -201,6 +203,9 @@ int img_section_kind_from_disk(uint32_t code, enum image_section_kind *k)
         return 0;
     case IMG_SECTION_END:
         *k = IMAGE_SECTION_END;
+        return 0;
+    case IMG_SECTION_MACHINE:
+        *k = IMAGE_SECTION_MACHINE;
         return 0;
     }
     return -1;
@@ -274,6 +279,8 @@ const char *image_section_kind_name(enum image_section_kind k)
         return "REGION";
     case IMAGE_SECTION_END:
         return "END";
+    case IMAGE_SECTION_MACHINE:
+        return "MACHINE";
     }
     return "?";
 }

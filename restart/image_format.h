@@ -1,4 +1,4 @@
-/* The on-disk layout of a rank's checkpoint image, version 1.
+/* The on-disk layout of a rank's checkpoint image, version 2.
  *
  * This file is the reference for the byte layout: every constant below is
  * written to disk or bounds what may be read from it, and docs/
@@ -17,7 +17,8 @@
  * A file is:
  *
  *   file header                           IMG_FILE_HEADER_SIZE bytes
- *   section*                              in the order MPI_STATE? THREADS? REGION*
+ *   section*                              in the order MACHINE? MPI_STATE? THREADS?
+ *                                         REGION*
  *   END section                           marks a complete file
  *
  * and nothing after END. A section is a section header followed by
@@ -88,8 +89,12 @@
  */
 #define IMG_MAGIC "MANAIMG\0"
 #define IMG_MAGIC_SIZE 8
-#define IMG_VERSION 1u /* the version this code writes and the newest it reads */
+/* Versions: 1, the first; 2 added IMG_SECTION_MACHINE (a version-1 image
+ * is read as it always was: it simply has no MACHINE section, and one
+ * that claims version 1 and holds a MACHINE section is damaged). */
+#define IMG_VERSION 2u /* the version this code writes and the newest it reads */
 #define IMG_VERSION_OLDEST 1u /* the oldest it reads */
+#define IMG_VERSION_MACHINE 2u /* the first version with a MACHINE section */
 #define IMG_FILE_HEADER_SIZE 128u
 #define IMG_HOSTNAME_SIZE 64u
 #define IMG_FILE_HEADER_CHECKED 120u /* bytes covered by header_check */
@@ -102,7 +107,7 @@
  *
  *  off size field
  *    0    4 kind           IMG_SECTION_*
- *    4    4 flags          0 (no flag is defined in version 1)
+ *    4    4 flags          0 (no flag is defined in versions 1 and 2)
  *    8    8 raw_len        uncompressed bytes the section describes
  *   16    8 stored_len     payload bytes that follow this header
  *   24    8 payload_check  per kind, below
@@ -113,7 +118,16 @@
 
 /* Section kinds. Payloads:
  *
- * IMG_SECTION_MPI_STATE (at most one, first): bytes given by the caller
+ * IMG_SECTION_MACHINE (at most one, first; version 2 on): where the image
+ *   was taken, as one zstd frame of text: lines "key=value\n", keys of
+ *   [A-Za-z0-9_.], values without NUL or newline (machine_record.h lists
+ *   the keys: host, CPU model and counts from hwloc, MPI flavour and
+ *   library version, the transport variables the rank saw). Readers keep
+ *   keys they do not know, so a key can be added without a new version.
+ *   raw_len = the text's length (<= IMG_MAX_MACHINE); stored_len = frame
+ *   length; payload_check = XXH64 of the frame.
+ *
+ * IMG_SECTION_MPI_STATE (at most one, after MACHINE): bytes given by the caller
  *   (virtual objects, replay log, drained messages), as one zstd frame.
  *   raw_len = their length (<= IMG_MAX_BLOB); stored_len = frame length;
  *   payload_check = XXH64 of the frame.
@@ -143,6 +157,7 @@
 #define IMG_SECTION_THREADS 2u
 #define IMG_SECTION_REGION 3u
 #define IMG_SECTION_END 4u
+#define IMG_SECTION_MACHINE 5u
 
 /* ---- region descriptor (start of a REGION payload) --------------------
  *
@@ -221,13 +236,16 @@
 
 /* ---- limits a reader enforces before allocating -----------------------
  *
- * A blob section (MPI_STATE, THREADS) is decompressed whole into memory,
+ * A blob section (MACHINE, MPI_STATE, THREADS) is decompressed whole into memory,
  * so its raw_len is capped, and a zstd frame cannot expand more than
  * IMG_MAX_ZSTD_RATIO times (every block of at most 128 KiB costs at least
  * 4 bytes), so raw_len <= stored_len * IMG_MAX_ZSTD_RATIO as well. Region
  * data needs no allocation: it is decompressed chunk by chunk.
  */
 #define IMG_MAX_BLOB (1ull << 30)
+/* A MACHINE record is a few hundred bytes; the cap keeps a damaged one
+ * from costing a restart more than this much memory. */
+#define IMG_MAX_MACHINE (64ull << 10)
 #define IMG_MAX_ZSTD_RATIO 32768ull
 
 /* ---- encoding and decoding (image_codec.c) ----------------------------

@@ -29,16 +29,18 @@
 static int kind_rank(enum image_section_kind k)
 {
     switch (k) {
-    case IMAGE_SECTION_MPI_STATE:
+    case IMAGE_SECTION_MACHINE:
         return 0;
-    case IMAGE_SECTION_THREADS:
+    case IMAGE_SECTION_MPI_STATE:
         return 1;
-    case IMAGE_SECTION_REGION:
+    case IMAGE_SECTION_THREADS:
         return 2;
-    case IMAGE_SECTION_END:
+    case IMAGE_SECTION_REGION:
         return 3;
+    case IMAGE_SECTION_END:
+        return 4;
     }
-    return 3;
+    return 4;
 }
 
 struct image_reader {
@@ -478,8 +480,13 @@ int image_reader_next(struct image_reader *r, struct image_section *s)
                          r->index, image_section_kind_name(s->kind), off, h.stored_len, room);
     int rank = kind_rank(s->kind);
     if (rank < r->last_rank || (rank == r->last_rank && s->kind != IMAGE_SECTION_REGION))
-        return damaged(r, "section %u (%s) is out of order (MPI_STATE, THREADS, REGIONs, END)", r->index,
+        return damaged(r, "section %u (%s) is out of order (MACHINE, MPI_STATE, THREADS, REGIONs, END)", r->index,
                        image_section_kind_name(s->kind));
+    /* Version 1 had no such section: a file that says 1 and has one was
+     * changed after it was written. */
+    if (s->kind == IMAGE_SECTION_MACHINE && r->hdr.version < IMG_VERSION_MACHINE)
+        return damaged(r, "section %u is a MACHINE section, which image format version %u does not have", r->index,
+                       r->hdr.version);
     if (h.raw_len > UINT64_MAX - r->sum_raw)
         return damaged(r, "section %u: raw lengths overflow", r->index);
     s->raw_len = h.raw_len;
@@ -487,10 +494,12 @@ int image_reader_next(struct image_reader *r, struct image_section *s)
     s->payload_check = h.payload_check;
 
     switch (s->kind) {
+    case IMAGE_SECTION_MACHINE:
     case IMAGE_SECTION_MPI_STATE:
     case IMAGE_SECTION_THREADS:
         if (h.raw_len > IMG_MAX_BLOB || h.raw_len > h.stored_len * IMG_MAX_ZSTD_RATIO ||
-            (s->kind == IMAGE_SECTION_THREADS && h.raw_len < 4))
+            (s->kind == IMAGE_SECTION_THREADS && h.raw_len < 4) ||
+            (s->kind == IMAGE_SECTION_MACHINE && h.raw_len > IMG_MAX_MACHINE))
             return damaged(r, "section %u (%s): lengths do not add up (%" PRIu64 " bytes from %" PRIu64 " stored)",
                            r->index, image_section_kind_name(s->kind), h.raw_len, h.stored_len);
         break;
@@ -543,7 +552,7 @@ int image_reader_load_blob(struct image_reader *r, const struct image_section *s
 {
     char wb[128];
     where(s, wb, sizeof wb);
-    if (s->kind != IMAGE_SECTION_MPI_STATE && s->kind != IMAGE_SECTION_THREADS)
+    if (s->kind != IMAGE_SECTION_MACHINE && s->kind != IMAGE_SECTION_MPI_STATE && s->kind != IMAGE_SECTION_THREADS)
         return set_err(r, "checkpoint image %s: %s holds no blob (a bug in the caller)", r->path, wb);
     /* Both lengths were bounded by image_reader_next: stored_len by the
      * file size, raw_len by IMG_MAX_BLOB. */
@@ -830,7 +839,10 @@ int image_reader_verify_all(struct image_reader *r, struct image_verify_stats *s
             if (image_reader_load_blob(r, &s, &data, &len) < 0)
                 return -1;
             free(data);
-            stats->mpi_state_bytes = len;
+            if (s.kind == IMAGE_SECTION_MACHINE)
+                stats->machine_bytes = len;
+            else
+                stats->mpi_state_bytes = len;
         }
     }
     if (rc < 0)

@@ -4,6 +4,7 @@
  *
  *   r = image_reader_open(path, err, sizeof err);     header checked
  *   while ((rc = image_reader_next(r, &s)) > 0) {     sections in file order
+ *       MACHINE:   image_reader_load_blob(r, &s, &data, &len)  (machine_record.h)
  *       MPI_STATE: image_reader_load_blob(r, &s, &data, &len)
  *       THREADS:   image_reader_load_threads(r, &s, &list)
  *       REGION:    image_reader_region_data(r, &s, dst, s.raw_len, flags)
@@ -71,6 +72,7 @@ struct image_verify_stats {
     uint64_t raw_bytes;
     uint64_t pages, zero_pages, frame_bytes;
     uint64_t mpi_state_bytes;
+    uint64_t machine_bytes;
     uint32_t threads;
     uint64_t digest;
 };
@@ -110,7 +112,7 @@ int image_reader_tail_digest(struct image_reader *r, uint64_t *digest);
 /* The END record's digest, valid after image_reader_next returned 0. */
 uint64_t image_reader_digest(const struct image_reader *r);
 
-/* MPI_STATE or THREADS: decompresses the payload into a new buffer
+/* MACHINE, MPI_STATE or THREADS: decompresses the payload into a new buffer
  * (free() it), checking its checksums. */
 int image_reader_load_blob(struct image_reader *r, const struct image_section *s, void **data, size_t *len);
 

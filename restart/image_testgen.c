@@ -11,6 +11,7 @@
  *   image-testgen write IMAGE [--size N] [--regions N] [--level N]
  *                 [--threads N] [--zstd-workers N] [--seed N] [--raw FILE]
  *                 [--repeat N]   (N images of the same data: IMAGE, IMAGE.1, ...)
+ *                 [--machine TEXT]   (a MACHINE section holding TEXT as it is)
  *   image-testgen read IMAGE [--size N] [--regions N] [--seed N] [--check]
  */
 #define _GNU_SOURCE
@@ -38,6 +39,7 @@ struct params {
     uint64_t seed;
     struct image_writer_opts opts;
     const char *raw;
+    const char *machine;
     int check;
     unsigned repeat;
 };
@@ -198,7 +200,9 @@ static int write_once(const char *path, const struct params *p, const uint8_t *b
         fprintf(stderr, "image-testgen: %s\n", err);
         return -1;
     }
-    int rc = image_writer_add_mpi_state(w, mpi, MPI_STATE_SIZE);
+    int rc = p->machine ? image_writer_add_machine(w, p->machine, strlen(p->machine)) : 0;
+    if (rc == 0)
+        rc = image_writer_add_mpi_state(w, mpi, MPI_STATE_SIZE);
     for (unsigned i = 0; rc == 0 && i < NTHREADS; i++) {
         uint8_t t[THREAD_SIZE(NTHREADS)];
         make_thread(t, THREAD_SIZE(i), p->seed, i);
@@ -358,7 +362,7 @@ int main(int argc, char **argv)
         {"level", required_argument, NULL, 'l'},   {"threads", required_argument, NULL, 't'},
         {"zstd-workers", required_argument, NULL, 'z'}, {"seed", required_argument, NULL, 'S'},
         {"raw", required_argument, NULL, 'R'},     {"check", no_argument, NULL, 'c'},
-        {"repeat", required_argument, NULL, 'r'},
+        {"repeat", required_argument, NULL, 'r'},  {"machine", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0},
     };
     struct params p = {.size = 8u << 20, .regions = 5, .seed = 1, .repeat = 1};
@@ -392,6 +396,9 @@ int main(int argc, char **argv)
             break;
         case 'r':
             p.repeat = (unsigned)parse_size(optarg);
+            break;
+        case 'm':
+            p.machine = optarg;
             break;
         default:
             return 2;

@@ -47,7 +47,7 @@
  * memory is about 3 MiB per thread). */
 #define DEFAULT_MAX_THREADS 64u
 
-enum stage { STAGE_START, STAGE_MPI_DONE, STAGE_THREADS, STAGE_REGIONS };
+enum stage { STAGE_START, STAGE_MACHINE_DONE, STAGE_MPI_DONE, STAGE_THREADS, STAGE_REGIONS };
 
 /* A region whose chunks are queued. It lives on the writer's list until
  * its last chunk is written (or the writer is freed), so no error path
@@ -859,11 +859,27 @@ static int add_blob(struct image_writer *w, uint32_t kind, const char *what, con
     return rc;
 }
 
-int image_writer_add_mpi_state(struct image_writer *w, const void *data, size_t len)
+int image_writer_add_machine(struct image_writer *w, const void *data, size_t len)
 {
     if (w->failed)
         return -1;
     if (w->stage != STAGE_START)
+        return fail_msg(w, "invalid call: the machine record must be added once, before everything else");
+    if (!data && len > 0)
+        return fail_msg(w, "invalid call: machine record of %zu bytes at NULL", len);
+    /* The reader refuses a larger one: refuse it here, where the cause is. */
+    if (len > IMG_MAX_MACHINE)
+        return fail_msg(w, "the machine record is %zu bytes, over the image format's limit of %llu bytes", len,
+                        (unsigned long long)IMG_MAX_MACHINE);
+    w->stage = STAGE_MACHINE_DONE;
+    return add_blob(w, IMG_SECTION_MACHINE, "machine record", data ? data : "", len);
+}
+
+int image_writer_add_mpi_state(struct image_writer *w, const void *data, size_t len)
+{
+    if (w->failed)
+        return -1;
+    if (w->stage != STAGE_START && w->stage != STAGE_MACHINE_DONE)
         return fail_msg(w, "invalid call: the MPI state must be added once, before threads and regions");
     if (!data && len > 0)
         return fail_msg(w, "invalid call: MPI state of %zu bytes at NULL", len);

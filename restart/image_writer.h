@@ -1,7 +1,8 @@
 /* Writing one rank's checkpoint image (layout: image_format.h).
  *
  *   w = image_writer_open(path, &hdr, &opts, err, sizeof err);
- *   image_writer_add_mpi_state(w, ...);          at most once, first
+ *   image_writer_add_machine(w, ...);            at most once, first
+ *   image_writer_add_mpi_state(w, ...);          at most once, before threads
  *   image_writer_add_thread(w, ...);             once per thread
  *   image_writer_add_region(w, ...);             once per memory region
  *   image_writer_finish(w, &summary, err, sizeof err);  or image_writer_abort(w)
@@ -68,8 +69,12 @@ void image_writer_opts_default(struct image_writer_opts *o);
 struct image_writer *image_writer_open(const char *path, const struct image_writer_header *hdr,
                                        const struct image_writer_opts *opts, char *err, size_t errlen);
 
+/* Where the image is taken: the machine record's text (machine_record.h;
+ * at most IMG_MAX_MACHINE bytes). At most once, before anything else. */
+int image_writer_add_machine(struct image_writer *w, const void *data, size_t len);
+
 /* The MPI state (opaque to the image; at most IMG_MAX_BLOB bytes). At most
- * once, before any thread or region. */
+ * once, after the machine record, before any thread or region. */
 int image_writer_add_mpi_state(struct image_writer *w, const void *data, size_t len);
 
 /* One thread's saved state (opaque). All threads are written together,

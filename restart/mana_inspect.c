@@ -6,6 +6,7 @@
  * unreadable (the message says which and where), 2 usage. */
 #include "image_reader.h"
 #include "inspect_threads.h"
+#include "machine_record.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -17,8 +18,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: mana-inspect [--verify] [--regions] [--threads] IMAGE\n"
-               "Prints a MANA checkpoint image: its header, its sections, the MPI state size\n"
-               "and a summary of its memory regions.\n"
+               "Prints a MANA checkpoint image: its header, the machine it was taken on, its\n"
+               "sections, the MPI state size and a summary of its memory regions.\n"
                "\n"
                "  --regions   list every memory region: address range, protection, flags,\n"
                "              bytes, zero pages (not stored), compressed bytes, name\n"
@@ -99,6 +100,38 @@ static void print_header(const char *path, const struct image_reader *r)
     printf(")\n");
 }
 
+/* The machine block: what the MACHINE section recorded, one field a
+ * line, in the order written; unknown keys as they are. */
+static void print_machine(const struct image_header *h, const void *data, size_t len, int have)
+{
+    if (!have) {
+        if (h->version < 2)
+            printf("machine     not recorded (format version %u)\n", h->version);
+        else
+            printf("machine     not recorded\n");
+        return;
+    }
+    struct machine_record m;
+    if (machine_record_parse(data, len, &m) != 0) {
+        printf("machine     %zu bytes (out of memory to show them)\n", len);
+        return;
+    }
+    printf("machine:\n");
+    for (size_t i = 0; i < m.nfields; i++) {
+        const char *key = m.f[i].key;
+        const char *label = machine_key_label(key);
+        char vb[4 * MACHINE_VALUE_MAX + 8];
+        machine_printable(m.f[i].value, vb, sizeof vb);
+        if (strncmp(key, MACHINE_NET_PREFIX, strlen(MACHINE_NET_PREFIX)) == 0)
+            printf("  %-18s %s=%s\n", "transport", key + strlen(MACHINE_NET_PREFIX), vb);
+        else
+            printf("  %-18s %s\n", label ? label : key, vb);
+    }
+    if (m.skipped)
+        printf("  (%u malformed lines left out)\n", m.skipped);
+    machine_record_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -145,7 +178,9 @@ int main(int argc, char **argv)
     struct image_section s;
     int rc;
     uint64_t nregions = 0, region_bytes = 0, pages = 0, zero_pages = 0, frame_bytes = 0, nodata = 0;
-    int have_mpi = 0, have_threads = 0;
+    int have_mpi = 0, have_threads = 0, have_machine = 0;
+    void *machine = NULL;
+    size_t machine_len = 0;
     uint64_t mpi_bytes = 0;
     uint32_t nthreads = 0;
     uint64_t thread_bytes = 0;
@@ -154,7 +189,13 @@ int main(int argc, char **argv)
         printf("regions:\n  %-37s %-4s %-5s %14s %17s %12s  %s\n", "address range", "prot", "flags", "bytes",
                "zero pages", "stored", "name");
     while ((rc = image_reader_next(r, &s)) > 0) {
-        if (s.kind == IMAGE_SECTION_MPI_STATE) {
+        if (s.kind == IMAGE_SECTION_MACHINE) {
+            if (image_reader_load_blob(r, &s, &machine, &machine_len) < 0) {
+                failed = 1;
+                break;
+            }
+            have_machine = 1;
+        } else if (s.kind == IMAGE_SECTION_MPI_STATE) {
             have_mpi = 1;
             mpi_bytes = s.raw_len;
         } else if (s.kind == IMAGE_SECTION_THREADS) {
@@ -196,6 +237,8 @@ int main(int argc, char **argv)
         failed = 1;
 
     char hb[32], hb2[32];
+    print_machine(image_reader_header(r), machine, machine_len, have_machine);
+    free(machine);
     if (have_mpi)
         printf("mpi state   %" PRIu64 " bytes\n", mpi_bytes);
     else
@@ -209,8 +252,8 @@ int main(int argc, char **argv)
     if (nodata)
         printf("; %" PRIu64 " without data", nodata);
     printf(")\n");
-    printf("sections    %d MPI_STATE, %d THREADS, %" PRIu64 " REGION, %s\n", have_mpi, have_threads, nregions,
-           failed ? "no valid END" : "END");
+    printf("sections    %d MACHINE, %d MPI_STATE, %d THREADS, %" PRIu64 " REGION, %s\n", have_machine, have_mpi,
+           have_threads, nregions, failed ? "no valid END" : "END");
     if (failed) {
         fprintf(stderr, "mana-inspect: %s\n", image_reader_error(r));
         image_reader_close(r);

@@ -1,8 +1,10 @@
 /* libFuzzer harness for the checkpoint image reader (restart/
  * image_reader.c): opens the input as an image, walks every section as
- * mana-restart does, loads the MPI state and the threads, decodes each
- * thread record (ckpt_state.c, and through it the open-files record),
- * scans and restores every region small enough to hold in memory. Built
+ * mana-restart does, loads the machine record (and parses and compares
+ * it, as mana-inspect and a restart do), the MPI state and the threads,
+ * decodes each thread record (ckpt_state.c, and through it the open-files
+ * record), scans and restores every region small enough to hold in
+ * memory. Built
  * with FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION: checksums always match
  * (image_reader.c, sum_ok). Seeds: tests/fuzz/corpus/image. */
 #include "fuzz_common.h"
@@ -12,6 +14,14 @@
 
 #include "ckpt_state.h"
 #include "image_reader.h"
+#include "machine_record.h"
+
+static void ignore_line(void *ctx, const char *key, const char *line)
+{
+    (void)ctx;
+    (void)key;
+    (void)line;
+}
 
 static void threads(struct image_reader *r, const struct image_section *s)
 {
@@ -30,6 +40,21 @@ static void threads(struct image_reader *r, const struct image_section *s)
         }
     }
     image_thread_list_free(&t);
+}
+
+/* The record as mana-inspect shows it and a restart compares it. */
+static void machine(const void *blob, size_t len)
+{
+    struct machine_record m;
+    if (machine_record_parse(blob, len, &m) != 0)
+        return;
+    char buf[4 * MACHINE_VALUE_MAX + 8];
+    for (size_t i = 0; i < m.nfields; i++) {
+        machine_printable(m.f[i].value, buf, sizeof buf);
+        (void)machine_key_label(m.f[i].key);
+    }
+    machine_record_diff(&m, &m, ignore_line, NULL);
+    machine_record_free(&m);
 }
 
 static void region(struct image_reader *r, const struct image_section *s)
@@ -71,8 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else {
                 void *blob;
                 size_t len;
-                if (image_reader_load_blob(r, &s, &blob, &len) == 0)
+                if (image_reader_load_blob(r, &s, &blob, &len) == 0) {
+                    if (s.kind == IMAGE_SECTION_MACHINE)
+                        machine(blob, len);
                     free(blob);
+                }
             }
         }
     }

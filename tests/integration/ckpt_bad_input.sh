@@ -158,14 +158,14 @@ refused "damaged region data in rank 1's image: exit 1, checksum message" 1 "che
 # every rank's image: refused by version, before anything is believed.
 copy version
 for r in 0 1; do
-  printf '\002' | dd of="$(img "$WORK/version" $r)" bs=1 seek=8 conv=notrunc status=none
+  printf '\003' | dd of="$(img "$WORK/version" $r)" bs=1 seek=8 conv=notrunc status=none
 done
 refused "image of a newer format version: exit 1" 1 \
-  "image format version 2 is newer than this MANA supports \\(1\\): restart with a newer MANA" "$WORK/version"
+  "image format version 3 is newer than this MANA supports \\(2\\): restart with a newer MANA" "$WORK/version"
 # The same in one rank's image only.
 copy version1
-printf '\002' | dd of="$(img "$WORK/version1" 1)" bs=1 seek=8 conv=notrunc status=none
-refused "one rank's image of a newer format version: exit 1" 1 "image format version 2 is newer" "$WORK/version1"
+printf '\003' | dd of="$(img "$WORK/version1" 1)" bs=1 seek=8 conv=notrunc status=none
+refused "one rank's image of a newer format version: exit 1" 1 "image format version 3 is newer" "$WORK/version1"
 
 # An image that is sound but not the one the manifest recorded (replaced
 # by another of the same size): the digest in the manifest catches it.

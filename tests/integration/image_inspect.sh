@@ -65,11 +65,34 @@ flip_bit "$WORK/flip3.mana" $((size - 5))
 expect_status "bit flip in the END record" 1 "checksum mismatch in the END record" "$INSPECT" "$WORK/flip3.mana"
 
 # A newer format version (byte 8, little-endian).
-cp "$IMG" "$WORK/v2.mana"
-printf '\002' | dd of="$WORK/v2.mana" bs=1 seek=8 conv=notrunc status=none
+cp "$IMG" "$WORK/v3.mana"
+printf '\003' | dd of="$WORK/v3.mana" bs=1 seek=8 conv=notrunc status=none
 expect_status "newer format version" 1 \
-  "image format version 2 is newer than this MANA supports \\(1\\): restart with a newer MANA" \
-  "$INSPECT" "$WORK/v2.mana"
+  "image format version 3 is newer than this MANA supports \\(2\\): restart with a newer MANA" \
+  "$INSPECT" "$WORK/v3.mana"
+
+# The machine block. An image without a MACHINE section (image-testgen
+# writes none unless asked) says so; a version-1 image, written by the
+# MANA before version 2 (the fuzzers' seed), still reads and says which
+# version it is; a record shows its fields, unknown keys as they are,
+# control characters escaped, malformed lines counted.
+expect_status "an image without a machine record" 0 "^machine +not recorded$" "$INSPECT" "$IMG"
+V1=$TOP/tests/fuzz/corpus/image/rank-threads-files
+expect_status "a version-1 image verifies" 0 "^checksums OK$" "$INSPECT" --verify "$V1"
+expect_status "a version-1 image: machine not recorded (format version 1)" 0 \
+  "^machine +not recorded \\(format version 1\\)$" "$INSPECT" "$V1"
+MIMG=$WORK/rank-machine.mana
+rec=$'host=node7\ncpu_model=Test CPU \x01 9000\ncores=64\nnet.UCX_TLS=shm,self\nfuture_key=42\nno equals sign\n'
+expect_status "write an image with a machine record" 0 "wrote" \
+  "$TESTGEN" write "$MIMG" --size 1M --regions 1 --machine "$rec"
+"$INSPECT" --verify "$MIMG" >"$WORK/m.out" 2>&1
+check "mana-inspect of it exits 0" test $? -eq 0
+check "the machine block names the host" grep -qE '^  host +node7$' "$WORK/m.out"
+check "the CPU model, its control character escaped" grep -qF '  CPU model          Test CPU \x01 9000' "$WORK/m.out"
+check "the transport variable" grep -qE '^  transport +UCX_TLS=shm,self$' "$WORK/m.out"
+check "an unknown key as it is" grep -qE '^  future_key +42$' "$WORK/m.out"
+check "a malformed line is counted, not shown" grep -qxF '  (1 malformed lines left out)' "$WORK/m.out"
+check "the sections line counts the MACHINE section" grep -qE '^sections +1 MACHINE, 1 MPI_STATE' "$WORK/m.out"
 
 printf 'this is not an image\n' >"$WORK/text"
 expect_status "not an image" 1 "is not a MANA checkpoint image" "$INSPECT" "$WORK/text"

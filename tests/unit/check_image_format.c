@@ -24,6 +24,7 @@
 #include "image_format.h"
 #include "image_reader.h"
 #include "image_writer.h"
+#include "machine_record.h"
 
 /* Check reports every passing ck_assert to the parent process; in loops
  * of thousands of checks that dominates the run time, so they use this. */
@@ -1051,6 +1052,252 @@ START_TEST(test_stale_temp_and_existing_image)
 }
 END_TEST
 
+
+/* ---- the machine record (format version 2) ---------------------------- */
+
+static const char machine_text[] = "host=node1\ncpu_model=AMD EPYC\ncores=2\nnet.UCX_TLS=shm,self\n";
+
+/* An image with a machine record first, then the rest as usual. */
+static int write_with_machine(const char *path, const void *machine, size_t len)
+{
+    struct image_writer *w = image_writer_open(path, &hdr, NULL, werr, sizeof werr);
+    if (!w)
+        return -1;
+    int rc = image_writer_add_machine(w, machine, len);
+    if (rc == 0)
+        rc = image_writer_add_mpi_state(w, "mpi state", 9);
+    if (rc == 0)
+        rc = image_writer_add_thread(w, "thread 0", 8);
+    if (rc == 0)
+        rc = image_writer_add_region(w, 0x10000, 10, PROT_READ, 0, "a", "0123456789");
+    if (rc < 0) {
+        snprintf(werr, sizeof werr, "%s", image_writer_error(w));
+        image_writer_abort(w);
+        return -1;
+    }
+    return image_writer_finish(w, NULL, werr, sizeof werr);
+}
+
+/* Rewrites the image at P as format VERSION, every check sealed again
+ * (the file header's, the END record's digest over it, END's own), as a
+ * writer of that version would have written it. */
+static void reseal_as_version(const char *p, uint32_t version)
+{
+    size_t len;
+    uint8_t *img = read_file(p, &len);
+    img_put32(img + 8, version);
+    img_put64(img + IMG_FILE_HEADER_CHECKED, img_fnv1a64(img, IMG_FILE_HEADER_CHECKED));
+    uint64_t off = IMG_FILE_HEADER_SIZE, chain = 0;
+    while (img_get32(img + off) != IMG_SECTION_END) {
+        chain = img_xxh64(img + off, IMG_SECTION_HEADER_SIZE, chain);
+        off += IMG_SECTION_HEADER_SIZE + img_get64(img + off + 16);
+        ck_assert_uint_lt(off, len);
+    }
+    uint64_t e = off + IMG_SECTION_HEADER_SIZE;
+    img_put64(img + e + 24, img_xxh64(img, IMG_FILE_HEADER_SIZE, chain));
+    img_put64(img + off + 24, img_xxh64(img + e, IMG_END_RECORD_SIZE, 0));
+    reseal_section(img, off);
+    write_file(p, img, len);
+    free(img);
+}
+
+START_TEST(test_machine_round_trip)
+{
+    const char *p = in_dir("machine.mana");
+    ck_assert_msg(write_with_machine(p, machine_text, strlen(machine_text)) == 0, "%s", werr);
+    char err[1024];
+    struct image_reader *r = image_reader_open(p, err, sizeof err);
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_uint_eq(image_reader_header(r)->version, 2);
+    struct image_section s;
+    ck_assert_int_eq(image_reader_next(r, &s), 1);
+    ck_assert_int_eq(s.kind, IMAGE_SECTION_MACHINE);
+    ck_assert_uint_eq(s.index, 0);
+    void *data;
+    size_t len;
+    ck_assert_msg(image_reader_load_blob(r, &s, &data, &len) == 0, "%s", image_reader_error(r));
+    ck_assert_uint_eq(len, strlen(machine_text));
+    ck_assert(memcmp(data, machine_text, len) == 0);
+    struct machine_record m;
+    ck_assert_int_eq(machine_record_parse(data, len, &m), 0);
+    ck_assert_uint_eq(m.nfields, 4);
+    ck_assert_uint_eq(m.skipped, 0);
+    ck_assert_str_eq(machine_record_get(&m, "cpu_model"), "AMD EPYC");
+    ck_assert_str_eq(machine_record_get(&m, "net.UCX_TLS"), "shm,self");
+    machine_record_free(&m);
+    free(data);
+    ck_assert_int_eq(image_reader_next(r, &s), 1);
+    ck_assert_int_eq(s.kind, IMAGE_SECTION_MPI_STATE);
+    struct image_verify_stats vs;
+    ck_assert_msg(image_reader_verify_all(r, &vs) == 0, "%s", image_reader_error(r));
+    ck_assert_uint_eq(vs.machine_bytes, strlen(machine_text));
+    ck_assert_uint_eq(vs.mpi_state_bytes, 9);
+    ck_assert_uint_eq(vs.sections, 4);
+    image_reader_close(r);
+}
+END_TEST
+
+/* A version-1 image (no MACHINE section) reads as it always did; one that
+ * says version 1 but holds a MACHINE section is damaged. */
+START_TEST(test_version1_image)
+{
+    char msg[1024];
+    const char *p = in_dir("v1.mana");
+    ck_assert_msg(write_small(p) == 0, "%s", werr);
+    reseal_as_version(p, 1);
+    ck_assert_msg(verify_file(p, msg, sizeof msg) == 0, "%s", msg);
+    struct image_reader *r = image_reader_open(p, msg, sizeof msg);
+    ck_assert_msg(r != NULL, "%s", msg);
+    ck_assert_uint_eq(image_reader_header(r)->version, 1);
+    struct image_section s;
+    int rc;
+    while ((rc = image_reader_next(r, &s)) > 0)
+        ck_assert_int_ne(s.kind, IMAGE_SECTION_MACHINE);
+    ck_assert_msg(rc == 0, "%s", image_reader_error(r));
+    image_reader_close(r);
+
+    const char *q = in_dir("v1m.mana");
+    ck_assert_msg(write_with_machine(q, machine_text, strlen(machine_text)) == 0, "%s", werr);
+    reseal_as_version(q, 1);
+    ck_assert_int_lt(verify_file(q, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "section 0 is a MACHINE section, which image format version 1 does not have") != NULL,
+                  "%s", msg);
+    /* The version it was written with reads again once sealed as such. */
+    reseal_as_version(q, IMG_VERSION);
+    ck_assert_msg(verify_file(q, msg, sizeof msg) == 0, "%s", msg);
+}
+END_TEST
+
+START_TEST(test_machine_bad_input)
+{
+    char err[1024], msg[1024];
+    const char *p = in_dir("mbad.mana");
+    /* Late, twice, too large: refused where the cause is. */
+    struct image_writer *w = image_writer_open(p, &hdr, NULL, err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(image_writer_add_mpi_state(w, "m", 1), 0);
+    ck_assert_int_lt(image_writer_add_machine(w, "host=x\n", 7), 0);
+    ck_assert_msg(strstr(image_writer_error(w), "machine record must be added once, before everything else") != NULL,
+                  "%s", image_writer_error(w));
+    image_writer_abort(w);
+    w = image_writer_open(p, &hdr, NULL, err, sizeof err);
+    ck_assert_int_eq(image_writer_add_machine(w, "host=x\n", 7), 0);
+    ck_assert_int_lt(image_writer_add_machine(w, "host=x\n", 7), 0);
+    image_writer_abort(w);
+    w = image_writer_open(p, &hdr, NULL, err, sizeof err);
+    static char big[IMG_MAX_MACHINE + 1];
+    memset(big, 'x', sizeof big);
+    ck_assert_int_lt(image_writer_add_machine(w, big, sizeof big), 0);
+    ck_assert_msg(strstr(image_writer_error(w), "over the image format's limit of 65536 bytes") != NULL, "%s",
+                  image_writer_error(w));
+    image_writer_abort(w);
+    ck_assert(!exists(p));
+
+    /* A record claiming more than IMG_MAX_MACHINE: refused before any
+     * allocation. */
+    ck_assert_msg(write_with_machine(p, machine_text, strlen(machine_text)) == 0, "%s", werr);
+    uint64_t off[8];
+    enum image_section_kind kind[8];
+    section_offsets(p, off, kind, 7);
+    ck_assert_int_eq(kind[0], IMAGE_SECTION_MACHINE);
+    size_t len;
+    uint8_t *img = read_file(p, &len);
+    img_put64(img + off[0] + 8, IMG_MAX_MACHINE + 1);
+    reseal_section(img, off[0]);
+    write_file(p, img, len);
+    ck_assert_int_lt(verify_file(p, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "section 0 (MACHINE): lengths do not add up") != NULL, "%s", msg);
+    free(img);
+
+    /* After the MPI state: out of order. */
+    ck_assert_msg(write_with_machine(p, machine_text, strlen(machine_text)) == 0, "%s", werr);
+    section_offsets(p, off, kind, 7);
+    uint8_t *good = read_file(p, &len);
+    img = malloc(len);
+    memcpy(img, good, len);
+    size_t l0 = off[1] - off[0], l1 = off[2] - off[1];
+    memcpy(img + off[0], good + off[1], l1);
+    memcpy(img + off[0] + l1, good + off[0], l0);
+    write_file(p, img, len);
+    ck_assert_int_lt(verify_file(p, msg, sizeof msg), 0);
+    ck_assert_msg(strstr(msg, "section 1 (MACHINE) is out of order (MACHINE, MPI_STATE") != NULL, "%s", msg);
+    free(img);
+    free(good);
+}
+END_TEST
+
+struct diff_lines {
+    char text[4096];
+    size_t n;
+};
+
+static void collect(void *ctx, const char *key, const char *line)
+{
+    struct diff_lines *d = ctx;
+    size_t at = strlen(d->text);
+    snprintf(d->text + at, sizeof d->text - at, "%s|%s\n", key, line);
+    d->n++;
+}
+
+START_TEST(test_machine_record_text)
+{
+    char buf[512];
+    struct machine_builder b = {.buf = buf, .cap = sizeof buf};
+    machine_builder_add(&b, "host", "n1");
+    machine_builder_add(&b, "cpu_model", "Two\nlines\tand \x01");
+    machine_builder_add(&b, "bad key", "x");
+    ck_assert_int_eq(b.overflow, 1);
+    ck_assert_str_eq("host=n1\ncpu_model=Two lines and ?\n", (buf[b.len] = '\0', buf));
+    char tiny[8];
+    struct machine_builder t = {.buf = tiny, .cap = sizeof tiny};
+    machine_builder_add(&t, "host", "longer than eight");
+    ck_assert_int_eq(t.overflow, 1);
+    ck_assert_uint_eq(t.len, 0);
+
+    /* Malformed lines are counted and left out; a NUL hides nothing. */
+    static const char odd[] = "=novalue\nno equals\nok=1\nk\0ey=2\n\nlast=no newline";
+    struct machine_record m;
+    ck_assert_int_eq(machine_record_parse(odd, sizeof odd - 1, &m), 0);
+    ck_assert_uint_eq(m.nfields, 2);
+    ck_assert_uint_eq(m.skipped, 3);
+    ck_assert_str_eq(machine_record_get(&m, "ok"), "1");
+    ck_assert_str_eq(machine_record_get(&m, "last"), "no newline");
+    ck_assert_ptr_null(machine_record_get(&m, "k"));
+    machine_record_free(&m);
+
+    char pb[64];
+    ck_assert_str_eq(machine_printable("a\x1b[31mb\xff", pb, sizeof pb), "a\\x1b[31mb\\xff");
+    ck_assert_str_eq(machine_key_label("net.OMPI_MCA_btl"), "network transport");
+    ck_assert_str_eq(machine_key_label("numa_nodes"), "NUMA nodes");
+    ck_assert_ptr_null(machine_key_label("future"));
+}
+END_TEST
+
+START_TEST(test_machine_record_diff)
+{
+    static const char saved[] = "host=n1\ncpu_model=AMD EPYC\ncores=2\nmpi_flavour=mpich\nnet.UCX_TLS=shm,self\n"
+                                "net.UCX_NET_DEVICES=unset\ngone=1\n";
+    static const char now[] = "host=n1\ncpu_model=AMD EPYC\ncores=4\nmpi_flavour=openmpi\nnet.UCX_TLS=tcp,self\n"
+                              "net.OMPI_MCA_btl=unset\nnew=2\n";
+    struct machine_record a, b;
+    ck_assert_int_eq(machine_record_parse(saved, sizeof saved - 1, &a), 0);
+    ck_assert_int_eq(machine_record_parse(now, sizeof now - 1, &b), 0);
+    struct diff_lines d = {.n = 0};
+    ck_assert_uint_eq(machine_record_diff(&a, &b, collect, &d), 5);
+    ck_assert_str_eq(d.text, "cores|cores differs: saved 2, now 4\n"
+                             "mpi_flavour|MPI flavour differs: saved mpich, now openmpi\n"
+                             "net.UCX_TLS|network transport differs: saved UCX_TLS=shm,self, now UCX_TLS=tcp,self\n"
+                             "gone|gone differs: saved 1, now not recorded\n"
+                             "new|new differs: saved not recorded, now 2\n");
+    /* The same machine: nothing to say. */
+    struct diff_lines none = {.n = 0};
+    ck_assert_uint_eq(machine_record_diff(&a, &a, collect, &none), 0);
+    ck_assert_uint_eq(none.n, 0);
+    machine_record_free(&a);
+    machine_record_free(&b);
+}
+END_TEST
+
 static Suite *image_suite(void)
 {
     Suite *s = suite_create("image_format");
@@ -1096,6 +1343,16 @@ static Suite *image_suite(void)
     tcase_add_test(tc, test_missing_directory);
     tcase_add_test(tc, test_bad_calls);
     tcase_add_test(tc, test_stale_temp_and_existing_image);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("machine record");
+    tcase_add_checked_fixture(tc, setup_fx, teardown_fx);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_machine_round_trip);
+    tcase_add_test(tc, test_version1_image);
+    tcase_add_test(tc, test_machine_bad_input);
+    tcase_add_test(tc, test_machine_record_text);
+    tcase_add_test(tc, test_machine_record_diff);
     suite_add_tcase(s, tc);
     return s;
 }
