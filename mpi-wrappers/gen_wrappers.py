@@ -497,6 +497,20 @@ def comm_param(fn):
 # Collectives whose MPI_IN_PLACE input is COUNT of DATATYPE in RECVBUF: a
 # small one is kept, so that they too can be posted again.
 INPLACE_KEPT = ("MPI_Allreduce", "MPI_Reduce", "MPI_Scan", "MPI_Exscan")
+# Collectives that MPI lets use MPI_IN_PLACE only "at all processes" (MPI
+# 3.1, 5.5-5.10), so every member takes the same way: one whose input is
+# not kept goes through an arrival barrier first (mana_coll_arrival). For
+# MPI_Allreduce "not kept" must be decided alike on every member too: by
+# the data's size, which MPI requires to match (mana_inplace_large).
+# Rooted ones (in place at the root only) and MPI_Scan/MPI_Exscan (in
+# place per process) do not, and make a checkpoint wait instead.
+INPLACE_ARRIVAL = {
+    "MPI_Allreduce": "sendbuf == MPI_IN_PLACE && mana_inplace_large(&c, count, datatype)",
+    "MPI_Allgather": "sendbuf == MPI_IN_PLACE", "MPI_Allgatherv": "sendbuf == MPI_IN_PLACE",
+    "MPI_Alltoall": "sendbuf == MPI_IN_PLACE", "MPI_Alltoallv": "sendbuf == MPI_IN_PLACE",
+    "MPI_Alltoallw": "sendbuf == MPI_IN_PLACE", "MPI_Reduce_scatter": "sendbuf == MPI_IN_PLACE",
+    "MPI_Reduce_scatter_block": "sendbuf == MPI_IN_PLACE",
+}
 
 
 def repostable(fn):
@@ -517,11 +531,21 @@ def tpl_collective(fn):
     again if a restart finds it unfinished (handles translated anew)."""
     args = call_args(fn) + ", &creq"
     # Whether it can be posted again is settled before MPI touches it.
+    # One that cannot (its MPI_IN_PLACE input not kept) is posted only
+    # once every member has arrived (mana_coll_arrival), so that it never
+    # waits for a member a checkpoint may stop first.
+    arrival = ""
+    if fn["name"] in INPLACE_ARRIVAL:
+        comm = comm_param(fn)
+        arrival = (f"    rc = {INPLACE_ARRIVAL[fn['name']]} ? mana_coll_arrival(&c, r_{comm}) : MPI_SUCCESS;\n"
+                   "    if (rc == MPI_SUCCESS) {\n")
+    lower = (call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(")
+             .replace("    int rc = ", "    rc = ") +
+             "    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq, again_ok);\n")
+    if arrival:
+        lower = arrival + "".join("    " + line if line else line for line in lower.splitlines(True)) + "    }\n"
     post = (ins(fn) + out_locals(fn) + f"    int again_ok = {repostable(fn)};\n    MPI_Request creq;\n" +
-            call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(")
-            .replace("    int rc = ", "    rc = ") +
-            "    if (rc == MPI_SUCCESS)\n        rc = mana_wait_collective(&c, &creq, again_ok);\n" +
-            consumed(fn) + free_arrays(fn))
+            lower + consumed(fn) + free_arrays(fn))
     body = "".join("    " + line if line else line for line in post.splitlines(True))
     again = "rc == MANA_COLL_REPOST"
     if fn["name"] in INPLACE_KEPT:

@@ -355,6 +355,9 @@ int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatyp
     /* One copy per rank: not while another thread is inside a collective. */
     if (c->nested || atomic_load(&sync_state()->in_collective) != 0 || count < 0)
         return 0;
+    /* Nothing kept for this call unless it fits: a restart after its
+     * arrival barrier must not put back an earlier call's input. */
+    inplace_len = 0;
     if (((uint32_t)vtype & 0xc0000000u) == 0x40000000u) {
         /* An MPICH builtin type: its size is in the handle (bits 8-15),
          * which spares two calls on this path. */
@@ -376,8 +379,28 @@ int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatyp
 
 int mana_inplace_restore(void)
 {
-    memcpy(inplace_at, inplace_copy, inplace_len);
+    if (inplace_len > 0)
+        memcpy(inplace_at, inplace_copy, inplace_len);
     return 1;
+}
+
+int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype)
+{
+    uint64_t rt;
+    int size;
+    if (((uint32_t)vtype & 0xc0000000u) == 0x40000000u)
+        size = (int)(((uint32_t)vtype >> 8) & 0xff); /* an MPICH builtin: its size is in the handle */
+    else if (vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
+             LOWER(c, MPI_Type_size((MPI_Datatype)rt, &size)) != MPI_SUCCESS)
+        return 0; /* a bad type: the collective itself reports it */
+    return count > 0 && size > 0 && (int64_t)count * size > INPLACE_SAVE_MAX;
+}
+
+int mana_coll_arrival(struct mana_crossing *c, uint64_t rcomm)
+{
+    MPI_Request req;
+    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
+    return rc == MPI_SUCCESS ? mana_wait_collective(c, &req, 1) : rc;
 }
 
 /* After the barrier of a blocking call: every participant has entered

@@ -37,6 +37,17 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
  * mana_inplace_restore has put it back (it returns 1). */
 int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
 int mana_inplace_restore(void);
+/* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the
+ * data's size (not its span), which is the same on every member of a
+ * collective whose type signatures must match. */
+int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype);
+/* Before a collective that cannot be posted again (its MPI_IN_PLACE
+ * input not kept), taken alike by every member: a barrier on RCOMM,
+ * which can be, so a checkpoint may take this rank there while another
+ * member has not arrived; once it completes, every member is at the
+ * collective and it completes without waiting for anyone.
+ * MANA_COLL_REPOST after such a restart. */
+int mana_coll_arrival(struct mana_crossing *c, uint64_t rcomm);
 int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostable);
 /* For collectives MPI has no nonblocking form of (communicator
  * constructors, MPI_Finalize): a barrier on RCOMM first, through the test

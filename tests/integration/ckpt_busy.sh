@@ -3,9 +3,11 @@
 # (issue 6, acceptance 3): when they wait in point-to-point calls (a) or
 # in a collective it has not entered (b), a checkpoint stops it where it
 # is and completes within 2 s plus the image write time, long before it
-# would reach MPI; (c) when the collective cannot be posted again
-# (MPI_IN_PLACE on more than MANA keeps), the checkpoint waits for it, and mana-ckpt --status
-# shows, during the checkpoint, that rank and why it is waited for.
+# would reach MPI, also when the collective's MPI_IN_PLACE input is more
+# than MANA keeps (they wait at its arrival barrier); (c) when they wait
+# for their own nonblocking collective, which the checkpoint must see
+# complete, it waits for rank 1, and mana-ckpt --status shows, during the
+# checkpoint, that rank and why it is waited for.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../ckpt_lib.sh"
 require_ckpt_tools
@@ -52,10 +54,11 @@ fi
 # (b) The others in MPI_Allreduce, which rank 1 has not entered: the
 # checkpoint takes them inside it (they post it again after a restart)
 # and does not wait either; with MPI_IN_PLACE on a small buffer too (its
-# input is kept, and put back before it is posted again). The ranks are
-# held after it, killed with kill -9, and the restart finishes the job
-# with the right result.
-for mode in coll inplace; do
+# input is kept, and put back before it is posted again), and on 256 KiB
+# (more than is kept: they wait at the barrier MANA puts before it, and
+# post that again). The ranks are held after it, killed with kill -9,
+# and the restart finishes the job with the right result.
+for mode in coll inplace biginplace; do
   dir=$WORK/$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 8
   if wait_line $mode computing; then
@@ -81,12 +84,12 @@ for mode in coll inplace; do
   fi
 done
 
-# (c) The others in MPI_Allreduce with MPI_IN_PLACE on 256 KiB, whose
-# input the collective may already have overwritten and is too large to
-# be kept, so it cannot be posted again: the checkpoint waits for rank 1,
-# and mana-ckpt --status says so.
+# (c) The others in the MPI_Wait of an MPI_Iallreduce, which rank 1 has
+# not posted: the application's nonblocking collectives must complete
+# before a checkpoint, so it waits for rank 1, and mana-ckpt --status
+# says so.
 dir=$WORK/big.ckpt
-start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" biginplace 6
+start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbc 6
 if wait_line big computing; then
   sleep 0.5
   timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/big.ckpt.out" 2>&1 &

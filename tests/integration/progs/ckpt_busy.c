@@ -2,9 +2,10 @@
  * rank 1 computes for SECONDS without any MPI call while the other ranks
  * wait for it, in MPI_Recv (MODE p2p), in MPI_Allreduce (MODE coll), in
  * MPI_Allreduce with MPI_IN_PLACE on one long (MODE inplace) or on 256 KiB
- * (MODE biginplace). Rank 1 prints "computing" when it starts; rank 0
- * prints the result.
- * Usage: ckpt_busy p2p|coll|inplace|biginplace SECONDS */
+ * (MODE biginplace), or in the MPI_Wait of their own MPI_Iallreduce (MODE
+ * nbc). Rank 1 prints "computing" when it starts; rank 0 prints the
+ * result.
+ * Usage: ckpt_busy p2p|coll|inplace|biginplace|nbc SECONDS */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +27,15 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     const char *mode = argc == 3 ? argv[1] : "";
     if ((strcmp(mode, "p2p") != 0 && strcmp(mode, "coll") != 0 && strcmp(mode, "inplace") != 0 &&
-         strcmp(mode, "biginplace") != 0) ||
+         strcmp(mode, "biginplace") != 0 && strcmp(mode, "nbc") != 0) ||
         size < 2) {
         if (rank == 0)
-            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace SECONDS (2 ranks or more)\n");
+            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc SECONDS (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
     int coll = strcmp(mode, "coll") == 0, inplace = strcmp(mode, "inplace") == 0;
-    int biginplace = strcmp(mode, "biginplace") == 0;
+    int biginplace = strcmp(mode, "biginplace") == 0, nbc = strcmp(mode, "nbc") == 0;
     double seconds = atof(argv[2]);
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
@@ -64,6 +65,10 @@ int main(int argc, char **argv)
         /* The first sum is 1 + 2 + ... + size; the last adds size * (N - 1). */
         total = v != NULL && v[N - 1] - v[0] == (long)size * (N - 1) ? v[0] : -1;
         free(v);
+    } else if (nbc) {
+        MPI_Request req;
+        MPI_Iallreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req);
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
