@@ -145,6 +145,11 @@ static void __attribute__((noreturn)) exit_job(struct coord_client *c, int statu
      * application's thread stays stopped and its unflushed output stays in
      * the image, where a restart will write it once. */
     coord_client_close(c, status == MANA_EXIT_CHECKPOINTED);
+    /* MPI_Finalize may meet messages of a collective the checkpoint took
+     * this rank inside of, and UCX warns about them on stdout, which is
+     * the application's: everything MPI says from here goes to stderr. */
+    fflush(stdout);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
     MPI_Finalize();
     fflush(stderr);
     exit(status);
