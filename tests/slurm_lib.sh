@@ -9,16 +9,23 @@ SLURM_DIR=
 # The exit status of a checkpointed and stopped job (exit_status.h).
 CHECKPOINTED=${CHECKPOINTED:-85}
 
-cleanup_slurm() {
+# slurm_stop: stops the cluster slurm_start started (a test may then start
+# another, configured otherwise).
+slurm_stop() {
   if [ -n "$SLURM_DIR" ]; then
     "$SLURM_CLUSTER" stop "$SLURM_DIR"
     rm -rf "$SLURM_DIR"
+    SLURM_DIR=
   fi
+}
+
+cleanup_slurm() {
+  slurm_stop
   cleanup
 }
 trap cleanup_slurm EXIT
 
-# slurm_start [--preempt]: starts the cluster and points the Slurm
+# slurm_start [--preempt | --preempt-term]: starts the cluster and points the Slurm
 # commands at it; ends the test (one failure) when it cannot start.
 slurm_start() {
   if [ "$(id -u)" != 0 ]; then
