@@ -9,8 +9,11 @@
 #       the start of the grace time, which passes it to srun and the tasks;
 #   (b) without it (--preempt-term): the tasks get SIGTERM at the start
 #       of the grace time, and mana-launch --signal TERM
-#       (CKPT_SIGNAL=TERM, submitted with --signal=TERM@120) takes it.
-# About 3-4 minutes (too long for make check: make check-long runs it).
+#       (CKPT_SIGNAL=TERM) takes it; the batch shell gets nothing;
+#   (c) (b)'s job where preempt_send_user_signal is set: the batch shell
+#       gets SIGUSR1 as in (a) and passes it on as SIGTERM (scancel
+#       --signal=TERM).
+# About 4-5 minutes (too long for make check: make check-long runs it).
 source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/ckpt_lib.sh"
 source "$TOP/tests/slurm_lib.sh"
@@ -21,7 +24,7 @@ STEPS=16
 ROUNDS=3
 GRACE=30
 export MANA_SLURM_GRACE=$GRACE
-PATHS=${SLURM_PREEMPT_PATHS:-a b}
+PATHS=${SLURM_PREEMPT_PATHS:-a b c}
 # The batch script calls mana-launch by name, as users' scripts do.
 export PATH=$BUILD/bin:$PATH
 
@@ -36,10 +39,10 @@ epoch_of() {
   grep -m1 -E "$1" "$2" | sed -n 's/.*(\([0-9]*\)).*/\1/p'
 }
 
-# preempt_case TAG CLUSTER-OPTION CKPT_SIGNAL [SBATCH OPTIONS...]
+# preempt_case TAG CLUSTER-OPTION CKPT_SIGNAL SHELL-SIGNALED(yes|no)
 preempt_case() {
-  local tag=$1 cluster=$2 sig=$3 t0 low high t_high t_sig m ck_at high_start high_end run2
-  shift 3
+  local tag=$1 cluster=$2 sig=$3 shell=$4 t0 low high t_high t_sig m ck_at high_start high_end run2
+  shift 4
   t0=$(date +%s)
   slurm_start "$cluster"
   mkdir -p "$WORK/$tag.files"
@@ -76,7 +79,7 @@ preempt_case() {
   check "($tag) Slurm did not kill it at the end of the grace time" \
     bash -c "! grep -q 'DUE TO PREEMPTION' '$WORK/$tag.err'"
   check "($tag) its checkpoint generation 1 exists" test -s "$WORK/ck-$tag/gen-000001/MANIFEST"
-  if [ "$sig" = USR1 ]; then
+  if [ "$shell" = yes ]; then
     # When the batch shell got the signal.
     t_sig=$(epoch_of "^preemptible: SIGUSR1 at " "$WORK/$tag.err")
     check "($tag) the batch shell got SIGUSR1 (the job's --signal) when the high job came" \
@@ -103,15 +106,16 @@ preempt_case() {
   check "($tag) the second run resumed from generation 1" \
     grep -q "^mana-restart: restarting from generation 1 ($WORK/ck-$tag/gen-000001)$" "$WORK/$tag.err"
   check "($tag) stdout of both runs (--open-mode=append) equals the native run's" \
-    same_file "$WORK/native.out" "$WORK/$tag.out"
+    same_output_less_ucx "$WORK/native.out" "$WORK/$tag.out"
   check "($tag) the ranks' files equal the native run's" same_rank_files "$WORK/$tag.files"
   slurm_stop
 }
 
 for p in $PATHS; do
   case $p in
-    a) preempt_case a --preempt USR1 ;;
-    b) preempt_case b --preempt-term TERM --signal=TERM@120 ;;
-    *) not_ok "SLURM_PREEMPT_PATHS: unknown path '$p' (a or b)" ;;
+    a) preempt_case a --preempt USR1 yes ;;
+    b) preempt_case b --preempt-term TERM no ;;
+    c) preempt_case c --preempt TERM yes ;;
+    *) not_ok "SLURM_PREEMPT_PATHS: unknown path '$p' (a, b or c)" ;;
   esac
 done
