@@ -11,7 +11,7 @@ source "$TOP/tests/ckpt_lib.sh"
 require_ckpt_tools
 cd "$WORK" || exit 1
 NP=4
-STEPS=12
+STEPS=8
 
 mkdir -p "$WORK/native.files"
 if ! run_native $NP "$PROG" $STEPS "$WORK/native.files/out" >"$WORK/native.out" 2>"$WORK/native.err"; then
