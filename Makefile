@@ -408,7 +408,9 @@ check-faults: deps
 # ROUNDS rounds of random checkpoints over every example and stress
 # program (200 checkpoints with the default 4), and the soak
 # (tests/long/soak.sh: SOAK_SECONDS, 600 by default, of 4 ranks holding
-# SOAK_MIB MiB each, 1024 by default, checkpointed every 15 s).
+# SOAK_MIB MiB each, 1024 by default, checkpointed every 15 s), and, as
+# root, a job through a chain of Slurm time limits and one preempted by
+# a higher partition (tests/long/slurm_*.sh, docs/slurm.md).
 check-long: deps
 	@$(MAKE) --no-print-directory all examples test-programs fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run-long.sh

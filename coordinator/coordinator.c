@@ -1495,6 +1495,21 @@ static void remove_file(void)
         unlink(g.file);
 }
 
+/* The signal that tells the ranks of this job to checkpoint and exit:
+ * MANA_CKPT_SIGNAL (lower-half/ckpt_thread.h), which mana-launch --signal
+ * sets before it starts the coordinator, else SIGUSR1. */
+static int job_ckpt_signal(void)
+{
+    const char *s = getenv("MANA_CKPT_SIGNAL");
+    if (s == NULL || *s == '\0')
+        return SIGUSR1;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v <= 0 || v >= SIGRTMIN || v == SIGKILL || v == SIGSTOP)
+        return 0;
+    return (int)v;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *listen_addr = "127.0.0.1";
@@ -1663,11 +1678,21 @@ int main(int argc, char **argv)
     if (attach)
         g.attach_deadline = now_ms() + ATTACH_WAIT_MS;
 
+    /* Started by a rank (--watch-pid), the coordinator is one of the job's
+     * processes, and a batch system may send the job's checkpoint signal
+     * to every one of them: Slurm's proctrack/cgroup does, for `scancel
+     * --signal` and for the SIGTERM of partition preemption (mana-launch
+     * --signal TERM). The ranks take it and ask for the checkpoint, which
+     * needs the coordinator: it ignores that signal, and ends with rank 0. */
+    int ckpt_sig = watch_pid != 0 ? job_ckpt_signal() : 0;
+    if (ckpt_sig != 0)
+        signal(ckpt_sig, SIG_IGN);
     sigset_t ss;
     sigemptyset(&ss);
-    sigaddset(&ss, SIGTERM);
-    sigaddset(&ss, SIGINT);
-    sigaddset(&ss, SIGHUP);
+    const int stop_sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof stop_sigs / sizeof stop_sigs[0]; i++)
+        if (stop_sigs[i] != ckpt_sig)
+            sigaddset(&ss, stop_sigs[i]);
     sigprocmask(SIG_BLOCK, &ss, NULL);
     g.sigfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
     g.epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -9,16 +9,23 @@ SLURM_DIR=
 # The exit status of a checkpointed and stopped job (exit_status.h).
 CHECKPOINTED=${CHECKPOINTED:-85}
 
-cleanup_slurm() {
+# slurm_stop: stops the cluster slurm_start started (a test may then start
+# another, configured otherwise).
+slurm_stop() {
   if [ -n "$SLURM_DIR" ]; then
     "$SLURM_CLUSTER" stop "$SLURM_DIR"
     rm -rf "$SLURM_DIR"
+    SLURM_DIR=
   fi
+}
+
+cleanup_slurm() {
+  slurm_stop
   cleanup
 }
 trap cleanup_slurm EXIT
 
-# slurm_start [--preempt]: starts the cluster and points the Slurm
+# slurm_start [--preempt | --preempt-term]: starts the cluster and points the Slurm
 # commands at it; ends the test (one failure) when it cannot start.
 slurm_start() {
   if [ "$(id -u)" != 0 ]; then
@@ -76,4 +83,24 @@ wait_file_step() {
   echo "# $1 did not reach step $2 in $3 s:"
   tail -5 "$1" 2>/dev/null | sed 's/^/#   /'
   return 1
+}
+
+# same_output_less_ucx WANT GOT: GOT equals WANT but for UCX's warnings.
+# When a job stops after a checkpoint, MPICH's MPI_Finalize may find
+# messages never received (likely a collective's that the checkpoint
+# caught half done, redone after the restart) and UCX prints "UCX WARN
+# unexpected tag-receive descriptor ... was not matched" to stdout
+# (docs/slurm.md, known issue). Those lines are
+# left out of the comparison, counted and shown; everything else must be
+# the same.
+UCX_WARN_RE='^\[[0-9]+\.[0-9]+\] \[[^]]*\] +[^ ]+:[0-9]+ +UCX +WARN '
+same_output_less_ucx() {
+  local n
+  n=$(grep -cE "$UCX_WARN_RE" "$2")
+  if [ "$n" -gt 0 ]; then
+    echo "# note: $n UCX warnings in $2, left out of the comparison:"
+    grep -E "$UCX_WARN_RE" "$2" | head -4 | sed 's/^/#   /'
+  fi
+  grep -vE "$UCX_WARN_RE" "$2" >"$2.less-ucx"
+  same_file "$1" "$2.less-ucx"
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private single-node Slurm for the tests, started and stopped by them:
 #
-#   slurm_cluster.sh start DIR [--preempt]   configure and start munged,
+#   slurm_cluster.sh start DIR [--preempt | --preempt-term]
+#                                            configure and start munged,
 #                                            slurmctld and slurmd in DIR
 #   slurm_cluster.sh stop DIR                stop the daemons DIR started
 #   slurm_cluster.sh status DIR              say which of them run
@@ -16,7 +17,10 @@
 # every 1-2 s. With --preempt a second partition "high" preempts the
 # default partition "low" (PreemptType=preempt/partition_prio,
 # PreemptMode=REQUEUE, GraceTime=$MANA_SLURM_GRACE or 30 s), and the
-# preempted job's own --signal is sent at the start of its grace time.
+# preempted job's own --signal is sent at the start of its grace time
+# (SlurmctldParameters=preempt_send_user_signal). --preempt-term is the
+# same without preempt_send_user_signal: the preempted job's tasks get
+# SIGCONT and SIGTERM at the start of the grace time, whatever --signal.
 #
 # Needs root (slurmd starts jobs as their users) and Debian's slurm-wlm
 # and munge. Exit status: 0, 1 (a daemon did not start: its log is
@@ -24,7 +28,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-2}"
 }
 
@@ -87,11 +91,11 @@ Waittime=0
 JobRequeue=1
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN
 EOF
-  if [ "$preempt" = 1 ]; then
+  if [ "$preempt" != 0 ]; then
+    [ "$preempt" = user ] && echo "SlurmctldParameters=preempt_send_user_signal" >>"$dir/slurm.conf"
     cat >>"$dir/slurm.conf" <<EOF
 PreemptType=preempt/partition_prio
 PreemptMode=REQUEUE
-SlurmctldParameters=preempt_send_user_signal
 PartitionName=low Nodes=ALL Default=YES MaxTime=INFINITE State=UP PriorityTier=1 GraceTime=${MANA_SLURM_GRACE:-30}
 PartitionName=high Nodes=ALL MaxTime=INFINITE State=UP PriorityTier=10 PreemptMode=OFF
 EOF
@@ -133,7 +137,12 @@ wait_node_idle() {
 start() {
   local dir=$1 preempt=0
   shift
-  [ "${1:-}" = "--preempt" ] && preempt=1
+  case ${1:-} in
+    --preempt) preempt=user ;;
+    --preempt-term) preempt=term ;;
+    '') ;;
+    *) usage ;;
+  esac
   [ "$(id -u)" = 0 ] || die "must run as root: slurmd starts the jobs as their users"
   for cmd in munged slurmctld slurmd srun sinfo; do
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] ||
