@@ -84,23 +84,3 @@ wait_file_step() {
   tail -5 "$1" 2>/dev/null | sed 's/^/#   /'
   return 1
 }
-
-# same_output_less_ucx WANT GOT: GOT equals WANT but for UCX's warnings.
-# When a job stops after a checkpoint, MPICH's MPI_Finalize may find
-# messages never received (likely a collective's that the checkpoint
-# caught half done, redone after the restart) and UCX prints "UCX WARN
-# unexpected tag-receive descriptor ... was not matched" to stdout
-# (docs/slurm.md, known issue). Those lines are
-# left out of the comparison, counted and shown; everything else must be
-# the same.
-UCX_WARN_RE='^\[[0-9]+\.[0-9]+\] \[[^]]*\] +[^ ]+:[0-9]+ +UCX +WARN '
-same_output_less_ucx() {
-  local n
-  n=$(grep -cE "$UCX_WARN_RE" "$2")
-  if [ "$n" -gt 0 ]; then
-    echo "# note: $n UCX warnings in $2, left out of the comparison:"
-    grep -E "$UCX_WARN_RE" "$2" | head -4 | sed 's/^/#   /'
-  fi
-  grep -vE "$UCX_WARN_RE" "$2" >"$2.less-ucx"
-  same_file "$1" "$2.less-ucx"
-}
