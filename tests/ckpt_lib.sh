@@ -117,6 +117,24 @@ job_ok() { # NAME: the job ended with status 0
   return 1
 }
 
+# ends_natively OUT NATIVE FINAL MIN_STEP: OUT, the stdout of a restarted
+# run, is the end of the native run's stdout NATIVE, from a step at or
+# after MIN_STEP (a restart from an older generation prints again the
+# steps after it), and holds the native final checksum line FINAL.
+ends_natively() {
+  local first n
+  first=$(head -1 "$1")
+  [[ $first =~ ^step\ ([0-9]+)\ of ]] || { echo "# the restart's first line is '$first', not a step"; return 1; }
+  [ "${BASH_REMATCH[1]}" -ge "$4" ] || { echo "# the restart began at step ${BASH_REMATCH[1]}, before step $4"; return 1; }
+  n=$(wc -l <"$1")
+  if ! tail -n "$n" "$2" | cmp -s - "$1"; then
+    echo "# the restart's stdout is not the end of the native run's:"
+    diff <(tail -n "$n" "$2") "$1" | head -6 | sed 's/^/#   /'
+    return 1
+  fi
+  grep -qxF "$3" "$1" || { echo "# no native final checksum"; return 1; }
+}
+
 # The exit status of a job that was checkpointed and told to stop
 # (include/mana/exit_status.h): the same from every rank and launcher.
 CHECKPOINTED=85

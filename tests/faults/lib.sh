@@ -213,16 +213,7 @@ restart_ok() {
     echo "# mana-restart $* $D exited $rc:"; sed 's/^/#   /' "$CD/$name.err" | tail -8
     return 1
   fi
-  first=$(head -1 "$CD/$name.out")
-  [[ $first =~ ^step\ ([0-9]+)\ of ]] || { echo "# the restart's first line is '$first', not a step"; return 1; }
-  [ "${BASH_REMATCH[1]}" -ge 3 ] || { echo "# the restart began at step ${BASH_REMATCH[1]}"; return 1; }
-  n=$(wc -l <"$CD/$name.out")
-  if ! tail -n "$n" "$NATIVE" | cmp -s - "$CD/$name.out"; then
-    echo "# the restart's stdout is not the end of the native run's:"
-    diff <(tail -n "$n" "$NATIVE") "$CD/$name.out" | head -6 | sed 's/^/#   /'
-    return 1
-  fi
-  grep -qxF "$FINAL" "$CD/$name.out" || { echo "# no native final checksum"; return 1; }
+  ends_natively "$CD/$name.out" "$NATIVE" "$FINAL" 3
 }
 
 job_went_on() { # the job survived the fault and printed the native output

@@ -34,17 +34,9 @@ resume() { # NAME CKPT_DIR [NP]: mana-launch --resume in the foreground; status 
 # run's stdout, from a step at or after MIN_STEP (a resume from an older
 # generation prints again the steps after it).
 resumed_natively() {
-  local first n
-  first=$(head -1 "$WORK/$1.out")
-  [[ $first =~ ^step\ ([0-9]+)\ of ]] || { echo "# $1's first line is '$first', not a step"; sed 's/^/#   /' "$WORK/$1.err" | tail -5; return 1; }
-  [ "${BASH_REMATCH[1]}" -ge "$2" ] || { echo "# $1 began at step ${BASH_REMATCH[1]}, before step $2"; return 1; }
-  n=$(wc -l <"$WORK/$1.out")
-  if ! tail -n "$n" "$WORK/native.out" | cmp -s - "$WORK/$1.out"; then
-    echo "# $1's stdout is not the end of the native run's:"
-    diff <(tail -n "$n" "$WORK/native.out") "$WORK/$1.out" | head -6 | sed 's/^/#   /'
-    return 1
-  fi
-  grep -qxF "$FINAL" "$WORK/$1.out" || { echo "# $1 did not print the native final checksum"; return 1; }
+  ends_natively "$WORK/$1.out" "$WORK/native.out" "$FINAL" "$2" && return 0
+  sed 's/^/#   /' "$WORK/$1.err" | tail -5
+  return 1
 }
 
 said() { # NAME PATTERN: NAME's stderr says PATTERN (extended regex)
