@@ -10,7 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$TOP/tests/ckpt_lib.sh"
 require_ckpt_tools
 cd "$WORK" || exit 1
-NP=4
+NP=2
 STEPS=8
 
 mkdir -p "$WORK/native.files"
