@@ -50,7 +50,8 @@ LOWER_SRC  = lower-half/lower_main.c lower-half/region_registry.c lower-half/reg
               lower-half/proc_maps.c lower-half/brk_guard.c lower-half/mpi_adapters.c \
               lower-half/region_dump.c lower-half/upper_env_build.c lower-half/fsgsbase_probe.c lower-half/vdso_symbol.c \
               lower-half/ckpt_stop.c lower-half/ckpt_regions.c lower-half/ckpt_state.c lower-half/ckpt_write.c \
-              lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/ckpt_restore.c lower-half/mpi_rank_env.c \
+              lower-half/ckpt_thread.c lower-half/ckpt_agree.c lower-half/gap_rule.c lower-half/ckpt_restore.c \
+              lower-half/mpi_rank_env.c \
               lower-half/sigsys_open.c lower-half/ckpt_files.c lower-half/machine_info.c restart/trust.c restart/manifest.c \
               restart/generation_pick.c $(COORD_CLIENT_SRC) $(LOADER_SRC) $(IMAGE_SRC)
 LAUNCH_SRC := lower-half/mana_launch.c loader/app_check.c loader/elf_image.c lower-half/ckpt_launch.c lower-half/mpi_rank_env.c \
@@ -309,7 +310,7 @@ UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/
                 lower-half/vdso_symbol.c
 UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES) \
                 upper-half/mpi_blob.c upper-half/request_info.c lower-half/sigsys_open.c lower-half/ckpt_files.c \
-                lower-half/ckpt_state.c restart/trust.c upper-half/drain_store.c
+                lower-half/ckpt_state.c restart/trust.c upper-half/drain_store.c lower-half/gap_rule.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \
               $(ZSTD_CFLAGS) $(shell pkg-config --cflags check)
 UNIT_LIBS = $(shell pkg-config --libs check) -lelf $(ZSTD_LIBS) -lz

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gap_rule.h"
 #include "mana/lock_word.h"
 
 /* Seconds of rounds before giving up. Each rank says whether its own
@@ -99,8 +100,9 @@ struct round_view {
 
 enum { HEADER = 2 };
 
-/* World rank R's count on GID: 0 if it has no entry (never used it). */
-static uint64_t count_of(const struct round_view *v, int r, uint64_t gid)
+/* World rank R's word on GID (gap_rule.h): 0 if it has no entry (never
+ * used it). */
+static uint64_t word_of(const struct round_view *v, int r, uint64_t gid)
 {
     const uint64_t *p = v->all + v->displs[r];
     for (int k = HEADER; k + 1 < v->counts[r]; k += 2)
@@ -109,39 +111,47 @@ static uint64_t count_of(const struct round_view *v, int r, uint64_t gid)
     return 0;
 }
 
+static uint64_t count_of(const struct round_view *v, int r, uint64_t gid)
+{
+    return mana_gap_count(word_of(v, r, gid));
+}
+
+/* This rank's word on CC: the collective it waits inside (in_collective
+ * 4) counts as its latest that can be posted again. */
+static uint64_t my_word(const struct mana_ckpt_sync *s, const struct mana_comm_count *cc, uint32_t inside)
+{
+    uint64_t mask = cc->open_mask;
+    if (inside == 4 && cc->gid == s->inside_gid)
+        mask |= 1;
+    return mana_gap_word(cc->count, mask);
+}
+
 /* Whether the members of comm CC may stay where they are although some
- * have entered its latest collective and the others have not: every
- * member that has entered it is waiting inside it and can post it again
- * after a restart (in_collective 4, on this gid), so none has seen it
- * complete, and every other member is one collective behind and not
- * inside one on it. A restart then posts it again where it was entered,
- * and the others enter it when they get there. */
-static int gap_allowed(const struct round_view *v, const struct mana_comm_count *cc)
+ * have entered collectives on it that the others have not (gap_rule.h):
+ * the collectives it waits inside (in_collective 4 on this gid) and the
+ * application's nonblocking ones still pending count in a member's
+ * depth. A restart then posts them again where they were entered, in
+ * their order, and the others enter them when they get there. */
+static int gap_allowed(const struct round_view *v, const struct mana_comm_count *cc, uint64_t *floor)
 {
     if (cc->members == NULL || cc->nmembers == 0)
         return 0;
-    uint64_t top = 0;
-    for (uint32_t m = 0; m < cc->nmembers; m++) {
-        int r = cc->members[m];
-        if (r < 0 || r >= v->nranks)
-            return 0;
-        uint64_t n = count_of(v, r, cc->gid);
-        top = n > top ? n : top;
-    }
-    int entered = 0, behind = 0;
-    for (uint32_t m = 0; m < cc->nmembers; m++) {
-        int r = cc->members[m];
+    struct mana_gap_member *m = malloc(cc->nmembers * sizeof *m);
+    if (m == NULL)
+        return 0; /* then the ranks behind catch up */
+    int ok = 1;
+    for (uint32_t i = 0; i < cc->nmembers && ok; i++) {
+        int r = cc->members[i];
+        if (r < 0 || r >= v->nranks) {
+            ok = 0;
+            break;
+        }
         const uint64_t *h = v->all + v->displs[r];
-        uint64_t n = count_of(v, r, cc->gid);
-        int inside_here = h[1] == cc->gid && h[0] != 0;
-        if (n == top && h[0] == 4 && h[1] == cc->gid)
-            entered++;
-        else if (top > 0 && n == top - 1 && !inside_here)
-            behind++;
-        else
-            return 0;
+        m[i] = (struct mana_gap_member){.word = word_of(v, r, cc->gid), .inside_here = h[1] == cc->gid && h[0] != 0};
     }
-    return entered > 0 && behind > 0;
+    ok = ok && mana_gap_allowed(m, cc->nmembers, floor);
+    free(m);
+    return ok;
 }
 
 /* Each communicator's target: the highest count any member reached.
@@ -156,12 +166,14 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
     uint64_t *all = NULL;
     int must_move = 0;
     uint32_t inside = atomic_load(&s->in_collective);
+    if (s->mark_open_collectives != NULL)
+        s->mark_open_collectives();
     if (mine && counts && displs) {
         mine[0] = inside;
         mine[1] = inside == 4 ? s->inside_gid : 0;
         for (uint32_t i = 0; i < s->ncomms; i++) {
             mine[HEADER + 2 * i] = s->comms[i].gid;
-            mine[HEADER + 2 * i + 1] = s->comms[i].count;
+            mine[HEADER + 2 * i + 1] = my_word(s, &s->comms[i], inside);
         }
         MPI_Allgather(&n2, 1, MPI_INT, counts, 1, MPI_INT, comm);
         int total = 0;
@@ -182,9 +194,14 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
                 target = n > target ? n : target;
             }
             s->comms[i].target = target;
-            if (s->comms[i].count < target && !gap_allowed(&v, &s->comms[i]))
+            int at_gap = s->comms[i].count < target || s->comms[i].open_mask != 0 ||
+                         (inside == 4 && s->comms[i].gid == s->inside_gid);
+            /* The drain leaves an open collective pending only where the
+             * gap is allowed; elsewhere it waits for it to complete. */
+            s->comms[i].gap = (uint8_t)(at_gap && gap_allowed(&v, &s->comms[i], &s->comms[i].gap_floor));
+            if (s->comms[i].count < target && !s->comms[i].gap)
                 must_move = 1;
-            if (inside == 4 && s->comms[i].gid == s->inside_gid && !gap_allowed(&v, &s->comms[i]))
+            if (inside == 4 && s->comms[i].gid == s->inside_gid && !s->comms[i].gap)
                 must_move = 1; /* everyone entered it (it must complete), or a member saw it complete */
         }
     } else {
@@ -283,10 +300,10 @@ static int drain(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, ckpt_waiti
         MPI_Comm_rank(comm, &rank);
         fprintf(stderr,
                 "MANA: MANA_DEBUG=drain: rank %d: %s; %llu messages drained (%llu bytes), %llu requests completed, "
-                "%llu receives taken back\n",
+                "%llu receives taken back, %llu collectives left pending\n",
                 rank, rc == 0 ? "drained" : "gave up", (unsigned long long)s->drained_messages,
                 (unsigned long long)s->drained_bytes, (unsigned long long)s->requests_completed,
-                (unsigned long long)s->receives_taken_back);
+                (unsigned long long)s->receives_taken_back, (unsigned long long)s->collectives_left);
     }
     return rc;
 }

@@ -381,6 +381,7 @@ LOWER_CALLS = {
     "MPI_Startall": "    int rc = mana_start_requests(&c, count, array_of_requests, rq.real);\n",
     "MPI_Buffer_attach": "    int rc = mana_buffer_attach(&c, buffer, size);\n",
     "MPI_Buffer_detach": "    int rc = mana_buffer_detach(&c, buffer_addr, size);\n",
+    "MPI_Request_get_status": "    int rc = mana_request_get_status(&c, request, (MPI_Request)r_request, flag, status);\n",
 }
 
 
@@ -494,16 +495,26 @@ def comm_param(fn):
     return None
 
 
-# Collectives whose MPI_IN_PLACE input is COUNT of DATATYPE in RECVBUF: a
-# small one is kept, so that they too can be posted again.
-INPLACE_KEPT = ("MPI_Allreduce", "MPI_Reduce", "MPI_Scan", "MPI_Exscan")
+# Collectives whose MPI_IN_PLACE input is kept (ckpt_sync.h), so that they
+# too can be posted again: the call that keeps it. MPI_Allreduce keeps a
+# small one only (a larger one has an arrival barrier); the others, which
+# cannot have one, keep more.
+INPLACE_KEPT = {
+    "MPI_Allreduce": "mana_inplace_save(&c, recvbuf, count, datatype, 0)",
+    "MPI_Reduce": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
+    "MPI_Scan": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
+    "MPI_Exscan": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
+    "MPI_Gather": "mana_inplace_save_gather(&c, recvbuf, recvcount, recvtype, root, comm)",
+    "MPI_Gatherv": "mana_inplace_save_gatherv(&c, recvbuf, recvcounts, displs, recvtype, root, comm)",
+}
 # Collectives that MPI lets use MPI_IN_PLACE only "at all processes" (MPI
 # 3.1, 5.5-5.10), so every member takes the same way: one whose input is
 # not kept goes through an arrival barrier first (mana_coll_arrival). For
 # MPI_Allreduce "not kept" must be decided alike on every member too: by
 # the data's size, which MPI requires to match (mana_inplace_large).
 # Rooted ones (in place at the root only) and MPI_Scan/MPI_Exscan (in
-# place per process) do not, and make a checkpoint wait instead.
+# place per process) cannot: they keep their input (INPLACE_KEPT), and
+# only one over what is kept makes a checkpoint wait.
 INPLACE_ARRIVAL = {
     "MPI_Allreduce": "sendbuf == MPI_IN_PLACE && mana_inplace_large(&c, count, datatype)",
     "MPI_Allgather": "sendbuf == MPI_IN_PLACE", "MPI_Allgatherv": "sendbuf == MPI_IN_PLACE",
@@ -521,7 +532,7 @@ def repostable(fn):
     if "sendbuf" not in names:
         return "1"
     if fn["name"] in INPLACE_KEPT:
-        return "sendbuf != MPI_IN_PLACE || mana_inplace_save(&c, recvbuf, count, datatype)"
+        return f"sendbuf != MPI_IN_PLACE || {INPLACE_KEPT[fn['name']]}"
     return "sendbuf != MPI_IN_PLACE"
 
 
@@ -586,8 +597,12 @@ def tpl_constructor(fn):
     begin = "    mana_attr_copies_begin();\n" if copies else ""
     record = (f"    if (rc == MPI_SUCCESS && mana_attr_copies_record({copies[0]}, *{copies[1]}) != 0)\n"
               f"        rc = MPI_ERR_INTERN;\n" if copies else "")
-    return (wrapper_head(fn) + collective_constructor_entry(fn) + ins(fn) + out_locals(fn) +
-            collective_constructor_barrier(fn) + begin + blocking_call(fn) +
+    # The barrier of a collective constructor first: a restart may happen
+    # while the rank waits in it, and the handles are translated after.
+    early = COLLECTIVE_CONSTRUCTORS.match(fn["name"]) is not None
+    return (wrapper_head(fn) + collective_constructor_entry(fn) +
+            (collective_constructor_barrier(fn) if early else "") + ins(fn) + out_locals(fn) +
+            ("" if early else collective_constructor_barrier(fn)) + begin + blocking_call(fn) +
             f"    if (rc == MPI_SUCCESS && mana_record_{fn['name']}({helper_args(fn)}) == VID_INVALID)\n"
             f"        rc = MPI_ERR_INTERN;\n" + record + free_arrays(fn) + wrapper_tail(fn))
 
@@ -626,7 +641,7 @@ def barrier_of(fn):
     if fn["name"] in GROUP_BARRIERS:
         return GROUP_BARRIERS[fn["name"]]
     if COLLECTIVE_CONSTRUCTORS.match(fn["name"]):
-        return f"mana_coll_barrier(&c, r_{comm_param(fn)})"
+        return f"mana_coll_barrier(&c, {comm_param(fn)})"
     return None
 
 
@@ -718,6 +733,95 @@ def descriptor(fn):
     return "{" + ", ".join(d) + "}"
 
 
+def coll_repostable(fn):
+    """A nonblocking collective of the application that a restart can post
+    again from its arguments: not one that makes an object (Comm_idup)."""
+    return (fn["cls"] == "nonblocking" and request_kind(fn) == "MANA_REQ_COLLECTIVE" and
+            not any(p.role == "hout" and p.kind != "VID_REQUEST" for p in fn["params"]))
+
+
+def coll_arg_params(fn):
+    """The parameters a nonblocking collective is posted again from: all
+    but its request."""
+    params = [p for p in fn["params"] if not (p.role == "hout" and p.kind == "VID_REQUEST")]
+    if len(params) > 10:   # MANA_COLL_ARGS, request_info.h
+        raise ApiError(f"{fn['where']}: {fn['name']}: more arguments than MANA_COLL_ARGS holds")
+    return params
+
+
+def is_pointer(p):
+    return bool(p.ptr or p.arr)
+
+
+def coll_repost_fn(fn):
+    """repost_<name>: posts the collective again from the arguments kept in
+    its descriptor, with its handles translated now; at a restart that
+    found it pending while a member had not posted it (ckpt_drain.c)."""
+    name = fn["name"]
+    code = (f"/* {name} posted again after a restart (request_info.h, mana_coll_repost_fn). */\n"
+            f"static int repost_{name}(struct mana_crossing *cp, struct mana_request_info *d, uint64_t *real)\n{{\n")
+    for i, p in enumerate(coll_arg_params(fn)):
+        if is_pointer(p):
+            code += f"    {p.decl()} = ({p.decl('')})(uintptr_t)d->coll_args[{i}];\n"
+        else:
+            code += f"    {p.decl()} = ({p.base})(int64_t)d->coll_args[{i}];\n"
+    for p in fn["params"]:
+        if p.role == "hin":
+            code += (f"    uint64_t r_{p.name};\n"
+                     f"    if (vid_real({p.kind}, {p.name}, &r_{p.name}) != 0)\n        return MPI_ERR_ARG;\n")
+    owned = [p for p in fn["params"] if p.role == "harr_in"]
+    for k, p in enumerate(owned):
+        n = len_expr(fn, p, lambda a: f"r_{a}")
+        code += (f"    int n_{p.name} = {p.name} ? (int)({n}) : 0;\n"
+                 f"    {p.base} *r_{p.name} = mana_wrap_handles_in({p.kind}, (const int32_t *){p.name}, n_{p.name}, "
+                 f"NULL, \"{name}\");\n"
+                 f"    if ({p.name} && !r_{p.name} && n_{p.name} > 0) {{\n" +
+                 "".join(f"        free(r_{q.name});\n" for q in owned[:k]) +
+                 "        return MPI_ERR_NO_MEM;\n    }\n")
+    req = [p for p in fn["params"] if p.role == "hout" and p.kind == "VID_REQUEST"][0]
+    code += (f"    MPI_Request o_{req.name} = MPI_REQUEST_NULL;\n    mana_cross_to_lower(cp);\n"
+             f"    int rc = mana_lower->mpi.{name}({call_args(fn)});\n    mana_cross_to_upper(cp);\n"
+             f"    if (rc == MPI_SUCCESS) {{\n        *real = MANA_REAL(o_{req.name});\n")
+    if owned:
+        code += ("        free(d->owned[0]);\n        free(d->owned[1]);\n"
+                 "        d->owned[0] = d->owned[1] = NULL;\n" +
+                 "".join(f"        mana_wrap_keep(d, r_{p.name});\n" for p in owned) + "    } else {\n" +
+                 "".join(f"        free(r_{p.name});\n" for p in owned))
+    return code + "    }\n    return rc;\n}\n\n"
+
+
+# Nonblocking collectives whose MPI_IN_PLACE input, COUNT of DATATYPE in
+# RECVBUF, is kept with the request when small (mana_nbc_keep), so that
+# they too can be posted again.
+NBC_INPLACE_KEPT = ("MPI_Iallreduce", "MPI_Ireduce", "MPI_Iscan", "MPI_Iexscan")
+
+
+def nbc_keep(fn):
+    """Before the call: the kept MPI_IN_PLACE input, if any."""
+    if fn["name"] not in NBC_INPLACE_KEPT:
+        return ""
+    return ("    struct mana_kept_input *kept_l = sendbuf == MPI_IN_PLACE ? "
+            "mana_nbc_keep(&c, recvbuf, count, datatype) : NULL;\n")
+
+
+def coll_note(fn):
+    """In the wrapper: what a restart needs to post the collective again,
+    when its inputs stay intact until it completes (no MPI_IN_PLACE, or
+    one kept)."""
+    names = {p.name for p in fn["params"]}
+    cond = "1" if "sendbuf" not in names else "sendbuf != MPI_IN_PLACE"
+    keep = ""
+    if fn["name"] in NBC_INPLACE_KEPT:
+        cond += " || kept_l != NULL"
+        keep = "        d.owned[MANA_OWNED_KEPT] = kept_l;\n"
+    stores = "".join(
+        f"            d.coll_args[{i}] = (uint64_t)" +
+        (f"(uintptr_t){p.name};\n" if is_pointer(p) else f"(int64_t){p.name};\n")
+        for i, p in enumerate(coll_arg_params(fn)))
+    return (keep + f"        if ({cond}) {{\n            d.repost = repost_{fn['name']};\n" + stores + "        }\n"
+            f"        mana_coll_note(&c, {comm_param(fn)}, &d);\n")
+
+
 def tpl_nonblocking(fn):
     """A pending request: an id and a descriptor (request_info.h) that the
     checkpoint uses; a persistent one is also recorded for replay. Arrays
@@ -733,7 +837,8 @@ def tpl_nonblocking(fn):
         if comm_param(fn) is None:
             raise ApiError(f"{fn['where']}: {fn['name']}: a nonblocking collective needs a communicator")
         gate = f"    mana_coll_enter(&c, {comm_param(fn)});\n"
-    code = (wrapper_head(fn) + gate + ins(fn, owned_arrays=True) + out_locals(fn) + call_lower(fn) +
+    keep = nbc_keep(fn) if coll_repostable(fn) else ""
+    code = (wrapper_head(fn) + gate + ins(fn, owned_arrays=True) + out_locals(fn) + keep + call_lower(fn) +
             consumed(fn))
     if others:   # Comm_idup's new communicator: recorded, replayed as a dup
         if not fn["recorded"]:
@@ -745,6 +850,8 @@ def tpl_nonblocking(fn):
         code += "        mana_p2p_count_sent(&c, comm, dest);\n"
     if owned:
         code += "".join(f"        mana_wrap_keep(&d, r_{p.name});\n" for p in owned)
+    if coll_repostable(fn):
+        code += coll_note(fn)
     if fn["cls"] == "persistent" and fn["recorded"]:
         code += (f"        int32_t v = mana_record_{fn['name']}({helper_args(fn)});\n")
     elif others:
@@ -754,11 +861,13 @@ def tpl_nonblocking(fn):
     code += (f"        if (v == VID_INVALID || mana_request_describe(v, &d) != 0)\n"
              f"            rc = MPI_ERR_INTERN;\n"
              f"        else\n            *{req.name} = (MPI_Request)v;\n    }}")
-    if owned:
-        code += " else {\n" + "".join(f"        free(r_{p.name});\n" for p in owned) + "    }\n"
+    frees = [f"r_{p.name}" for p in owned] + (["kept_l"] if keep else [])
+    if frees:
+        code += " else {\n" + "".join(f"        free({f});\n" for f in frees) + "    }\n"
     else:
         code += "\n"
-    return code + wrapper_tail(fn)
+    code += wrapper_tail(fn)
+    return (coll_repost_fn(fn) if coll_repostable(fn) else "") + code
 
 
 WAIT_LOOPS = {
@@ -828,7 +937,7 @@ def tpl_finalize(fn):
     nonblocking form: gated and preceded by a barrier in the test loop,
     like the collective constructors."""
     return (wrapper_head(fn) + "    mana_coll_enter(&c, MPI_COMM_WORLD);\n"
-            "    int rc = mana_coll_barrier(&c, (uint64_t)(uint32_t)MPI_COMM_WORLD);\n"
+            "    int rc = mana_coll_barrier(&c, MPI_COMM_WORLD);\n"
             "    if (rc == MPI_SUCCESS) {\n"
             "        mana_finalize_begin(&c);\n"
             "        mana_cross_to_lower(&c);\n        rc = mana_lower->mpi.MPI_Finalize();\n"

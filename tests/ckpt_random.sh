@@ -10,10 +10,11 @@
 # A job with fewer collectives is tried again at an earlier one. Each run
 # has its own current directory. Every rank runs with MANA_DEBUG=drain,
 # and the figures of each drain are summed in DRAINED_MESSAGES,
-# TAKEN_BACK and COMPLETED, so a caller can tell the drain was exercised.
+# TAKEN_BACK, COMPLETED and LEFT_PENDING (nonblocking collectives left
+# pending for a restart to post again), so a caller can tell the drain was exercised.
 
 AT_RANGE=${AT_RANGE:-10}
-DRAINED_MESSAGES=0 TAKEN_BACK=0 COMPLETED=0 CHECKPOINTS=0
+DRAINED_MESSAGES=0 TAKEN_BACK=0 COMPLETED=0 LEFT_PENDING=0 CHECKPOINTS=0
 
 # ckpt_random_run BIN NAME NP EXIT AT ARGS...: one checkpointed run, EXIT 0
 # (go on) or 1 (kill -9 and restart). Leaves $WORK/NAME.out; returns 0 when
@@ -61,12 +62,13 @@ ckpt_random_run() {
 
 # drain_figures ERRFILE: adds what the ranks' drains reported.
 drain_figures() {
-  local m t c
-  read -r m t c < <(awk '/MANA_DEBUG=drain: rank [0-9]+: drained;/ {
+  local m t c l
+  read -r m t c l < <(awk '/MANA_DEBUG=drain: rank [0-9]+: drained;/ {
       for (i = 1; i <= NF; i++) { if ($(i+1) == "messages") m += $i; if ($(i+1) == "receives") t += $i;
-                                 if ($(i+1) == "requests") c += $i } }
-      END { print m + 0, t + 0, c + 0 }' "$1")
+                                 if ($(i+1) == "requests") c += $i; if ($(i+1) == "collectives") l += $i } }
+      END { print m + 0, t + 0, c + 0, l + 0 }' "$1")
   DRAINED_MESSAGES=$((DRAINED_MESSAGES + m)) TAKEN_BACK=$((TAKEN_BACK + t)) COMPLETED=$((COMPLETED + c))
+  LEFT_PENDING=$((LEFT_PENDING + l))
 }
 
 # ckpt_random_program BIN NAME NP ARGS...: the native run, then (a) and (b)

@@ -7,6 +7,7 @@
 #include "ckpt_drain.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ckpt_sync.h"
@@ -188,16 +189,52 @@ static int is_receive(const struct mana_request_info *d)
     return d->kind == MANA_REQ_RECV;
 }
 
+/* A nonblocking collective of the application that a restart can post
+ * again, still pending as far as the application knows, on a
+ * communicator the application has not freed (MPI lets it free one with
+ * collectives pending; a restart does not make it again). */
+static int open_collective(const struct mana_ckpt_sync *s, const struct mana_request_info *d)
+{
+    uint64_t real;
+    return d->kind == MANA_REQ_COLLECTIVE && d->repost != NULL && d->active && !d->seen_done &&
+           d->coll_slot < s->ncomms && d->coll_seq <= s->comms[d->coll_slot].count &&
+           vid_real(VID_COMM, d->comm, &real) == 0;
+}
+
+static void mark_open_collectives(void)
+{
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    for (uint32_t i = 0; i < s->ncomms; i++)
+        s->comms[i].open_mask = 0;
+    size_t cursor = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        if (d->ckpt != MANA_REQ_CKPT_NONE || !open_collective(s, d))
+            continue;
+        struct mana_comm_count *cc = &s->comms[d->coll_slot];
+        if (cc->count - d->coll_seq < 64)
+            cc->open_mask |= UINT64_C(1) << (cc->count - d->coll_seq);
+    }
+}
+
 static void drain_begin(void)
 {
     struct mana_ckpt_sync *s = &mana_lower->sync;
     s->drained_messages = s->drained_bytes = s->requests_completed = s->receives_taken_back = 0;
+    s->collectives_left = 0;
     size_t cursor = 0;
     struct mana_request_info *d;
     while ((d = mana_request_info_next(&cursor)) != NULL) {
         if (!d->active || d->ckpt != MANA_REQ_CKPT_NONE)
             continue;
-        if (is_receive(d)) {
+        if (open_collective(s, d) && s->comms[d->coll_slot].gap && d->coll_seq > s->comms[d->coll_slot].gap_floor) {
+            /* Some member has not posted it, so it cannot complete; the
+             * agreement found every member that has in the same case, so
+             * a restart posts it again everywhere it was posted. (Those up
+             * to the floor every member has posted: they complete.) */
+            d->ckpt = MANA_REQ_CKPT_COLL_GAP;
+            s->collectives_left++;
+        } else if (is_receive(d)) {
             MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
             MPI_LOWER.MPI_Cancel(&r);
             d->ckpt = MANA_REQ_CKPT_CANCELLING;
@@ -452,6 +489,7 @@ static void drain_resume(void)
 void mana_drain_install(void)
 {
     struct mana_ckpt_sync *s = &mana_lower->sync;
+    s->mark_open_collectives = mark_open_collectives;
     s->drain_begin = drain_begin;
     s->drain_pass = drain_pass;
     s->drain_resume = drain_resume;
@@ -483,8 +521,62 @@ int mana_buffer_detach(struct mana_crossing *c, void *buffer_addr, int *size)
     return rc;
 }
 
+int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_Request real, int *flag,
+                            MPI_Status *status)
+{
+    mana_cross_to_lower(c);
+    int rc = MPI_LOWER.MPI_Request_get_status(real, flag, status);
+    mana_cross_to_upper(c);
+    if (rc == MPI_SUCCESS && *flag) {
+        struct mana_request_info *d = mana_request_info_get((int32_t)vrequest);
+        if (d != NULL)
+            d->seen_done = 1;
+    }
+    return rc;
+}
+
+/* The application's nonblocking collectives a checkpoint left pending
+ * because some member had not posted them: the restarted MPI knows
+ * nothing of them, so they are posted again, with the arguments the
+ * application gave (MPI forbids it to touch their buffers until they
+ * complete). Upper %fs: translating arrays of handles may allocate. */
+static void repost_collectives(struct mana_crossing *c)
+{
+    for (;;) {
+        /* In the order they were posted: MPI matches the collectives of a
+         * communicator by their order. */
+        struct mana_request_info *d = NULL, *e;
+        size_t cursor = 0;
+        while ((e = mana_request_info_next(&cursor)) != NULL)
+            if (e->ckpt == MANA_REQ_CKPT_COLL_GAP && (d == NULL || e->coll_seq < d->coll_seq))
+                d = e;
+        if (d == NULL)
+            break;
+        d->ckpt = MANA_REQ_CKPT_NONE;
+        const struct mana_kept_input *k = d->owned[MANA_OWNED_KEPT];
+        if (k != NULL)
+            memcpy(k->at, k->data, k->len); /* MPI may have written into it */
+        uint64_t real = 0;
+        int rc = d->repost(c, d, &real);
+        if (rc != MPI_SUCCESS) {
+            /* Its handles were replayed a moment ago: this cannot happen
+             * unless the restart is broken, and going on would hang the
+             * members that wait for it. */
+            fprintf(stderr,
+                    "MANA: the restarted rank cannot post %s again (MPI error %d), which it had posted before "
+                    "the checkpoint; the job cannot go on\n",
+                    d->function, rc);
+            fflush(stderr);
+            mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
+            mana_lower->lower_exit(1);
+        }
+        vid_update_real(VID_REQUEST, d->vid, real);
+    }
+}
+
 void mana_drain_after_restart(struct mana_crossing *c)
 {
+    repost_collectives(c);
     mana_cross_to_lower(c);
     if (attached_buffer != NULL)
         MPI_LOWER.MPI_Buffer_attach(attached_buffer, attached_size);

@@ -65,6 +65,13 @@ int mana_p2p_iprobe(struct mana_crossing *c, int source, int tag, MPI_Comm vcomm
                     MPI_Status *status);
 int mana_start_requests(struct mana_crossing *c, int n, const MPI_Request *app, MPI_Request *real);
 
+/* MPI_Request_get_status (REAL: the request VREQUEST stands for): a
+ * nonblocking collective the application has seen complete so is no
+ * longer one a restart may post again (its buffers are the
+ * application's again). */
+int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_Request real, int *flag,
+                            MPI_Status *status);
+
 /* MPI_Buffer_attach/detach: the buffer is remembered and attached again
  * in a restarted process (buffered sends pending at a checkpoint were
  * drained, so it holds nothing then). */

@@ -340,47 +340,133 @@ int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostab
     return rc;
 }
 
-/* The input of the collective this rank is in, when it is MPI_IN_PLACE
- * and small: kept so that a restart can post the collective again (MPI
- * may have overwritten the buffer meanwhile). Upper memory, saved. */
+void mana_coll_note(struct mana_crossing *c, MPI_Comm vcomm, struct mana_request_info *d)
+{
+    const struct mana_ckpt_sync *s = sync_state();
+    if (c->nested || s->last_gate >= s->ncomms || s->comms[s->last_gate].vcomm != (int32_t)vcomm) {
+        d->repost = NULL;
+        return;
+    }
+    d->coll_slot = s->last_gate;
+    d->coll_seq = s->comms[s->last_gate].count;
+}
+
+/* The input of the collective this rank is in, when it is MPI_IN_PLACE:
+ * kept so that a restart can post the collective again (MPI may have
+ * overwritten the buffer meanwhile). Upper memory, saved. Up to
+ * INPLACE_SAVE_MAX in a static buffer; the rooted and scan kinds, which
+ * have no arrival barrier to fall back on (mana_coll_arrival), keep up to
+ * INPLACE_KEEP_MAX in a heap buffer that grows to the largest such input
+ * (the memory is the price: beyond that, a checkpoint waits instead). */
 #define INPLACE_SAVE_MAX (64 * 1024)
+#define INPLACE_KEEP_MAX (64 * 1024 * 1024)
 static unsigned char inplace_copy[INPLACE_SAVE_MAX];
-static unsigned char *inplace_at;
+static unsigned char *inplace_heap;
+static size_t inplace_heap_len;
+static unsigned char *inplace_at, *inplace_from;
 static size_t inplace_len;
 
-int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype)
+/* Where COUNT of VTYPE lies from a buffer's start: its extent, true
+ * lower bound and span. -1 for a bad type or count. */
+static int inplace_span(struct mana_crossing *c, int count, MPI_Datatype vtype, MPI_Aint *extent, MPI_Aint *true_lb,
+                        MPI_Aint *span)
 {
     uint64_t rt;
-    MPI_Aint lb, extent, true_lb = 0, true_extent;
+    MPI_Aint lb, true_extent;
+    *true_lb = 0;
+    if (count < 0)
+        return -1;
+    if (((uint32_t)vtype & 0xc0000000u) == 0x40000000u) {
+        /* An MPICH builtin type: its size is in the handle (bits 8-15),
+         * which spares two calls on this path. */
+        *extent = true_extent = (MPI_Aint)(((uint32_t)vtype >> 8) & 0xff);
+    } else if (vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
+               LOWER(c, MPI_Type_get_extent((MPI_Datatype)rt, &lb, extent)) != MPI_SUCCESS ||
+               LOWER(c, MPI_Type_get_true_extent((MPI_Datatype)rt, true_lb, &true_extent)) != MPI_SUCCESS ||
+               *extent < 0) {
+        return -1;
+    }
+    *span = count == 0 ? 0 : (MPI_Aint)(count - 1) * *extent + true_extent;
+    return *span < 0 ? -1 : 0;
+}
+
+/* Keeps COUNT of VTYPE at BUF + DISP extents, if its span is at most MAX. */
+static int inplace_keep(struct mana_crossing *c, void *buf, MPI_Aint disp, int count, MPI_Datatype vtype, size_t max)
+{
+    MPI_Aint extent, true_lb, span;
     /* One copy per rank: not while another thread is inside a collective. */
-    if (c->nested || atomic_load(&sync_state()->in_collective) != 0 || count < 0)
+    if (c->nested || atomic_load(&sync_state()->in_collective) != 0 || disp < 0)
         return 0;
     /* Nothing kept for this call unless it fits: a restart after its
      * arrival barrier must not put back an earlier call's input. */
     inplace_len = 0;
-    if (((uint32_t)vtype & 0xc0000000u) == 0x40000000u) {
-        /* An MPICH builtin type: its size is in the handle (bits 8-15),
-         * which spares two calls on this path. */
-        extent = true_extent = (MPI_Aint)(((uint32_t)vtype >> 8) & 0xff);
-    } else if (vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
-               LOWER(c, MPI_Type_get_extent((MPI_Datatype)rt, &lb, &extent)) != MPI_SUCCESS ||
-               LOWER(c, MPI_Type_get_true_extent((MPI_Datatype)rt, &true_lb, &true_extent)) != MPI_SUCCESS ||
-               extent < 0) {
+    if (inplace_span(c, count, vtype, &extent, &true_lb, &span) != 0 || (size_t)span > max)
         return 0;
+    unsigned char *from = inplace_copy;
+    if ((size_t)span > sizeof inplace_copy) {
+        if ((size_t)span > inplace_heap_len) {
+            unsigned char *h = realloc(inplace_heap, (size_t)span);
+            if (h == NULL)
+                return 0;
+            inplace_heap = h;
+            inplace_heap_len = (size_t)span;
+        }
+        from = inplace_heap;
     }
-    MPI_Aint span = count == 0 ? 0 : (MPI_Aint)(count - 1) * extent + true_extent;
-    if (span < 0 || span > INPLACE_SAVE_MAX)
-        return 0;
-    inplace_at = (unsigned char *)buf + true_lb;
+    inplace_at = (unsigned char *)buf + disp * extent + true_lb;
+    inplace_from = from;
     inplace_len = (size_t)span;
-    memcpy(inplace_copy, inplace_at, inplace_len);
+    memcpy(inplace_from, inplace_at, inplace_len);
     return 1;
+}
+
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int rooted)
+{
+    return inplace_keep(c, buf, 0, count, vtype, rooted ? INPLACE_KEEP_MAX : INPLACE_SAVE_MAX);
+}
+
+/* MPI_IN_PLACE is allowed at the root only: one that is not (or a bad
+ * root) keeps nothing, and the call reports the error. */
+static int is_root(struct mana_crossing *c, MPI_Comm vcomm, int root)
+{
+    uint64_t rc;
+    int rank = -1;
+    return vid_real(VID_COMM, (int32_t)vcomm, &rc) == 0 &&
+           LOWER(c, MPI_Comm_rank((MPI_Comm)rc, &rank)) == MPI_SUCCESS && rank == root;
+}
+
+int mana_inplace_save_gather(struct mana_crossing *c, void *recvbuf, int recvcount, MPI_Datatype vtype, int root,
+                             MPI_Comm vcomm)
+{
+    return is_root(c, vcomm, root) &&
+           inplace_keep(c, recvbuf, (MPI_Aint)root * recvcount, recvcount, vtype, INPLACE_KEEP_MAX);
+}
+
+int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int *recvcounts, const int *displs,
+                              MPI_Datatype vtype, int root, MPI_Comm vcomm)
+{
+    return recvcounts != NULL && displs != NULL && is_root(c, vcomm, root) &&
+           inplace_keep(c, recvbuf, displs[root], recvcounts[root], vtype, INPLACE_KEEP_MAX);
+}
+
+struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype)
+{
+    MPI_Aint extent, true_lb, span;
+    if (c->nested || inplace_span(c, count, vtype, &extent, &true_lb, &span) != 0 || span > INPLACE_SAVE_MAX)
+        return NULL;
+    struct mana_kept_input *k = malloc(sizeof *k + (size_t)span);
+    if (k == NULL)
+        return NULL;
+    k->at = (unsigned char *)buf + true_lb;
+    k->len = (size_t)span;
+    memcpy(k->data, k->at, k->len);
+    return k;
 }
 
 int mana_inplace_restore(void)
 {
     if (inplace_len > 0)
-        memcpy(inplace_at, inplace_copy, inplace_len);
+        memcpy(inplace_at, inplace_from, inplace_len);
     return 1;
 }
 
@@ -453,13 +539,23 @@ static int barrier_requests(struct mana_crossing *c, int n, MPI_Request *real)
     return n > 0 ? mana_wait_all(c, n, NULL, real, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
 }
 
-int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm)
+int mana_coll_barrier(struct mana_crossing *c, MPI_Comm vcomm)
 {
-    MPI_Request req;
-    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
-    if (rc != MPI_SUCCESS || c->nested)
-        return rc == MPI_SUCCESS ? LOWER(c, MPI_Wait(&req, MPI_STATUS_IGNORE)) : rc;
-    return await_blocking_go(c, barrier_requests(c, 1, &req));
+    int rc;
+    do {
+        uint64_t rcomm;
+        if (vid_real(VID_COMM, (int32_t)vcomm, &rcomm) != 0)
+            return MPI_SUCCESS; /* a bad communicator: the call itself reports it */
+        MPI_Request req;
+        rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rcomm, &req));
+        if (rc != MPI_SUCCESS || c->nested)
+            return rc == MPI_SUCCESS ? LOWER(c, MPI_Wait(&req, MPI_STATUS_IGNORE)) : rc;
+        /* A barrier needs no input, so it can always be posted again: a
+         * checkpoint may take this rank waiting in it while another
+         * member has not arrived. */
+        rc = mana_wait_collective(c, &req, 1);
+    } while (rc == MANA_COLL_REPOST);
+    return await_blocking_go(c, rc);
 }
 
 

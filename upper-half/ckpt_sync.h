@@ -17,6 +17,8 @@
 #define MANA_CKPT_SYNC_H
 
 #include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "crossing.h"
 
@@ -32,11 +34,29 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
  * this returns MANA_COLL_REPOST and the wrapper posts it again. */
 #define MANA_COLL_REPOST (-1000)
 /* A collective whose input is MPI_IN_PLACE in BUF (COUNT of the virtual
- * type VTYPE): 1 when that input is small enough to be kept (64 KiB) and
- * was, so the collective can be posted again after a restart, once
- * mana_inplace_restore has put it back (it returns 1). */
-int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
+ * type VTYPE): 1 when that input is small enough to be kept and was, so
+ * the collective can be posted again after a restart, once
+ * mana_inplace_restore has put it back (it returns 1). ROOTED: a kind
+ * with no arrival barrier (MPI_Reduce at the root, MPI_Scan,
+ * MPI_Exscan), which keeps up to 64 MiB; the others up to 64 KiB. */
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int rooted);
+/* The same for MPI_Gather(v) in place at the root: the root's own block
+ * of RECVBUF, the only input there. */
+int mana_inplace_save_gather(struct mana_crossing *c, void *recvbuf, int recvcount, MPI_Datatype vtype, int root,
+                             MPI_Comm vcomm);
+int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int *recvcounts, const int *displs,
+                              MPI_Datatype vtype, int root, MPI_Comm vcomm);
 int mana_inplace_restore(void);
+/* A nonblocking MPI_Iallreduce, MPI_Ireduce, MPI_Iscan or MPI_Iexscan
+ * with MPI_IN_PLACE: its input (COUNT of VTYPE in BUF), kept with its
+ * request (request_info.h, MANA_OWNED_KEPT) if at most 64 KiB, so that a
+ * restart can put it back and post it again; NULL if not kept. */
+struct mana_kept_input {
+    unsigned char *at;
+    size_t len;
+    unsigned char data[];
+};
+struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the
  * data's size (not its span), which is the same on every member of a
  * collective whose type signatures must match. */
@@ -49,10 +69,20 @@ int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype);
  * MANA_COLL_REPOST after such a restart. */
 int mana_coll_arrival(struct mana_crossing *c, uint64_t rcomm);
 int mana_wait_collective(struct mana_crossing *c, MPI_Request *req, int repostable);
+/* After a nonblocking collective on VCOMM passed its gate and was posted:
+ * notes in its descriptor D where it stands on its communicator
+ * (coll_slot, coll_seq), so that a checkpoint can tell whether every
+ * member has posted it; one that cannot be placed (a nested call) loses
+ * D->repost and is completed by the checkpoint like any other. */
+struct mana_request_info;
+void mana_coll_note(struct mana_crossing *c, MPI_Comm vcomm, struct mana_request_info *d);
 /* For collectives MPI has no nonblocking form of (communicator
- * constructors, MPI_Finalize): a barrier on RCOMM first, through the test
- * loop, so the blocking call after it waits for nobody. */
-int mana_coll_barrier(struct mana_crossing *c, uint64_t rcomm);
+ * constructors, MPI_Finalize): a barrier on VCOMM (a virtual id) first,
+ * through the test loop, so the blocking call after it waits for nobody.
+ * A checkpoint may take the rank inside the barrier, which a restart
+ * posts again (with VCOMM translated anew): the wrapper translates its
+ * handles after it. */
+int mana_coll_barrier(struct mana_crossing *c, MPI_Comm vcomm);
 /* The same for the constructors whose participants are not a
  * communicator's members, with the application's (virtual) handles:
  * MPI_Comm_create_group (the members of VGROUP) and MPI_Intercomm_create

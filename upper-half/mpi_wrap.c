@@ -294,8 +294,7 @@ static uint64_t request_posts;
 int mana_request_describe(int32_t vid, struct mana_request_info *d)
 {
     if (vid_is_predefined(VID_REQUEST, vid)) {
-        free(d->owned[0]);
-        free(d->owned[1]);
+        mana_request_info_free_owned(d);
         return 0;
     }
     d->vid = vid;
@@ -303,8 +302,7 @@ int mana_request_describe(int32_t vid, struct mana_request_info *d)
     if (mana_request_info_set(d) != 0) {
         fprintf(stderr, "MANA: %s: no memory to describe the new request\n", d->function);
         vid_release(VID_REQUEST, vid);
-        free(d->owned[0]);
-        free(d->owned[1]);
+        mana_request_info_free_owned(d);
         return -1;
     }
     return 0;

@@ -34,8 +34,7 @@ int mana_request_info_set(const struct mana_request_info *info)
     if (slots[idx].vid == 0)
         n_used++;
     else if (slots[idx].vid != info->vid) {
-        free(slots[idx].owned[0]);
-        free(slots[idx].owned[1]);
+        mana_request_info_free_owned(&slots[idx]);
     }
     slots[idx] = *info;
     return 0;
@@ -51,12 +50,19 @@ struct mana_request_info *mana_request_info_get(int32_t vid)
     return &slots[idx];
 }
 
+void mana_request_info_free_owned(struct mana_request_info *d)
+{
+    for (size_t i = 0; i < sizeof d->owned / sizeof *d->owned; i++) {
+        free(d->owned[i]);
+        d->owned[i] = NULL;
+    }
+}
+
 void mana_request_info_clear(int32_t vid)
 {
     struct mana_request_info *r = mana_request_info_get(vid);
     if (r) {
-        free(r->owned[0]);
-        free(r->owned[1]);
+        mana_request_info_free_owned(r);
         memset(r, 0, sizeof *r);
         n_used--;
     }
@@ -81,8 +87,7 @@ size_t mana_request_info_count(void)
 void mana_request_info_reset(void)
 {
     for (size_t i = 0; i < n_slots; i++) {
-        free(slots[i].owned[0]);
-        free(slots[i].owned[1]);
+        mana_request_info_free_owned(&slots[i]);
     }
     free(slots);
     slots = NULL;

@@ -27,6 +27,15 @@ enum mana_req_kind {
 };
 
 struct mana_drained;
+struct mana_request_info;
+struct mana_crossing;
+
+/* The arguments of a nonblocking collective, as the application passed
+ * them (virtual handles), so that it can be posted again. */
+#define MANA_COLL_ARGS 10
+/* Posts D's nonblocking collective again from D->coll_args, its handles
+ * translated now (upper %fs, lower lock held); *REAL gets MPI's request. */
+typedef int (*mana_coll_repost_fn)(struct mana_crossing *c, struct mana_request_info *d, uint64_t *real);
 
 struct mana_request_info {
     int32_t vid;          /* the request's virtual id; 0 when unused */
@@ -48,15 +57,27 @@ struct mana_request_info {
     int32_t recv_type;
     int32_t source;
     int32_t recv_tag;
-    /* malloc'd memory MPI may read until the request is released (the
-     * real datatype arrays of Ialltoallw): freed with the descriptor. */
-    void *owned[2];
+    /* malloc'd memory freed with the descriptor: what MPI may read until
+     * the request is released (the real datatype arrays of Ialltoallw,
+     * [0] and [1]), and the kept MPI_IN_PLACE input of a nonblocking
+     * collective ([2], MANA_OWNED_KEPT: struct mana_kept_input). */
+    void *owned[3];
     /* For checkpoints (ckpt_drain.c): */
     uint64_t post_seq;    /* order of the receives posted (re-posted in this order) */
     uint8_t counted;      /* a receive counted already: its completion does not count it again */
     uint8_t pad[7];
     uint64_t shadow_real; /* a persistent request shown completed after a restart: its own real request */
     struct mana_drained *done; /* the status of a request a checkpoint completed */
+    /* A nonblocking collective of the application: its communicator's
+     * comms[] entry and its count there (ckpt_sync.h), and, where its
+     * inputs stay intact until it completes (no MPI_IN_PLACE), how to
+     * post it again after a restart; SEEN_DONE: MPI_Request_get_status
+     * showed the application it complete. */
+    mana_coll_repost_fn repost;
+    uint64_t coll_seq;
+    uint32_t coll_slot;
+    uint8_t seen_done;
+    uint64_t coll_args[MANA_COLL_ARGS];
 };
 
 /* What a checkpoint made of an active request (ckpt_drain.c). */
@@ -66,7 +87,14 @@ enum mana_req_ckpt {
     MANA_REQ_CKPT_WAITING,    /* a send or collective left to complete */
     MANA_REQ_CKPT_DONE,       /* complete; its status is in DONE */
     MANA_REQ_CKPT_REPOST,     /* a receive taken back: posted again after the checkpoint */
+    MANA_REQ_CKPT_COLL_GAP,   /* a collective some member has not posted: left pending, and posted
+                               * again after a restart (ckpt_agree.c, gap_allowed) */
 };
+
+#define MANA_OWNED_KEPT 2
+
+/* Frees what D owns (D itself stays). */
+void mana_request_info_free_owned(struct mana_request_info *d);
 
 /* Stores a copy of INFO for INFO->vid (a request id): 0, or -1 (no
  * memory, or not a request id). */

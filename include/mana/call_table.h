@@ -31,6 +31,15 @@ struct mana_comm_count {
     uint64_t count;
     uint64_t target; /* the agreed count to reach before stopping */
     const int32_t *members; /* world ranks of every member (both groups of an intercommunicator) */
+    /* For the agreement round (ckpt_agree.c): bit K of OPEN_MASK, the
+     * collective COUNT - K is a nonblocking one of the application that
+     * it has not seen complete and that can be posted again after a
+     * restart; GAP, the members may stay apart on this communicator: some
+     * have not entered the collectives after GAP_FLOOR, which every
+     * member that has can post again. */
+    uint64_t open_mask;
+    uint64_t gap_floor;
+    uint8_t gap;
 };
 
 /* The handshake between the checkpoint thread (lower half) and the MPI
@@ -83,8 +92,10 @@ struct mana_ckpt_sync {
     void (*drain_begin)(void);
     uint64_t (*drain_pass)(const uint64_t *expected, int *no_memory, const char **a_function);
     void (*drain_resume)(void);
+    /* Sets comms[i].open_mask, before each agreement round (same rules). */
+    void (*mark_open_collectives)(void);
     /* What the last drain did on this rank (MANA_DEBUG=drain prints it). */
-    uint64_t drained_messages, drained_bytes, requests_completed, receives_taken_back;
+    uint64_t drained_messages, drained_bytes, requests_completed, receives_taken_back, collectives_left;
     /* The lower half's own duplicate of MPI_COMM_WORLD (a real handle,
      * remade at every restart): MANA's point-to-point messages (barriers
      * over a group) travel on it, apart from the application's. */

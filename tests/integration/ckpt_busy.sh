@@ -4,10 +4,12 @@
 # in a collective it has not entered (b), a checkpoint stops it where it
 # is and completes within 2 s plus the image write time, long before it
 # would reach MPI, also when the collective's MPI_IN_PLACE input is more
-# than MANA keeps (they wait at its arrival barrier); (c) when they wait
-# for their own nonblocking collective, which the checkpoint must see
-# complete, it waits for rank 1, and mana-ckpt --status shows, during the
-# checkpoint, that rank and why it is waited for.
+# than MANA keeps (they wait at its arrival barrier), and when they wait
+# for their own nonblocking collectives, which a restart posts again; (c)
+# when those have an MPI_IN_PLACE input MANA does not keep (over 64 KiB),
+# which a restart cannot post again, it waits for rank 1, and mana-ckpt --status shows, during the
+# checkpoint, that rank and why it is waited for; (d) a job checkpointed
+# with nonblocking collectives left pending goes on to the right result.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../ckpt_lib.sh"
 require_ckpt_tools
@@ -56,23 +58,34 @@ fi
 # and does not wait either; with MPI_IN_PLACE on a small buffer too (its
 # input is kept, and put back before it is posted again), and on 256 KiB
 # (more than is kept: they wait at the barrier MANA puts before it, and
-# post that again). The ranks are held after it, killed with kill -9,
-# and the restart finishes the job with the right result.
-for mode in coll inplace biginplace; do
+# post that again); and in the MPI_Wait(all) of their own nonblocking
+# collectives (an MPI_Iallreduce; one of each kind, some of which MPI may
+# have completed on their side), which the checkpoint leaves pending and
+# a restart posts again; and in a collective with MPI_IN_PLACE on 256 KiB
+# at one rank only, which no barrier can precede (MPI_Reduce at the root,
+# MPI_Scan, MPI_Gatherv at the root: MANA keeps that rank's input); and in
+# the barrier MANA puts before MPI_Comm_split, which has no nonblocking
+# form (they post the barrier again, and then make the call). The
+# ranks are held after it, killed with kill -9, and the restart finishes
+# the job with the right result (rank 1 stops computing then: its stop
+# file exists).
+for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split; do
   dir=$WORK/$mode.ckpt
-  MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 8
+  MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 30 \
+    "$WORK/$mode.stop"
   if wait_line $mode computing; then
     sleep 1
     t0=$(date +%s%N)
     checkpoint "$dir"
     rc=$?
     ms=$((($(date +%s%N) - t0) / 1000000))
-    check "$mode: checkpoint with two ranks inside MPI_Allreduce and rank 1 computing succeeds in ${ms} ms" \
+    check "$mode: checkpoint with two ranks waiting in a collective and rank 1 computing succeeds in ${ms} ms" \
       test "$rc" -eq 0 -a "$ms" -lt 6000
     for p in $(descendants "$JOB"); do
       [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
     done
     finish_job
+    touch "$WORK/$mode.stop"
     timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/$mode.restart.out" 2>"$WORK/$mode.restart.err"
     rc=$?
     check "$mode: the restart posts the collective again and ends with the right result (exit $rc)" \
@@ -84,12 +97,13 @@ for mode in coll inplace biginplace; do
   fi
 done
 
-# (c) The others in the MPI_Wait of an MPI_Iallreduce, which rank 1 has
-# not posted: the application's nonblocking collectives must complete
-# before a checkpoint, so it waits for rank 1, and mana-ckpt --status
-# says so.
+# (c) The others in the MPI_Wait of an MPI_Iallreduce with MPI_IN_PLACE
+# on 256 KiB (more than MANA keeps), which rank 1 has not posted: MPI may
+# have written into its buffer, so a restart could not post it again; it
+# must complete before a checkpoint, which waits for rank 1, and
+# mana-ckpt --status says so.
 dir=$WORK/big.ckpt
-start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbc 6
+start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbcinplace 6
 if wait_line big computing; then
   sleep 0.5
   timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/big.ckpt.out" 2>&1 &
@@ -111,5 +125,25 @@ if wait_line big computing; then
   check "the job's result is right (1+2+3)" grep -qx 'result 6' "$WORK/big.out"
 else
   not_ok "rank 1 started computing under mana-launch"
+  finish_job
+fi
+
+# (d) The job goes on after a checkpoint that left the nonblocking
+# collectives pending: MPI still has them, and rank 1 joins them later.
+dir=$WORK/goon.ckpt
+start_job goon "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbcs 6
+if wait_line goon computing; then
+  sleep 0.5
+  t0=$(date +%s%N)
+  checkpoint "$dir"
+  rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  check "goon: the checkpoint leaves the nonblocking collectives pending and succeeds in ${ms} ms" \
+    test "$rc" -eq 0 -a "$ms" -lt 6000
+  check "goon: rank 1 was still computing after it" bash -c "! grep -q '^result' '$WORK/goon.out'"
+  finish_job
+  check "goon: the job goes on and every collective gives the right result" grep -qx 'result 6' "$WORK/goon.out"
+else
+  not_ok "goon: rank 1 started computing under mana-launch"
   finish_job
 fi

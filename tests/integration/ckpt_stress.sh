@@ -20,7 +20,7 @@ for p in $programs; do
   ckpt_random_program "$BUILD/tests/stress/$p" "$p" "$np"
 done
 if [ "$DRAINED_MESSAGES" -gt 0 ] && [ "$TAKEN_BACK" -gt 0 ] && [ "$COMPLETED" -gt 0 ]; then
-  ok "the $CHECKPOINTS checkpoints drained $DRAINED_MESSAGES messages, took back $TAKEN_BACK receives and completed $COMPLETED requests"
+  ok "the $CHECKPOINTS checkpoints drained $DRAINED_MESSAGES messages, took back $TAKEN_BACK receives, completed $COMPLETED requests and left $LEFT_PENDING nonblocking collectives pending"
 else
-  not_ok "the $CHECKPOINTS checkpoints drained $DRAINED_MESSAGES messages, took back $TAKEN_BACK receives and completed $COMPLETED requests: the drain was not exercised"
+  not_ok "the $CHECKPOINTS checkpoints drained $DRAINED_MESSAGES messages, took back $TAKEN_BACK receives, completed $COMPLETED requests and left $LEFT_PENDING nonblocking collectives pending: the drain was not exercised"
 fi

@@ -14,6 +14,15 @@ if python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/out" 2>"$WORK/err"; then
   check "Comm_rank translates its communicator" grep -q 'vid_real(VID_COMM, comm, &r_comm)' "$WORK/out/upper_mpi_exports.c"
   check "Group_range_incl records its ranges" grep -q 'mana_blob_put_array(&b, ranges' "$WORK/out/upper_mpi_records.c"
   check "Irecv describes its request" grep -q '.kind = MANA_REQ_RECV' "$WORK/out/upper_mpi_exports.c"
+  check "a nonblocking collective keeps its arguments, to be posted again after a restart" \
+    grep -q 'd.repost = repost_MPI_Ialltoallw;' "$WORK/out/upper_mpi_exports.c"
+  check "its repost translates its arrays of handles anew" \
+    grep -q 'r_sendtypes = mana_wrap_handles_in(VID_DATATYPE, (const int32_t \*)sendtypes, n_sendtypes, NULL' \
+    "$WORK/out/upper_mpi_exports.c"
+  check "a collective constructor's barrier comes before its handles are translated" \
+    awk '/mana_coll_barrier\(&c, comm_old\)/ { b = NR } /vid_real\(VID_COMM, comm_old, &r_comm_old\)/ { t = NR }
+         END { exit !(b && t && b < t) }' "$WORK/out/upper_mpi_exports.c"
+
   check "unsupported function is generated as such" grep -q 'mana_unsupported("MPI_Win_fence")' "$WORK/out/upper_mpi_unsupported.c"
   check "weights are handed to the lower MPI through the sentinel map" \
     grep -q 'mana_weights_real(sourceweights)' "$WORK/out/upper_mpi_exports.c"

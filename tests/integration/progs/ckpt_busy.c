@@ -2,15 +2,25 @@
  * rank 1 computes for SECONDS without any MPI call while the other ranks
  * wait for it, in MPI_Recv (MODE p2p), in MPI_Allreduce (MODE coll), in
  * MPI_Allreduce with MPI_IN_PLACE on one long (MODE inplace) or on 256 KiB
- * (MODE biginplace), or in the MPI_Wait of their own MPI_Iallreduce (MODE
- * nbc). Rank 1 prints "computing" when it starts; rank 0 prints the
- * result.
- * Usage: ckpt_busy p2p|coll|inplace|biginplace|nbc SECONDS */
+ * (MODE biginplace), in the MPI_Wait of their own MPI_Iallreduce (MODE
+ * nbc; with MPI_IN_PLACE on 256 KiB: nbcinplace), or in the MPI_Waitall
+ * of one nonblocking collective of each kind (MODE nbcs: Ibcast, Ireduce
+ * with the busy rank as root, Igatherv, Ialltoallv, Iscan, Ialltoallw,
+ * Ibarrier and a small Iallreduce in place), each checked; or, on a communicator of ranks 1 and 0 only
+ * (in that order), in a collective with MPI_IN_PLACE on 256 KiB at rank
+ * 0, which no arrival barrier can precede: MPI_Reduce to rank 0 (MODE
+ * rootreduce), MPI_Scan (rootscan), MPI_Gatherv to rank 0 (rootgatherv),
+ * while the other ranks wait in MPI_Barrier; or in MPI_Comm_split (MODE
+ * split), which has no nonblocking form. Rank 1 prints "computing"
+ * when it starts, and stops early once STOPFILE exists; rank 0 prints the
+ * result, or how many checks failed.
+ * Usage: ckpt_busy MODE SECONDS [STOPFILE] */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now(void)
 {
@@ -19,24 +29,178 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* One nonblocking collective of each kind, posted together and completed
+ * by one MPI_Waitall: the number of wrong results on this rank. */
+static long nbc_kinds(int rank, int size, long value)
+{
+    enum { KINDS = 8, N = 1000 };
+    MPI_Request req[KINDS];
+    long failed = 0;
+    /* Ibcast from rank 0. */
+    long bc[N];
+    for (int i = 0; i < N; i++)
+        bc[i] = rank == 0 ? 7 * i : -1;
+    MPI_Ibcast(bc, N, MPI_LONG, 0, MPI_COMM_WORLD, &req[0]);
+    /* Ireduce to rank 1, the busy one. */
+    long mine[N], sum[N];
+    for (int i = 0; i < N; i++)
+        mine[i] = value * i;
+    MPI_Ireduce(mine, sum, N, MPI_LONG, MPI_SUM, 1, MPI_COMM_WORLD, &req[1]);
+    /* Igatherv to the last rank: rank r sends r + 1 values. */
+    int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
+    long *gathered = malloc((size_t)size * (size_t)(size + 1) * sizeof *gathered);
+    long part[64];
+    for (int r = 0, at = 0; r < size; r++) {
+        counts[r] = r + 1;
+        displs[r] = at;
+        at += r + 1;
+    }
+    for (int i = 0; i <= rank && i < 64; i++)
+        part[i] = 100 * rank + i;
+    MPI_Igatherv(part, rank + 1, MPI_LONG, gathered, counts, displs, MPI_LONG, size - 1, MPI_COMM_WORLD, &req[2]);
+    /* Ialltoallv: rank r sends r + 1 values to each peer. */
+    int *scounts = malloc((size_t)size * sizeof *scounts), *sdispls = malloc((size_t)size * sizeof *sdispls);
+    int *rcounts = malloc((size_t)size * sizeof *rcounts), *rdispls = malloc((size_t)size * sizeof *rdispls);
+    long *sbuf = malloc((size_t)size * (size_t)(rank + 1) * sizeof *sbuf);
+    long *rbuf = malloc((size_t)size * (size_t)(size + 1) * sizeof *rbuf);
+    for (int r = 0, at = 0; r < size; r++) {
+        scounts[r] = rank + 1;
+        sdispls[r] = r * (rank + 1);
+        rcounts[r] = r + 1;
+        rdispls[r] = at;
+        at += r + 1;
+        for (int i = 0; i <= rank; i++)
+            sbuf[r * (rank + 1) + i] = 1000 * rank + 10 * r + i;
+    }
+    MPI_Ialltoallv(sbuf, scounts, sdispls, MPI_LONG, rbuf, rcounts, rdispls, MPI_LONG, MPI_COMM_WORLD, &req[3]);
+    /* Iscan of the rank values. */
+    long scan = 0;
+    MPI_Iscan(&value, &scan, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req[4]);
+    /* Ialltoallw with one int to and from each peer (arrays of types). */
+    int *wcounts = malloc((size_t)size * sizeof *wcounts), *wdispls = malloc((size_t)size * sizeof *wdispls);
+    MPI_Datatype *wtypes = malloc((size_t)size * sizeof *wtypes);
+    int *wsend = malloc((size_t)size * sizeof *wsend), *wrecv = malloc((size_t)size * sizeof *wrecv);
+    for (int r = 0; r < size; r++) {
+        wcounts[r] = 1;
+        wdispls[r] = r * (int)sizeof(int);
+        wtypes[r] = MPI_INT;
+        wsend[r] = 10 * rank + r;
+        wrecv[r] = -1;
+    }
+    MPI_Ialltoallw(wsend, wcounts, wdispls, wtypes, wrecv, wcounts, wdispls, wtypes, MPI_COMM_WORLD, &req[5]);
+    MPI_Ibarrier(MPI_COMM_WORLD, &req[6]);
+    /* Iallreduce in place, small: MANA keeps its input. */
+    long inplace[4] = {value, 2 * value, 3 * value, 4 * value};
+    MPI_Iallreduce(MPI_IN_PLACE, inplace, 4, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req[7]);
+    MPI_Waitall(KINDS, req, MPI_STATUSES_IGNORE);
+
+    long ranks_sum = (long)size * (size + 1) / 2; /* every rank's value is rank + 1 */
+    for (int i = 0; i < N; i++) {
+        failed += bc[i] != 7 * i;
+        failed += rank == 1 && sum[i] != ranks_sum * i;
+    }
+    for (int r = 0; rank == size - 1 && r < size; r++)
+        for (int i = 0; i <= r; i++)
+            failed += gathered[displs[r] + i] != 100 * r + i;
+    for (int r = 0; r < size; r++)
+        for (int i = 0; i <= r; i++)
+            failed += rbuf[rdispls[r] + i] != 1000 * r + 10 * rank + i;
+    failed += scan != (long)(rank + 1) * (rank + 2) / 2;
+    for (int r = 0; r < size; r++)
+        failed += wrecv[r] != 10 * r + rank;
+    for (int i = 0; i < 4; i++)
+        failed += inplace[i] != (i + 1) * ranks_sum;
+    free(counts);
+    free(displs);
+    free(gathered);
+    free(scounts);
+    free(sdispls);
+    free(rcounts);
+    free(rdispls);
+    free(sbuf);
+    free(rbuf);
+    free(wcounts);
+    free(wdispls);
+    free(wtypes);
+    free(wsend);
+    free(wrecv);
+    return failed;
+}
+
+/* KIND (reduce, scan, gatherv) with MPI_IN_PLACE on 256 KiB at world
+ * rank 0, on PAIR, a communicator of world ranks 0 and 1 only (see
+ * main); the others wait in MPI_Barrier meanwhile. The number of wrong
+ * results. */
+static long rooted_inplace(const char *kind, int rank, long value, MPI_Comm pair)
+{
+    enum { N = 32768 };
+    int in_pair = rank <= 1, scan = strcmp(kind, "scan") == 0;
+    long failed = 0;
+    if (in_pair) {
+        long *v = malloc(2 * N * sizeof *v);
+        for (int i = 0; i < 2 * N; i++)
+            v[i] = -1;
+        /* World rank 0 is in place (and the root) with its data in v. */
+        long *mine = rank == 0 ? v : v + N;
+        for (int i = 0; i < N; i++)
+            mine[i] = value * 1000 + i;
+        long *sendbuf = rank == 0 ? MPI_IN_PLACE : v + N;
+        if (strcmp(kind, "reduce") == 0) {
+            MPI_Reduce(sendbuf, rank == 0 ? v : NULL, N, MPI_LONG, MPI_SUM, 0, pair);
+            for (int i = 0; rank == 0 && i < N; i++)
+                failed += v[i] != 3000 + 2 * i; /* (1 + 2) * 1000 + 2i */
+        } else if (scan) {
+            MPI_Scan(sendbuf, v, N, MPI_LONG, MPI_SUM, pair);
+            for (int i = 0; i < N; i++)
+                failed += v[i] != (rank == 1 ? 2000 + i : 3000 + 2 * i);
+        } else {
+            int counts[2] = {N, N}, displs[2] = {0, N};
+            if (rank == 0)
+                MPI_Gatherv(MPI_IN_PLACE, 0, MPI_LONG, v, counts, displs, MPI_LONG, 0, pair);
+            else
+                MPI_Gatherv(v + N, N, MPI_LONG, NULL, NULL, NULL, MPI_LONG, 0, pair);
+            for (int i = 0; rank == 0 && i < N; i++)
+                failed += v[i] != 1000 + i || v[N + i] != 2000 + i;
+        }
+        free(v);
+        MPI_Comm_free(&pair);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
-    const char *mode = argc == 3 ? argv[1] : "";
-    if ((strcmp(mode, "p2p") != 0 && strcmp(mode, "coll") != 0 && strcmp(mode, "inplace") != 0 &&
-         strcmp(mode, "biginplace") != 0 && strcmp(mode, "nbc") != 0) ||
-        size < 2) {
+    const char *mode = argc == 3 || argc == 4 ? argv[1] : "";
+    const char *stopfile = argc == 4 ? argv[3] : NULL;
+    static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
+                                        "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
+        known |= strcmp(mode, modes[i]) == 0;
+    if (!known || size < 2) {
         if (rank == 0)
-            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc SECONDS (2 ranks or more)\n");
+            fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
+                            "rootgatherv|split SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
     int coll = strcmp(mode, "coll") == 0, inplace = strcmp(mode, "inplace") == 0;
     int biginplace = strcmp(mode, "biginplace") == 0, nbc = strcmp(mode, "nbc") == 0;
+    int nbcinplace = strcmp(mode, "nbcinplace") == 0, nbcs = strcmp(mode, "nbcs") == 0;
     double seconds = atof(argv[2]);
+    /* For the root modes: for scan, rank 1 comes first, so that rank 0's
+     * result depends on it. (Not rank 0 as the second rank and root of
+     * MPI_Reduce: MPICH 4.0 crashes on that with 256 KiB in place,
+     * natively.) */
+    MPI_Comm pair = MPI_COMM_NULL;
+    if (strncmp(mode, "root", 4) == 0)
+        MPI_Comm_split(MPI_COMM_WORLD, rank <= 1 ? 0 : MPI_UNDEFINED,
+                       strcmp(mode, "rootscan") == 0 ? 1 - rank : rank, &pair);
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
     if (rank == 1) {
@@ -45,7 +209,7 @@ int main(int argc, char **argv)
         /* Busy, no MPI call: a checkpoint must stop it where it is. */
         volatile double x = 1.0;
         double end = now() + seconds;
-        while (now() < end)
+        while (now() < end && (stopfile == NULL || access(stopfile, F_OK) != 0))
             for (int i = 0; i < 100000; i++)
                 x = x * 1.0000001 + 1e-9;
         value += x > 0 ? 0 : 1;
@@ -69,6 +233,41 @@ int main(int argc, char **argv)
         MPI_Request req;
         MPI_Iallreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req);
         MPI_Wait(&req, MPI_STATUS_IGNORE);
+    } else if (nbcinplace) {
+        enum { N = 32768 };
+        long *v = malloc(N * sizeof *v);
+        for (int i = 0; v != NULL && i < N; i++)
+            v[i] = value + i;
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, v, v != NULL ? N : 0, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req);
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        total = v != NULL && v[N - 1] - v[0] == (long)size * (N - 1) ? v[0] : -1;
+        free(v);
+    } else if (strncmp(mode, "root", 4) == 0) {
+        long failed = rooted_inplace(mode + 4, rank, value, pair), all_failed = 0;
+        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        if (all_failed != 0) {
+            if (rank == 0)
+                printf("failed %ld checks\n", all_failed);
+            MPI_Finalize();
+            return 1;
+        }
+    } else if (strcmp(mode, "split") == 0) {
+        MPI_Comm c2;
+        MPI_Comm_split(MPI_COMM_WORLD, 0, size - rank, &c2);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, c2);
+        MPI_Comm_free(&c2);
+    } else if (nbcs) {
+        long failed = nbc_kinds(rank, size, value), all_failed = 0;
+        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        if (all_failed != 0) {
+            if (rank == 0)
+                printf("failed %ld checks\n", all_failed);
+            MPI_Finalize();
+            return 1;
+        }
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
