@@ -562,7 +562,46 @@ def tpl_collective(fn):
     if fn["name"] in INPLACE_KEPT:
         again += " && (sendbuf != MPI_IN_PLACE || mana_inplace_restore())"
     return (wrapper_head(fn) + f"    mana_coll_enter(&c, {comm_param(fn)});\n    int rc;\n    do {{\n" + body +
-            f"    }} while ({again});\n" + wrapper_tail(fn))
+            f"    }} while ({again});\n" + ghost(fn) + wrapper_tail(fn))
+
+
+# Blocking collectives a member can see complete before another member has
+# entered them (a root that sent, a sender to the root, a rank that passed
+# the data on): the ghost a restart posts in its place, if a member had
+# not entered it yet (mana_coll_ghost): its nonblocking form, the
+# arguments of that form with GHOST_KEPT for the kept copy of the input
+# (and 0 for the buffers that do not matter at this rank), what to copy,
+# and whether the root has no ghost (it completes last).
+GHOST_KEPT = "GHOST_KEPT"
+GHOSTS = {
+    "MPI_Bcast": ("MPI_Ibcast", [GHOST_KEPT, "count", "datatype", "root", "comm"], "buffer, count, datatype", 0),
+    "MPI_Reduce": ("MPI_Ireduce", [GHOST_KEPT, "0", "count", "datatype", "op", "root", "comm"],
+                   "sendbuf, count, datatype", 1),
+    "MPI_Gather": ("MPI_Igather", [GHOST_KEPT, "sendcount", "sendtype", "0", "recvcount", "recvtype", "root", "comm"],
+                   "sendbuf, sendcount, sendtype", 1),
+    "MPI_Gatherv": ("MPI_Igatherv", [GHOST_KEPT, "sendcount", "sendtype", "0", "0", "0", "recvtype", "root", "comm"],
+                    "sendbuf, sendcount, sendtype", 1),
+}
+
+
+def ghost(fn):
+    """After a blocking collective of GHOSTS completed: its ghost."""
+    if fn["name"] not in GHOSTS:
+        return ""
+    form, args, copy, not_root = GHOSTS[fn["name"]]
+    kept = args.index(GHOST_KEPT)
+    values = ", ".join("0" if a == GHOST_KEPT else f"(uint64_t)(int64_t){a}" for a in args)
+    return (f"    if (rc == MPI_SUCCESS) {{\n"
+            f"        const uint64_t ghost_args[MANA_COLL_ARGS] = {{{values}}};\n"
+            f"        mana_coll_ghost(&c, comm, repost_{form}, ghost_args, {kept}, {copy}, root, {not_root});\n"
+            f"    }}\n")
+
+
+def repost_prototypes(funcs):
+    """The repost functions, declared before the blocking wrappers whose
+    ghosts name them."""
+    return "".join(f"static int repost_{fn['name']}(struct mana_crossing *cp, struct mana_request_info *d, "
+                   f"uint64_t *real);\n" for fn in funcs if fn["how"] == "pass" and coll_repostable(fn)) + "\n"
 
 
 SEND_MODES = {"MPI_Send": 0, "MPI_Ssend": 1, "MPI_Bsend": 2, "MPI_Rsend": 3}
@@ -951,7 +990,7 @@ TEMPLATES = {"local": tpl_call, "p2p": tpl_p2p, "collective": tpl_collective, "t
 
 def gen_upper(funcs):
     out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_drain.h"\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
-           '#include "upper_mpi_records.h"\n\n']
+           '#include "upper_mpi_records.h"\n\n', repost_prototypes(funcs)]
     for fn in funcs:
         if fn["how"] != "pass":
             continue

@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ckpt_sync.h"
@@ -214,6 +215,18 @@ static void mark_open_collectives(void)
         struct mana_comm_count *cc = &s->comms[d->coll_slot];
         if (cc->count - d->coll_seq < 64)
             cc->open_mask |= UINT64_C(1) << (cc->count - d->coll_seq);
+    }
+    for (uint32_t i = 0; i < s->ncomms; i++) {
+        const struct mana_coll_ghost *g = mana_coll_ghosts_of(i);
+        struct mana_comm_count *cc = &s->comms[i];
+        uint64_t real;
+        /* None on a communicator the application has freed: a restart
+         * does not make it again, so a ghost could not be posted. */
+        if (vid_real(VID_COMM, cc->vcomm, &real) != 0)
+            continue;
+        for (int k = 0; g != NULL && k < MANA_GHOSTS; k++)
+            if (g[k].seq != 0 && g[k].seq <= cc->count && cc->count - g[k].seq < 64)
+                cc->open_mask |= UINT64_C(1) << (cc->count - g[k].seq);
     }
 }
 
@@ -540,8 +553,87 @@ int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_R
  * nothing of them, so they are posted again, with the arguments the
  * application gave (MPI forbids it to touch their buffers until they
  * complete). Upper %fs: translating arrays of handles may allocate. */
+int mana_ghosts_live;
+
+/* Posts ghost G of communicator entry SLOT (ckpt_sync.h) as a request of
+ * MANA's own, which then goes like the application's nonblocking
+ * collectives (left pending or completed at a checkpoint) until
+ * mana_ghosts_test sees it complete. */
+static int post_ghost(struct mana_crossing *c, uint32_t slot, const struct mana_coll_ghost *g)
+{
+    struct mana_kept_input *k = malloc(sizeof *k + g->len);
+    if (k == NULL)
+        return MPI_ERR_NO_MEM;
+    k->at = NULL; /* its own copy, never put back */
+    k->len = g->len;
+    memcpy(k->data, g->kept, g->len);
+    struct mana_request_info d = {.kind = MANA_REQ_COLLECTIVE,
+                                  .active = 1,
+                                  .function = "a collective seen complete before the checkpoint (posted again by MANA)",
+                                  .comm = mana_lower->sync.comms[slot].vcomm,
+                                  .repost = g->repost,
+                                  .coll_seq = g->seq,
+                                  .coll_slot = slot,
+                                  .ghost = 1};
+    memcpy(d.coll_args, g->args, sizeof d.coll_args);
+    d.coll_args[g->kept_arg] = (uint64_t)(uintptr_t)(k->data - g->true_lb);
+    d.owned[MANA_OWNED_KEPT] = k;
+    uint64_t real = 0;
+    int rc = d.repost(c, &d, &real);
+    int32_t v = rc == MPI_SUCCESS ? mana_request_out(real) : VID_INVALID;
+    if (v == VID_INVALID || mana_request_describe(v, &d) != 0) {
+        free(k);
+        return rc == MPI_SUCCESS ? MPI_ERR_NO_MEM : rc;
+    }
+    mana_ghosts_live++;
+    return MPI_SUCCESS;
+}
+
+/* Forgets ghost D (complete; its MPI request freed or gone). */
+static void drop_ghost(struct mana_request_info *d)
+{
+    int32_t v = d->vid;
+    if (d->done != NULL)
+        drain_store_release(d->done);
+    mana_request_info_clear(v);
+    vid_release(VID_REQUEST, v);
+    mana_ghosts_live--;
+}
+
+void mana_ghosts_test(struct mana_crossing *c)
+{
+    size_t cursor = 0;
+    struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL) {
+        if (!d->ghost || d->ckpt != MANA_REQ_CKPT_NONE)
+            continue;
+        MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
+        int flag = 0;
+        mana_cross_to_lower(c);
+        MPI_LOWER.MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
+        mana_cross_to_upper(c);
+        if (flag)
+            drop_ghost(d);
+    }
+}
+
+void mana_ghosts_finish(struct mana_crossing *c)
+{
+    while (mana_ghosts_live > 0)
+        mana_ghosts_test(c);
+}
+
 static void repost_collectives(struct mana_crossing *c)
 {
+    struct mana_ckpt_sync *s = &mana_lower->sync;
+    for (uint32_t i = 0; i < s->ncomms; i++) {
+        struct mana_coll_ghost *g = mana_coll_ghosts_of(i);
+        const struct mana_comm_count *cc = &s->comms[i];
+        uint64_t real;
+        int live = vid_real(VID_COMM, cc->vcomm, &real) == 0;
+        for (int k = 0; g != NULL && k < MANA_GHOSTS; k++)
+            g[k].due = live && g[k].seq != 0 && cc->gap && g[k].seq > cc->gap_floor && g[k].seq <= cc->count;
+    }
     for (;;) {
         /* In the order they were posted: MPI matches the collectives of a
          * communicator by their order. */
@@ -550,27 +642,52 @@ static void repost_collectives(struct mana_crossing *c)
         while ((e = mana_request_info_next(&cursor)) != NULL)
             if (e->ckpt == MANA_REQ_CKPT_COLL_GAP && (d == NULL || e->coll_seq < d->coll_seq))
                 d = e;
-        if (d == NULL)
+        struct mana_coll_ghost *g = NULL;
+        uint32_t gslot = 0;
+        for (uint32_t i = 0; i < s->ncomms; i++) {
+            struct mana_coll_ghost *h = mana_coll_ghosts_of(i);
+            for (int k = 0; h != NULL && k < MANA_GHOSTS; k++)
+                if (h[k].due && (g == NULL || h[k].seq < g->seq)) {
+                    g = &h[k];
+                    gslot = i;
+                }
+        }
+        if (d == NULL && g == NULL)
             break;
-        d->ckpt = MANA_REQ_CKPT_NONE;
-        const struct mana_kept_input *k = d->owned[MANA_OWNED_KEPT];
-        if (k != NULL)
-            memcpy(k->at, k->data, k->len); /* MPI may have written into it */
-        uint64_t real = 0;
-        int rc = d->repost(c, d, &real);
+        int rc;
+        const char *what;
+        int32_t vcomm;
+        if (g != NULL && (d == NULL || g->seq < d->coll_seq)) {
+            /* A member had not entered it: this rank, which had seen it
+             * complete, takes part again from the input it kept. */
+            g->due = 0;
+            what = "a collective it had seen complete";
+            vcomm = s->comms[gslot].vcomm;
+            rc = post_ghost(c, gslot, g);
+        } else {
+            d->ckpt = MANA_REQ_CKPT_NONE;
+            what = d->function;
+            vcomm = d->comm;
+            const struct mana_kept_input *k = d->owned[MANA_OWNED_KEPT];
+            if (k != NULL && k->at != NULL)
+                memcpy(k->at, k->data, k->len); /* MPI may have written into it */
+            uint64_t real = 0;
+            rc = d->repost(c, d, &real);
+            if (rc == MPI_SUCCESS)
+                vid_update_real(VID_REQUEST, d->vid, real);
+        }
         if (rc != MPI_SUCCESS) {
             /* Its handles were replayed a moment ago: this cannot happen
-             * unless the restart is broken, and going on would hang the
-             * members that wait for it. */
+             * unless the restart is broken (or memory ran out), and going
+             * on would hang the members that wait for it. */
             fprintf(stderr,
-                    "MANA: the restarted rank cannot post %s again (MPI error %d), which it had posted before "
-                    "the checkpoint; the job cannot go on\n",
-                    d->function, rc);
+                    "MANA: the restarted rank cannot post %s again on communicator %#x (MPI error %d), which it "
+                    "had posted before the checkpoint; the job cannot go on\n",
+                    what, (unsigned)vcomm, rc);
             fflush(stderr);
             mana_wrfsbase(&mana_fs, mana_lower->lower_fs);
             mana_lower->lower_exit(1);
         }
-        vid_update_real(VID_REQUEST, d->vid, real);
     }
 }
 

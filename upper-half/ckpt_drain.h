@@ -72,6 +72,13 @@ int mana_start_requests(struct mana_crossing *c, int n, const MPI_Request *app, 
 int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_Request real, int *flag,
                             MPI_Status *status);
 
+/* Ghosts a restart posted (ckpt_sync.h): how many are pending; tested
+ * at each collective's gate, and waited for before MPI_Finalize, when
+ * every member has entered them. */
+extern int mana_ghosts_live;
+void mana_ghosts_test(struct mana_crossing *c);
+void mana_ghosts_finish(struct mana_crossing *c);
+
 /* MPI_Buffer_attach/detach: the buffer is remembered and attached again
  * in a restarted process (buffered sends pending at a checkpoint were
  * drained, so it holds nothing then). */

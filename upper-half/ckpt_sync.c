@@ -23,9 +23,14 @@ struct comm_members {
     uint64_t hash; /* of the members alone: comms with the same members differ by ordinal */
     int32_t *local, *remote;
     int nlocal, nremote; /* nremote 0: an intracommunicator */
+    int self;            /* this rank's rank in local */
 };
 
 static struct comm_members *members;
+/* The ghosts of each communicator's latest collectives of GHOSTS
+ * (gen_wrappers.py) this rank completed, MANA_GHOSTS per entry of
+ * sync->comms, by count modulo MANA_GHOSTS. */
+static struct mana_coll_ghost *ghosts;
 static uint32_t comms_capacity;
 static MPI_Status *scratch;
 static int scratch_n;
@@ -86,6 +91,11 @@ static int grow(void)
     if (m == NULL)
         return -1;
     members = m;
+    struct mana_coll_ghost *g = realloc(ghosts, cap * MANA_GHOSTS * sizeof *g);
+    if (g == NULL)
+        return -1;
+    memset(g + comms_capacity * MANA_GHOSTS, 0, (cap - comms_capacity) * MANA_GHOSTS * sizeof *g);
+    ghosts = g;
     comms_capacity = cap;
     return 0;
 }
@@ -109,6 +119,10 @@ static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
     if (LOWER(c, MPI_Comm_group(rc, &g)) != MPI_SUCCESS)
         return -1;
     m.local = world_ranks(c, g, &m.nlocal);
+    m.self = -1;
+    for (int k = 0; m.local != NULL && k < m.nlocal; k++)
+        if (m.local[k] == s->world_rank)
+            m.self = k;
     LOWER(c, MPI_Group_free(&g));
     if (inter && LOWER(c, MPI_Comm_remote_group(rc, &g)) == MPI_SUCCESS) {
         m.remote = world_ranks(c, g, &m.nremote);
@@ -273,6 +287,8 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
     int i = comm_index(c, vcomm);
     if (i < 0)
         return; /* a bad handle: the call itself reports it */
+    if (__builtin_expect(mana_ghosts_live != 0, 0))
+        mana_ghosts_test(c);
     while (atomic_load(&s->pending)) {
         if (atomic_load(&s->targets_valid) && behind_somewhere(s))
             break; /* behind the others: go on, they are inside it or past it */
@@ -285,6 +301,7 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm)
 void mana_finalize_begin(struct mana_crossing *c)
 {
     struct mana_ckpt_sync *s = sync_state();
+    mana_ghosts_finish(c);
     while (atomic_load(&s->pending))
         pause_for_checkpoint(c);
     atomic_store(&s->finalizing, 1);
@@ -447,6 +464,44 @@ int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int 
 {
     return recvcounts != NULL && displs != NULL && is_root(c, vcomm, root) &&
            inplace_keep(c, recvbuf, displs[root], recvcounts[root], vtype, INPLACE_KEEP_MAX);
+}
+
+void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, const uint64_t *args,
+                     int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root, int not_root)
+{
+    const struct mana_ckpt_sync *s = sync_state();
+    uint32_t i = s->last_gate;
+    if (c->nested || i >= s->ncomms || s->comms[i].vcomm != (int32_t)vcomm)
+        return;
+    const struct comm_members *m = &members[i];
+    struct mana_coll_ghost *g = &ghosts[i * MANA_GHOSTS + s->comms[i].count % MANA_GHOSTS];
+    g->seq = 0;
+    /* Not on an intercommunicator, whose roots are MPI_ROOT and
+     * MPI_PROC_NULL; not at a root that completes last. */
+    if (m->remote != NULL || (not_root && m->self == root))
+        return;
+    MPI_Aint extent, true_lb, span;
+    if (inplace_span(c, count, vtype, &extent, &true_lb, &span) != 0 || span > INPLACE_SAVE_MAX)
+        return;
+    if ((size_t)span > g->cap) {
+        unsigned char *k = realloc(g->kept, (size_t)span);
+        if (k == NULL)
+            return;
+        g->kept = k;
+        g->cap = (size_t)span;
+    }
+    memcpy(g->kept, (const unsigned char *)buf + true_lb, (size_t)span);
+    memcpy(g->args, args, sizeof g->args);
+    g->kept_arg = kept_arg;
+    g->true_lb = true_lb;
+    g->len = (size_t)span;
+    g->repost = repost;
+    g->seq = s->comms[i].count;
+}
+
+struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot)
+{
+    return slot < sync_state()->ncomms && ghosts != NULL ? &ghosts[slot * MANA_GHOSTS] : NULL;
 }
 
 struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype)

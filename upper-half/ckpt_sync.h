@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "crossing.h"
+#include "request_info.h"
 
 /* MPI_Init: the world size and the message counters. */
 int mana_ckpt_sync_init(void);
@@ -57,6 +58,30 @@ struct mana_kept_input {
     unsigned char data[];
 };
 struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
+/* Ghosts (docs/checkpoint-protocol.md, "Allowed gaps"): a blocking
+ * collective this rank has seen complete while another member may not
+ * have entered it yet (a root that sent, a rank that sent to the root or
+ * passed the data on). Its wrapper keeps, per communicator, its latest
+ * MANA_GHOSTS such collectives as the nonblocking form's arguments with
+ * a copy of the input (up to 64 KiB), so that a restart can post them in
+ * their place for the members that had not entered them: ARGS as the
+ * repost function REPOST reads them, with the kept copy of BUF (COUNT of
+ * VTYPE) at ARGS[KEPT_ARG]. NOT_ROOT: none at ROOT (it completes last). */
+#define MANA_GHOSTS 4
+struct mana_coll_ghost {
+    uint64_t seq; /* the communicator's count at it; 0: none */
+    mana_coll_repost_fn repost;
+    uint64_t args[MANA_COLL_ARGS];
+    int kept_arg;
+    uint8_t due; /* a restart posts it (ckpt_drain.c) */
+    MPI_Aint true_lb;
+    size_t len, cap;
+    unsigned char *kept;
+};
+void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, const uint64_t *args,
+                     int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root, int not_root);
+/* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
+struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the
  * data's size (not its span), which is the same on every member of a
  * collective whose type signatures must match. */

@@ -77,6 +77,7 @@ struct mana_request_info {
     uint64_t coll_seq;
     uint32_t coll_slot;
     uint8_t seen_done;
+    uint8_t ghost; /* MANA's own, in place of a collective seen complete (ckpt_sync.h) */
     uint64_t coll_args[MANA_COLL_ARGS];
 };
 

@@ -65,11 +65,14 @@ fi
 # at one rank only, which no barrier can precede (MPI_Reduce at the root,
 # MPI_Scan, MPI_Gatherv at the root: MANA keeps that rank's input); and in
 # the barrier MANA puts before MPI_Comm_split, which has no nonblocking
-# form (they post the barrier again, and then make the call). The
+# form (they post the barrier again, and then make the call); and in
+# MPI_Allreduce after a rooted collective rank 1 has not entered and the
+# others have seen complete (MPI_Bcast, MPI_Reduce, MPI_Gatherv: they
+# kept its input, and a restart posts it for rank 1's sake). The
 # ranks are held after it, killed with kill -9, and the restart finishes
 # the job with the right result (rank 1 stops computing then: its stop
 # file exists).
-for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split; do
+for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split ghostbcast ghostreduce ghostgatherv; do
   dir=$WORK/$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 30 \
     "$WORK/$mode.stop"

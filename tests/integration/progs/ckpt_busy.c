@@ -11,7 +11,10 @@
  * 0, which no arrival barrier can precede: MPI_Reduce to rank 0 (MODE
  * rootreduce), MPI_Scan (rootscan), MPI_Gatherv to rank 0 (rootgatherv),
  * while the other ranks wait in MPI_Barrier; or in MPI_Comm_split (MODE
- * split), which has no nonblocking form. Rank 1 prints "computing"
+ * split), which has no nonblocking form; or in MPI_Allreduce after an
+ * MPI_Bcast from rank 0 (MODE ghostbcast), two MPI_Reduce to rank 0
+ * (ghostreduce) or an MPI_Gatherv to rank 0 (ghostgatherv), which all but
+ * rank 1 and the root have seen complete. Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
  * result, or how many checks failed.
  * Usage: ckpt_busy MODE SECONDS [STOPFILE] */
@@ -169,6 +172,49 @@ static long rooted_inplace(const char *kind, int rank, long value, MPI_Comm pair
     return failed;
 }
 
+/* KIND (bcast, reduce, gatherv) rooted at rank 0, which the ranks other
+ * than rank 1 and the root leave before rank 1 enters it; the number of
+ * wrong results. */
+static long seen_complete(const char *kind, int rank, int size, long value)
+{
+    enum { N = 100 };
+    long v[N], r[N];
+    long failed = 0;
+    for (int i = 0; i < N; i++) {
+        v[i] = value * 1000 + i;
+        r[i] = -1;
+    }
+    if (strcmp(kind, "bcast") == 0) {
+        MPI_Bcast(v, N, MPI_LONG, 0, MPI_COMM_WORLD);
+        for (int i = 0; i < N; i++)
+            failed += v[i] != 1000 + i;
+    } else if (strcmp(kind, "reduce") == 0) {
+        /* Two, the second of other data: the others leave both. */
+        long r2[N];
+        MPI_Reduce(v, r, N, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+        for (int i = 0; i < N; i++)
+            v[i] = -v[i];
+        MPI_Reduce(v, r2, N, MPI_LONG, MPI_MIN, 0, MPI_COMM_WORLD);
+        long ranks_sum = (long)size * (size + 1) / 2;
+        for (int i = 0; rank == 0 && i < N; i++)
+            failed += r[i] != ranks_sum * 1000 + (long)size * i || r2[i] != -((long)size * 1000 + i);
+    } else {
+        int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
+        long *all = malloc((size_t)size * 2 * sizeof *all);
+        for (int k = 0; k < size; k++) {
+            counts[k] = 2;
+            displs[k] = 2 * k;
+        }
+        MPI_Gatherv(v, 2, MPI_LONG, all, counts, displs, MPI_LONG, 0, MPI_COMM_WORLD);
+        for (int k = 0; rank == 0 && k < size; k++)
+            failed += all[2 * k] != (k + 1) * 1000 || all[2 * k + 1] != (k + 1) * 1000 + 1;
+        free(counts);
+        free(displs);
+        free(all);
+    }
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -178,14 +224,15 @@ int main(int argc, char **argv)
     const char *mode = argc == 3 || argc == 4 ? argv[1] : "";
     const char *stopfile = argc == 4 ? argv[3] : NULL;
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
-                                        "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split"};
+                                        "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
+                                        "ghostbcast", "ghostreduce", "ghostgatherv"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
     if (!known || size < 2) {
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
-                            "rootgatherv|split SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
@@ -245,6 +292,16 @@ int main(int argc, char **argv)
         free(v);
     } else if (strncmp(mode, "root", 4) == 0) {
         long failed = rooted_inplace(mode + 4, rank, value, pair), all_failed = 0;
+        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+        if (all_failed != 0) {
+            if (rank == 0)
+                printf("failed %ld checks\n", all_failed);
+            MPI_Finalize();
+            return 1;
+        }
+    } else if (strncmp(mode, "ghost", 5) == 0) {
+        long failed = seen_complete(mode + 5, rank, size, value), all_failed = 0;
         MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
         MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
         if (all_failed != 0) {
