@@ -26,15 +26,22 @@ wait_line() { # NAME TEXT: until $WORK/NAME.out has TEXT (30 s)
   return 1
 }
 
+# timed_checkpoint DIR: mana-ckpt --checkpoint; its exit status in rc,
+# how long it took in ms.
+timed_checkpoint() {
+  local t0
+  t0=$(date +%s%N)
+  checkpoint "$1"
+  rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
 # (a) The others in MPI_Recv: the checkpoint does not wait for rank 1.
 dir=$WORK/p2p.ckpt
 start_job p2p "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" p2p 40
 if wait_line p2p computing; then
   sleep 1
-  t0=$(date +%s%N)
-  checkpoint "$dir"
-  rc=$?
-  ms=$((($(date +%s%N) - t0) / 1000000))
+  timed_checkpoint "$dir"
   # What the coordinator measured of the write: from the start of the
   # generation to its completion, in its log.
   check "checkpoint with rank 1 busy computing succeeds (mana-ckpt exit $rc, $ms ms)" test "$rc" -eq 0
@@ -78,10 +85,7 @@ for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split g
     "$WORK/$mode.stop"
   if wait_line $mode computing; then
     sleep 1
-    t0=$(date +%s%N)
-    checkpoint "$dir"
-    rc=$?
-    ms=$((($(date +%s%N) - t0) / 1000000))
+    timed_checkpoint "$dir"
     check "$mode: checkpoint with two ranks waiting in a collective and rank 1 computing succeeds in ${ms} ms" \
       test "$rc" -eq 0 -a "$ms" -lt 6000
     for p in $(descendants "$JOB"); do
@@ -137,10 +141,7 @@ dir=$WORK/goon.ckpt
 start_job goon "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbcs 6
 if wait_line goon computing; then
   sleep 0.5
-  t0=$(date +%s%N)
-  checkpoint "$dir"
-  rc=$?
-  ms=$((($(date +%s%N) - t0) / 1000000))
+  timed_checkpoint "$dir"
   check "goon: the checkpoint leaves the nonblocking collectives pending and succeeds in ${ms} ms" \
     test "$rc" -eq 0 -a "$ms" -lt 6000
   check "goon: rank 1 was still computing after it" bash -c "! grep -q '^result' '$WORK/goon.out'"

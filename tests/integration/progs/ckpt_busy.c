@@ -215,6 +215,21 @@ static long seen_complete(const char *kind, int rank, int size, long value)
     return failed;
 }
 
+/* Whether every rank's checks passed (FAILED: this rank's failures):
+ * 0 with *TOTAL the sum of the ranks' VALUE, or -1 and rank 0 says how
+ * many failed. */
+static int all_right(long failed, long value, long *total)
+{
+    int rank;
+    long all_failed = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&value, total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (all_failed != 0 && rank == 0)
+        printf("failed %ld checks\n", all_failed);
+    return all_failed != 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -290,23 +305,11 @@ int main(int argc, char **argv)
         MPI_Wait(&req, MPI_STATUS_IGNORE);
         total = v != NULL && v[N - 1] - v[0] == (long)size * (N - 1) ? v[0] : -1;
         free(v);
-    } else if (strncmp(mode, "root", 4) == 0) {
-        long failed = rooted_inplace(mode + 4, rank, value, pair), all_failed = 0;
-        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        if (all_failed != 0) {
-            if (rank == 0)
-                printf("failed %ld checks\n", all_failed);
-            MPI_Finalize();
-            return 1;
-        }
-    } else if (strncmp(mode, "ghost", 5) == 0) {
-        long failed = seen_complete(mode + 5, rank, size, value), all_failed = 0;
-        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        if (all_failed != 0) {
-            if (rank == 0)
-                printf("failed %ld checks\n", all_failed);
+    } else if (strncmp(mode, "root", 4) == 0 || strncmp(mode, "ghost", 5) == 0 || nbcs) {
+        long failed = nbcs                             ? nbc_kinds(rank, size, value)
+                      : strncmp(mode, "root", 4) == 0 ? rooted_inplace(mode + 4, rank, value, pair)
+                                                      : seen_complete(mode + 5, rank, size, value);
+        if (all_right(failed, value, &total) != 0) {
             MPI_Finalize();
             return 1;
         }
@@ -315,16 +318,6 @@ int main(int argc, char **argv)
         MPI_Comm_split(MPI_COMM_WORLD, 0, size - rank, &c2);
         MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, c2);
         MPI_Comm_free(&c2);
-    } else if (nbcs) {
-        long failed = nbc_kinds(rank, size, value), all_failed = 0;
-        MPI_Allreduce(&failed, &all_failed, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        if (all_failed != 0) {
-            if (rank == 0)
-                printf("failed %ld checks\n", all_failed);
-            MPI_Finalize();
-            return 1;
-        }
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
