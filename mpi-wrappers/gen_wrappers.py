@@ -593,7 +593,8 @@ def ghost(fn):
     values = ", ".join("0" if a == GHOST_KEPT else f"(uint64_t)(int64_t){a}" for a in args)
     return (f"    if (rc == MPI_SUCCESS) {{\n"
             f"        const uint64_t ghost_args[MANA_COLL_ARGS] = {{{values}}};\n"
-            f"        mana_coll_ghost(&c, comm, repost_{form}, ghost_args, {kept}, {copy}, root, {not_root});\n"
+            f"        mana_coll_ghost(&c, comm, repost_{form}, live_{form}, ghost_args, {kept}, {copy}, root, "
+            f"{not_root});\n"
             f"    }}\n")
 
 
@@ -601,7 +602,8 @@ def repost_prototypes(funcs):
     """The repost functions, declared before the blocking wrappers whose
     ghosts name them."""
     return "".join(f"static int repost_{fn['name']}(struct mana_crossing *cp, struct mana_request_info *d, "
-                   f"uint64_t *real);\n" for fn in funcs if fn["how"] == "pass" and coll_repostable(fn)) + "\n"
+                   f"uint64_t *real);\nstatic int live_{fn['name']}(const uint64_t *a, const int32_t *arr_n);\n"
+                   for fn in funcs if fn["how"] == "pass" and coll_repostable(fn)) + "\n"
 
 
 SEND_MODES = {"MPI_Send": 0, "MPI_Ssend": 1, "MPI_Bsend": 2, "MPI_Rsend": 3}
@@ -843,6 +845,23 @@ def nbc_keep(fn):
             "mana_nbc_keep(&c, recvbuf, count, datatype) : NULL;\n")
 
 
+def coll_live_fn(fn):
+    """live_<name>: whether the handles among the kept arguments still name
+    objects (request_info.h, mana_coll_live_fn)."""
+    checks = []
+    owned = 0
+    for i, p in enumerate(coll_arg_params(fn)):
+        if p.role == "hin":
+            checks.append(f"vid_real({p.kind}, (int32_t)a[{i}], &r) == 0")
+        elif p.role == "harr_in":
+            checks.append(f"(arr_n == NULL || mana_wrap_handles_live({p.kind}, (const int32_t *)(uintptr_t)a[{i}], "
+                          f"arr_n[{owned}]))")
+            owned += 1
+    body = " &&\n           ".join(checks) if checks else "1"
+    return (f"static int live_{fn['name']}(const uint64_t *a, const int32_t *arr_n)\n{{\n"
+            f"    uint64_t r;\n    (void)r;\n    (void)arr_n;\n    return {body};\n}}\n\n")
+
+
 def coll_note(fn):
     """In the wrapper: what a restart needs to post the collective again,
     when its inputs stay intact until it completes (no MPI_IN_PLACE, or
@@ -853,7 +872,9 @@ def coll_note(fn):
     if fn["name"] in NBC_INPLACE_KEPT:
         cond += " || kept_l != NULL"
         keep = "        d.owned[MANA_OWNED_KEPT] = kept_l;\n"
-    stores = "".join(
+    stores = f"            d.live = live_{fn['name']};\n" + "".join(
+        f"            d.coll_arr_n[{k}] = n_{p.name};\n"
+        for k, p in enumerate(p for p in fn["params"] if p.role == "harr_in")) + "".join(
         f"            d.coll_args[{i}] = (uint64_t)" +
         (f"(uintptr_t){p.name};\n" if is_pointer(p) else f"(int64_t){p.name};\n")
         for i, p in enumerate(coll_arg_params(fn)))
@@ -906,7 +927,7 @@ def tpl_nonblocking(fn):
     else:
         code += "\n"
     code += wrapper_tail(fn)
-    return (coll_repost_fn(fn) if coll_repostable(fn) else "") + code
+    return (coll_repost_fn(fn) + coll_live_fn(fn) if coll_repostable(fn) else "") + code
 
 
 WAIT_LOOPS = {

@@ -191,15 +191,16 @@ static int is_receive(const struct mana_request_info *d)
 }
 
 /* A nonblocking collective of the application that a restart can post
- * again, still pending as far as the application knows, on a
- * communicator the application has not freed (MPI lets it free one with
- * collectives pending; a restart does not make it again). */
+ * again, still pending as far as the application knows, whose
+ * communicator, datatypes and op the application has not freed (MPI lets
+ * it free them with collectives pending; a restart does not make them
+ * again). */
 static int open_collective(const struct mana_ckpt_sync *s, const struct mana_request_info *d)
 {
     uint64_t real;
     return d->kind == MANA_REQ_COLLECTIVE && d->repost != NULL && d->active && !d->seen_done &&
            d->coll_slot < s->ncomms && d->coll_seq <= s->comms[d->coll_slot].count &&
-           vid_real(VID_COMM, d->comm, &real) == 0;
+           vid_real(VID_COMM, d->comm, &real) == 0 && d->live(d->coll_args, d->coll_arr_n);
 }
 
 static void mark_open_collectives(void)
@@ -225,7 +226,7 @@ static void mark_open_collectives(void)
         if (vid_real(VID_COMM, cc->vcomm, &real) != 0)
             continue;
         for (int k = 0; g != NULL && k < MANA_GHOSTS; k++)
-            if (g[k].seq != 0 && g[k].seq <= cc->count && cc->count - g[k].seq < 64)
+            if (g[k].seq != 0 && g[k].seq <= cc->count && cc->count - g[k].seq < 64 && g[k].live(g[k].args, NULL))
                 cc->open_mask |= UINT64_C(1) << (cc->count - g[k].seq);
     }
 }
@@ -548,18 +549,13 @@ int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_R
     return rc;
 }
 
-/* The application's nonblocking collectives a checkpoint left pending
- * because some member had not posted them: the restarted MPI knows
- * nothing of them, so they are posted again, with the arguments the
- * application gave (MPI forbids it to touch their buffers until they
- * complete). Upper %fs: translating arrays of handles may allocate. */
 int mana_ghosts_live;
 
 /* Posts ghost G of communicator entry SLOT (ckpt_sync.h) as a request of
  * MANA's own, which then goes like the application's nonblocking
  * collectives (left pending or completed at a checkpoint) until
  * mana_ghosts_test sees it complete. */
-static int post_ghost(struct mana_crossing *c, uint32_t slot, const struct mana_coll_ghost *g)
+static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_ghost *g)
 {
     struct mana_kept_input *k = malloc(sizeof *k + g->len);
     if (k == NULL)
@@ -572,6 +568,7 @@ static int post_ghost(struct mana_crossing *c, uint32_t slot, const struct mana_
                                   .function = "a collective seen complete before the checkpoint (posted again by MANA)",
                                   .comm = mana_lower->sync.comms[slot].vcomm,
                                   .repost = g->repost,
+                                  .live = g->live,
                                   .coll_seq = g->seq,
                                   .coll_slot = slot,
                                   .ghost = 1};
@@ -586,6 +583,7 @@ static int post_ghost(struct mana_crossing *c, uint32_t slot, const struct mana_
         return rc == MPI_SUCCESS ? MPI_ERR_NO_MEM : rc;
     }
     mana_ghosts_live++;
+    g->seq = 0; /* the request stands for it now, at later checkpoints too */
     return MPI_SUCCESS;
 }
 
@@ -610,10 +608,10 @@ void mana_ghosts_test(struct mana_crossing *c)
         MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
         int flag = 0;
         mana_cross_to_lower(c);
-        MPI_LOWER.MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
+        int rc = MPI_LOWER.MPI_Test(&r, &flag, MPI_STATUS_IGNORE);
         mana_cross_to_upper(c);
-        if (flag)
-            drop_ghost(d);
+        if (flag || rc != MPI_SUCCESS)
+            drop_ghost(d); /* an error: nothing more can come of it */
     }
 }
 
@@ -623,6 +621,12 @@ void mana_ghosts_finish(struct mana_crossing *c)
         mana_ghosts_test(c);
 }
 
+/* The nonblocking collectives a checkpoint left pending because some
+ * member had not posted them, and the ghosts of those this rank had seen
+ * complete: the restarted MPI knows nothing of them, so they are posted
+ * again, with the arguments the application gave (MPI forbids it to
+ * touch their buffers until they complete) or the input kept. Upper %fs:
+ * translating arrays of handles may allocate. */
 static void repost_collectives(struct mana_crossing *c)
 {
     struct mana_ckpt_sync *s = &mana_lower->sync;
@@ -632,7 +636,8 @@ static void repost_collectives(struct mana_crossing *c)
         uint64_t real;
         int live = vid_real(VID_COMM, cc->vcomm, &real) == 0;
         for (int k = 0; g != NULL && k < MANA_GHOSTS; k++)
-            g[k].due = live && g[k].seq != 0 && cc->gap && g[k].seq > cc->gap_floor && g[k].seq <= cc->count;
+            g[k].due = live && g[k].seq != 0 && cc->gap && g[k].seq > cc->gap_floor && g[k].seq <= cc->count &&
+                       g[k].live(g[k].args, NULL);
     }
     for (;;) {
         /* In the order they were posted: MPI matches the collectives of a

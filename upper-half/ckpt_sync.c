@@ -466,8 +466,9 @@ int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int 
            inplace_keep(c, recvbuf, displs[root], recvcounts[root], vtype, INPLACE_KEEP_MAX);
 }
 
-void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, const uint64_t *args,
-                     int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root, int not_root)
+void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
+                     const uint64_t *args, int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root,
+                     int not_root)
 {
     const struct mana_ckpt_sync *s = sync_state();
     uint32_t i = s->last_gate;
@@ -496,6 +497,7 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
     g->true_lb = true_lb;
     g->len = (size_t)span;
     g->repost = repost;
+    g->live = live;
     g->seq = s->comms[i].count;
 }
 

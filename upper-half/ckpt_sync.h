@@ -71,6 +71,7 @@ struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int co
 struct mana_coll_ghost {
     uint64_t seq; /* the communicator's count at it; 0: none */
     mana_coll_repost_fn repost;
+    mana_coll_live_fn live;
     uint64_t args[MANA_COLL_ARGS];
     int kept_arg;
     uint8_t due; /* a restart posts it (ckpt_drain.c) */
@@ -78,8 +79,9 @@ struct mana_coll_ghost {
     size_t len, cap;
     unsigned char *kept;
 };
-void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, const uint64_t *args,
-                     int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root, int not_root);
+void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
+                     const uint64_t *args, int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root,
+                     int not_root);
 /* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the

@@ -77,6 +77,15 @@ void mana_wrap_handles_done(void *arr, void *small)
         free(arr);
 }
 
+int mana_wrap_handles_live(enum vid_kind kind, const int32_t *v, int n)
+{
+    uint64_t real;
+    for (int i = 0; v != NULL && i < n; i++)
+        if (vid_real(kind, v[i], &real) != 0)
+            return 0;
+    return 1;
+}
+
 void mana_wrap_keep(struct mana_request_info *d, void *arr)
 {
     if (!arr)

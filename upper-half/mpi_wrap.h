@@ -80,6 +80,9 @@ void mana_wrap_handles_done(void *arr, void *small);
 /* Gives ARR (from mana_wrap_handles_in with SMALL NULL) to the request's
  * descriptor, which frees it with the request. */
 void mana_wrap_keep(struct mana_request_info *d, void *arr);
+/* Whether each of the N virtual handles V still names an object (memory
+ * only). */
+int mana_wrap_handles_live(enum vid_kind kind, const int32_t *v, int n);
 
 /* Lengths of arrays whose size MPI takes from the communicator, asked of
  * the lower half (switches %fs itself): remote size for an

@@ -36,6 +36,11 @@ struct mana_crossing;
 /* Posts D's nonblocking collective again from D->coll_args, its handles
  * translated now (upper %fs, lower lock held); *REAL gets MPI's request. */
 typedef int (*mana_coll_repost_fn)(struct mana_crossing *c, struct mana_request_info *d, uint64_t *real);
+/* Whether every handle among such arguments ARGS (ARR_N: the lengths of
+ * its arrays of handles) still names an object: the application may free
+ * a datatype or an op while a collective using it is pending, and a
+ * restart does not make it again. Memory only (the lower %fs may be on). */
+typedef int (*mana_coll_live_fn)(const uint64_t *args, const int32_t *arr_n);
 
 struct mana_request_info {
     int32_t vid;          /* the request's virtual id; 0 when unused */
@@ -74,6 +79,8 @@ struct mana_request_info {
      * post it again after a restart; SEEN_DONE: MPI_Request_get_status
      * showed the application it complete. */
     mana_coll_repost_fn repost;
+    mana_coll_live_fn live;
+    int32_t coll_arr_n[2];
     uint64_t coll_seq;
     uint32_t coll_slot;
     uint8_t seen_done;

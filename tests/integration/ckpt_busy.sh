@@ -104,6 +104,40 @@ for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split g
   fi
 done
 
+# (e) Twice before rank 1 gets there: the collectives a restart posted
+# again (the application's nonblocking ones, and the ghosts of those the
+# others had seen complete) are pending again at the second checkpoint,
+# and the second restart posts each of them once more, once.
+for mode in nbcs ghostreduce; do
+  dir=$WORK/twice.$mode.ckpt
+  MANA_TEST_CKPT_EXIT=hold start_job twice.$mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" \
+    $mode 60 "$WORK/twice.$mode.stop"
+  if wait_line twice.$mode computing && sleep 1 && checkpoint "$dir"; then
+    for p in $(descendants "$JOB"); do
+      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+    done
+    finish_job
+    MANA_TEST_CKPT_EXIT=hold start_job twice.$mode.r1 "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir"
+    sleep 2
+    timed_checkpoint "$dir"
+    check "twice $mode: a second checkpoint of the restarted job, rank 1 still computing, succeeds in ${ms} ms" \
+      test "$rc" -eq 0 -a "$ms" -lt 6000 -a "$(cat "$dir/latest")" = gen-000002
+    for p in $(descendants "$JOB"); do
+      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+    done
+    finish_job
+    touch "$WORK/twice.$mode.stop"
+    timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/twice.$mode.out2" 2>"$WORK/twice.$mode.err2"
+    rc=$?
+    check "twice $mode: the second restart ends with the right result (exit $rc)" \
+      grep -qx 'result 6' "$WORK/twice.$mode.out2"
+    [ "$rc" -eq 0 ] || sed 's/^/#   /' "$WORK/twice.$mode.err2" | tail -5
+  else
+    not_ok "twice $mode: the first checkpoint, with rank 1 computing"
+    finish_job
+  fi
+done
+
 # (c) The others in the MPI_Wait of an MPI_Iallreduce with MPI_IN_PLACE
 # on 256 KiB (more than MANA keeps), which rank 1 has not posted: MPI may
 # have written into its buffer, so a restart could not post it again; it
