@@ -647,6 +647,7 @@ int image_reader_load_threads(struct image_reader *r, const struct image_section
 enum walk_mode { WALK_SCAN, WALK_VERIFY, WALK_RESTORE };
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
+#if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
 /* Maps the pages wholly inside [P, P+LEN) with one system call instead
  * of one page fault per page (ADVICE: MADV_POPULATE_WRITE for pages about
  * to be written, MADV_POPULATE_READ for the zero pages left as they are):
@@ -681,6 +682,8 @@ static void populate_runs(uint8_t *dst, size_t clen, uint32_t npages, const uint
         p = q;
     }
 }
+
+#endif
 
 /* Maps a chunk's destination pages before it is restored: those it
  * writes (with DST_ZEROED only the stored ones), and with DST_MAP_ZEROS
