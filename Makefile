@@ -70,7 +70,8 @@ LOWER_OMPI_OBJ = $(patsubst %.c,$(BUILD)/obj/lower-ompi/%.o,$(LOWER_SRC) lower-h
              $(BUILD)/obj/lower-ompi/gen/lower_ompi_table.o $(BUILD)/obj/lower-ompi/gen/abi_consts_ompi.o \
              $(BUILD)/obj/lower/gen/abi_consts_mpich.o
 LAUNCH_OBJ := $(patsubst %.c,$(BUILD)/obj/launch/%.o,$(LAUNCH_SRC)) $(BUILD)/obj/launch/gen/mpi_api_list.o
-IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c restart/machine_record.c
+IMAGE_SRC  := restart/image_codec.c restart/image_writer.c restart/image_reader.c restart/image_threads.c \
+              restart/machine_record.c
 IMAGE_OBJ  := $(patsubst %.c,$(BUILD)/obj/image/%.o,$(IMAGE_SRC))
 ZSTD_CFLAGS = $(shell pkg-config --cflags libzstd)
 ZSTD_LIBS   = $(shell pkg-config --libs libzstd) -lxxhash

@@ -158,33 +158,28 @@ int ckpt_restore_files(struct ckpt_restore *st, int verbose, char *err, size_t e
     return 0;
 }
 
-/* The pages the image holds as zeros are left untouched by the restore
- * (IMAGE_DST_ZEROED), so each one cost the application a page fault on
- * its first access: 11-37 us a fault in a VM with shadow page tables,
- * 131072 faults and 1.5 s more CPU for a rank reading back 512 MiB of
- * zeros after a restart. The checkpoint read every page of every readable
- * region, so the saved process had all of them mapped: map the absent
- * ones here in one call, as reads would (the kernel's shared zero page,
- * or zeroed pages on a kernel that does not use it). Pages already
- * filled are left as they are. In such a VM the first access from user
- * mode to a page the kernel mapped still costs about 8 us (the shadow
- * entry), a third of the fault it replaces. Only a speed-up: errors
- * (kernels before 5.14) are ignored. */
-static void map_zero_pages(void *at, uint64_t len)
-{
-#ifdef MADV_POPULATE_READ
-    madvise(at, len, MADV_POPULATE_READ);
-#else
-    (void)at;
-    (void)len;
-#endif
-}
+/* The pages the image holds as zeros need no writing into a fresh
+ * mapping (IMAGE_DST_ZEROED), but left unmapped each one cost the
+ * application a page fault on its first access: 11-37 us a fault in a
+ * VM with shadow page tables, 131072 faults and 1.5 s more CPU for a rank
+ * reading back 512 MiB of zeros after a restart. The checkpoint read
+ * every page of every readable region, so the saved process had all of
+ * them mapped: the reader maps them too, as reads would
+ * (IMAGE_DST_MAP_ZEROS: the kernel's shared zero page, or zeroed pages on
+ * a kernel that does not use it), chunk by chunk on the threads that
+ * restore the data. In such a VM the first access from user mode to a
+ * page the kernel mapped still costs about 8 us (the shadow entry), a
+ * third of the fault it replaces. */
+#define RESTORE_FLAGS (IMAGE_DST_ZEROED | IMAGE_DST_MAP_ZEROS)
 
 int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
 {
     struct image_section s;
     int rc;
     image_reader_rewind(st->reader);
+    /* All the CPUs this rank may use, as the checkpoint did: chunks are
+     * independent, and the time is decompressing and page mapping. */
+    image_reader_set_threads(st->reader, 0);
     while ((rc = image_reader_next(st->reader, &s)) > 0) {
         if (s.kind != IMAGE_SECTION_REGION || s.region.length == 0)
             continue;
@@ -201,11 +196,10 @@ int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
         region_labeller_mark_upper(ri->addr, ri->addr + ri->length);
         if (nodata)
             continue;
-        if (image_reader_region_data(st->reader, &s, at, ri->length, IMAGE_DST_ZEROED) != 0) {
+        if (image_reader_region_data(st->reader, &s, at, ri->length, RESTORE_FLAGS) != 0) {
             snprintf(err, errlen, "%s", image_reader_error(st->reader));
             return -1;
         }
-        map_zero_pages(at, ri->length);
         if (ri->prot != (PROT_READ | PROT_WRITE) && mprotect(at, ri->length, ri->prot) != 0) {
             snprintf(err, errlen, "cannot set the protection of %#llx-%#llx (%s): %s", (unsigned long long)ri->addr,
                      (unsigned long long)(ri->addr + ri->length), ri->name, strerror(errno));
@@ -214,6 +208,9 @@ int ckpt_restore_memory(struct ckpt_restore *st, char *err, size_t errlen)
         st->regions++;
         st->bytes += ri->length;
     }
+    image_reader_times(st->reader, &st->times);
+    /* The threads end before the application's own come back. */
+    image_reader_set_threads(st->reader, 1);
     if (rc < 0) {
         snprintf(err, errlen, "%s", image_reader_error(st->reader));
         return -1;

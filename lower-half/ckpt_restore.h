@@ -24,6 +24,7 @@ struct ckpt_restore {
     uint64_t digest; /* the image's, known after ckpt_restore_reserve */
     void *machine;   /* the image's machine record (NULL: none), machine_len bytes */
     size_t machine_len;
+    struct image_read_times times; /* of ckpt_restore_memory */
 };
 
 /* Opens the image and checks it belongs to RANK of NRANKS; loads the

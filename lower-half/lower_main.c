@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app_check.h"
@@ -258,9 +259,36 @@ static void __attribute__((noreturn)) reexec_for_new_layout(char **argv)
     die("cannot re-execute myself for a new address layout: %s", strerror(errno));
 }
 
+static double clock_s(clockid_t id)
+{
+    struct timespec t;
+    clock_gettime(id, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* MANA_DEBUG=restore-times: where a rank's restart spent its time, one
+ * line per rank on stderr just before the application goes on, so that a
+ * slow restart can be taken apart (docs/performance.md). */
+enum restore_phase { PH_ENTRY, PH_OPEN, PH_RESERVE, PH_FILES, PH_MPI_INIT, PH_MEMORY, PH_RESUME, PH_COUNT };
+
+static void report_restore_times(int rank, double entered_epoch, const double *t, const struct image_read_times *m)
+{
+    fprintf(stderr,
+            "MANA: MANA_DEBUG=restore-times: rank %d: entered the lower half at %.6f (epoch s); open %.3f s, "
+            "reserve %.3f s, files %.3f s, MPI_Init %.3f s, memory %.3f s (%u threads, summed over them: read "
+            "%.3f s, map pages %.3f s, check+decompress+place %.3f s), process state and threads %.3f s\n",
+            rank, entered_epoch, t[PH_OPEN] - t[PH_ENTRY], t[PH_RESERVE] - t[PH_OPEN], t[PH_FILES] - t[PH_RESERVE],
+            t[PH_MPI_INIT] - t[PH_FILES], t[PH_MEMORY] - t[PH_MPI_INIT], m->threads, m->read_s, m->populate_s,
+            m->decode_s, t[PH_RESUME] - t[PH_MEMORY]);
+}
+
 static void __attribute__((noreturn)) restore_main(char **argv, const char *image, const char *expect_digest,
                                                    int verbose)
 {
+    double t[PH_COUNT], entered = clock_s(CLOCK_REALTIME);
+    t[PH_ENTRY] = clock_s(CLOCK_MONOTONIC);
+    const char *debug = getenv("MANA_DEBUG");
+    int report_times = debug != NULL && strstr(debug, "restore-times") != NULL;
     char err[8192];
     int rank, nranks;
     mpi_rank_from_env(&rank, &nranks);
@@ -276,6 +304,7 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
         die_with_job("%s", err);
     }
     unsigned long long gen = image_reader_header(st.reader)->generation;
+    t[PH_OPEN] = clock_s(CLOCK_MONOTONIC);
     int rc = ckpt_restore_reserve(&st, err, sizeof err);
     if (rc == 1)
         reexec_for_new_layout(argv);
@@ -288,17 +317,21 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
                      "replaced or damaged; restart from another generation (mana-restart --generation N)",
                      image, (unsigned long long)st.digest, expect_digest);
     unsetenv(RESTORE_TRIES_ENV);
+    t[PH_RESERVE] = clock_s(CLOCK_MONOTONIC);
     if (ckpt_restore_files(&st, verbose, err, sizeof err) != 0)
         die_with_job("%s", err);
+    t[PH_FILES] = clock_s(CLOCK_MONOTONIC);
     int provided;
     if (lower_mpi_init(NULL, NULL, &provided) != MPI_SUCCESS)
         die("MPI_Init failed in the restarted rank %d", rank);
+    t[PH_MPI_INIT] = clock_s(CLOCK_MONOTONIC);
     machine_info_report_restart(st.machine, st.machine_len, image_reader_header(st.reader)->version, rank);
     test_fault_point("restore", rank, gen);
     if (ckpt_restore_memory(&st, err, sizeof err) != 0) {
         condemn_generation_if_damaged(&st, err, sizeof err);
         die("%s", err);
     }
+    t[PH_MEMORY] = clock_s(CLOCK_MONOTONIC);
     struct install_paths paths;
     find_install_paths(&paths);
     struct mana_call_table *table = (struct mana_call_table *)(uintptr_t)st.proc.call_table;
@@ -329,6 +362,11 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     if (ckpt_restore_threads(&st, &table->threads, err, sizeof err) != 0)
         die_with_job("%s", err);
     ckpt_restore_close(&st);
+    if (report_times) {
+        t[PH_RESUME] = clock_s(CLOCK_MONOTONIC);
+        report_restore_times(rank, entered, t, &st.times);
+        fflush(stderr);
+    }
     test_fault_point("resume", rank, gen);
     ckpt_resume_frame(st.main.frame, st.main.upper_fs);
 }

@@ -8,10 +8,12 @@
 #define _GNU_SOURCE
 #include "image_reader.h"
 #include "image_format.h"
+#include "image_threads.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -43,6 +46,8 @@ static int kind_rank(enum image_section_kind k)
     return 4;
 }
 
+struct chunk_pool;
+
 struct image_reader {
     char *path;
     int fd;
@@ -62,6 +67,9 @@ struct image_reader {
     bool damage_found; /* an error said the file is damaged, not unreadable */
 
     ZSTD_DCtx *dctx;
+    unsigned threads;         /* image_reader_set_threads */
+    struct chunk_pool *pool;  /* started by the first walk that uses it */
+    struct image_read_times times;
     /* Grown as needed (at most IMG_MAX_FRAME and IMG_CHUNK_SIZE): a small
      * image costs little memory to check. */
     uint8_t *frame;
@@ -279,6 +287,7 @@ struct image_reader *image_reader_open(const char *path, char *err, size_t errle
     memcpy(r->hdr.hostname, fh.hostname, sizeof r->hdr.hostname);
     r->hdr.hostname[sizeof r->hdr.hostname - 1] = '\0';
 
+    r->threads = 1;
     r->dctx = ZSTD_createDCtx();
     if (!r->dctx) {
         set_err(r, "cannot read checkpoint image %s: out of memory", path);
@@ -292,10 +301,13 @@ fail:
     return NULL;
 }
 
+static void chunk_pool_free(struct chunk_pool *p);
+
 void image_reader_close(struct image_reader *r)
 {
     if (!r)
         return;
+    chunk_pool_free(r->pool);
     if (r->fd >= 0)
         close(r->fd);
     ZSTD_freeDCtx(r->dctx);
@@ -633,55 +645,370 @@ int image_reader_load_threads(struct image_reader *r, const struct image_section
 /* ---- regions ---------------------------------------------------------- */
 
 enum walk_mode { WALK_SCAN, WALK_VERIFY, WALK_RESTORE };
+enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
-/* Faults in the pages of [P, P+LEN) that are about to be written, with
- * one system call instead of one page fault per page: restoring into a
- * fresh mapping is otherwise dominated by page faults (measured: 11 us a
- * fault in a VM, 1.4 s for 512 MiB; 0.07 s populated). Only the pages
- * wholly inside the range; errors are ignored (older kernels lack
- * MADV_POPULATE_WRITE, and it is only a speed-up). */
-static void prefault(uint8_t *p, size_t len)
+#if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
+/* Maps the pages wholly inside [P, P+LEN) with one system call instead
+ * of one page fault per page (ADVICE: MADV_POPULATE_WRITE for pages about
+ * to be written, MADV_POPULATE_READ for the zero pages left as they are):
+ * restoring into a fresh mapping is otherwise dominated by page faults
+ * (measured: 11 us a fault in a VM, 1.4 s for 512 MiB; 0.07 s populated).
+ * Errors are ignored: kernels before 5.14 lack the advice, and it is
+ * only a speed-up. */
+static void populate(uint8_t *p, size_t len, int advice)
 {
-#ifdef MADV_POPULATE_WRITE
-    static long page;
-    if (!page)
-        page = sysconf(_SC_PAGESIZE);
+    long page = sysconf(_SC_PAGESIZE); /* a static would be raced by the pool's threads */
     uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
     uintptr_t e = ((uintptr_t)p + len) & ~((uintptr_t)page - 1);
     if (e > a)
-        madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-#else
-    (void)p;
-    (void)len;
-#endif
+        madvise((void *)a, e - a, advice);
 }
 
-/* Prefaults what restoring a chunk writes: with DST_ZEROED only its
- * stored pages, in runs. */
-static void prefault_chunk(uint8_t *dst, size_t clen, uint32_t npages, const uint8_t *zero_map, unsigned flags)
+/* Populates, with ADVICE, the runs of a chunk's pages whose zero-map bit
+ * is ZERO. */
+static void populate_runs(uint8_t *dst, size_t clen, uint32_t npages, const uint8_t *zero_map, bool zero, int advice)
 {
-    if (!(flags & IMAGE_DST_ZEROED)) {
-        prefault(dst, clen);
-        return;
-    }
     uint32_t p = 0;
     while (p < npages) {
-        while (p < npages && ((zero_map[p / 8] >> (p % 8)) & 1))
+        while (p < npages && ((zero_map[p / 8] >> (p % 8)) & 1) != zero)
             p++;
         uint32_t q = p;
-        while (q < npages && !((zero_map[q / 8] >> (q % 8)) & 1))
+        while (q < npages && ((zero_map[q / 8] >> (q % 8)) & 1) == zero)
             q++;
         if (q > p) {
             size_t end = (size_t)q * IMG_PAGE_SIZE < clen ? (size_t)q * IMG_PAGE_SIZE : clen;
-            prefault(dst + (size_t)p * IMG_PAGE_SIZE, end - (size_t)p * IMG_PAGE_SIZE);
+            populate(dst + (size_t)p * IMG_PAGE_SIZE, end - (size_t)p * IMG_PAGE_SIZE, advice);
         }
         p = q;
     }
 }
 
+#endif
+
+/* Maps a chunk's destination pages before it is restored: those it
+ * writes (with DST_ZEROED only the stored ones), and with DST_MAP_ZEROS
+ * the zero pages it leaves alone. */
+static void prefault_chunk(uint8_t *dst, size_t clen, uint32_t npages, const uint8_t *zero_map, unsigned flags)
+{
+#if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
+    if (!(flags & IMAGE_DST_ZEROED)) {
+        populate(dst, clen, MADV_POPULATE_WRITE);
+        return;
+    }
+    populate_runs(dst, clen, npages, zero_map, false, MADV_POPULATE_WRITE);
+    if (flags & IMAGE_DST_MAP_ZEROS)
+        populate_runs(dst, clen, npages, zero_map, true, MADV_POPULATE_READ);
+#else
+    (void)dst;
+    (void)clen;
+    (void)npages;
+    (void)zero_map;
+    (void)flags;
+#endif
+}
+
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* One chunk whose header the walk has checked and whose frame it has
+ * read. What is left (checking the frame, decompressing it, putting the
+ * pages in place) depends on nothing but the chunk, so chunks can go in
+ * any order, on any thread. */
+struct chunk_job {
+    enum job_state state;
+    enum walk_mode mode;
+    const char *wb;      /* the region, for messages */
+    uint32_t index;
+    uint8_t *frame;      /* frame_len bytes of the file from frame_off */
+    size_t frame_cap;    /* a pool job's own buffer; unused inline */
+    uint64_t frame_len, frame_off, frame_check;
+    uint8_t *dst;        /* RESTORE: where the chunk's clen bytes go */
+    size_t clen, stored_bytes;
+    uint32_t npages, zeros;
+    uint8_t zero_map[IMG_ZERO_MAP_SIZE];
+    unsigned flags;
+    /* results, for a pool job */
+    int rc;
+    bool damage;
+    char err[ERR_MAX];
+    double populate_s, decode_s;
+};
+
+/* Checks, decompresses and places J, with W's zstd context, scratch
+ * buffer and error text: the reader itself, or a pool worker's. */
+static int place_chunk(struct image_reader *w, struct chunk_job *j)
+{
+    double t0 = mono_s();
+    if (j->mode == WALK_RESTORE)
+        prefault_chunk(j->dst, j->clen, j->npages, j->zero_map, j->flags);
+    double t1 = mono_s();
+    j->populate_s = t1 - t0;
+    uint8_t *target = NULL;
+    int rc = 0;
+    if (j->frame_len > 0) {
+        if (!sum_ok(img_xxh64(j->frame, j->frame_len, 0), j->frame_check))
+            rc = mismatch(w, "%s, chunk %u (its data, bytes %" PRIu64 "-%" PRIu64 ")", j->wb, j->index, j->frame_off,
+                          j->frame_off + j->frame_len - 1);
+        else if (j->mode == WALK_RESTORE && j->zeros == 0)
+            target = j->dst; /* straight into place */
+        else if (reserve(w, &w->scratch, &w->scratch_cap, j->stored_bytes) < 0)
+            rc = -1;
+        else
+            target = w->scratch;
+        if (rc == 0) {
+            char what[400];
+            snprintf(what, sizeof what, "%s, chunk %u", j->wb, j->index);
+            rc = unframe(w, j->frame, (size_t)j->frame_len, target, j->stored_bytes, what);
+        }
+    }
+    if (rc == 0 && j->mode == WALK_RESTORE && target != j->dst) {
+        /* Scatter the stored pages, zero the others. */
+        size_t from = 0;
+        for (uint32_t p = 0; p < j->npages; p++) {
+            size_t poff = (size_t)p * IMG_PAGE_SIZE;
+            size_t plen = j->clen - poff < IMG_PAGE_SIZE ? j->clen - poff : IMG_PAGE_SIZE;
+            if ((j->zero_map[p / 8] >> (p % 8)) & 1) {
+                if (!(j->flags & IMAGE_DST_ZEROED))
+                    memset(j->dst + poff, 0, plen);
+            } else {
+                memcpy(j->dst + poff, target + from, plen);
+                from += plen;
+            }
+        }
+    }
+    j->decode_s = mono_s() - t1;
+    return rc;
+}
+
+/* ---- the chunk pool --------------------------------------------------- */
+
+/* With image_reader_set_threads above 1, a region's chunks are checked,
+ * decompressed and placed by worker threads while the calling thread
+ * reads the file ahead of them, in order, into a ring of jobs; when the
+ * ring is full the calling thread takes a queued job itself. The file is
+ * read exactly as without the pool (every header checked in file order
+ * before its frame is read), and errors are reported as without it: the
+ * ring is retired in file order and the first failed chunk is the one
+ * named; a header error found by the calling thread counts only if no
+ * chunk before it failed. */
+struct chunk_worker {
+    struct chunk_pool *pool;
+    struct image_reader *ctx; /* zstd context, scratch and error text */
+};
+
+struct chunk_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a job was queued, or stop */
+    pthread_cond_t done; /* a job finished */
+    struct chunk_job *jobs;
+    unsigned njobs;
+    unsigned head;       /* oldest job in use: the next to retire */
+    unsigned count;      /* jobs in use */
+    bool stop;
+    unsigned nthreads;
+    pthread_t *threads;
+    void **stacks;
+    struct chunk_worker *workers; /* nthreads, then the calling thread's */
+    /* the first failed job in file order, once retired */
+    bool failed, damage;
+    char err[ERR_MAX];
+};
+
+/* A worker's context: a reader with the file's name, for messages, and no
+ * file: only its zstd context, scratch buffer and error text are used. */
+static struct image_reader *worker_ctx_new(const struct image_reader *r)
+{
+    struct image_reader *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->fd = -1;
+    w->path = strdup(r->path);
+    w->dctx = ZSTD_createDCtx();
+    if (!w->path || !w->dctx) {
+        image_reader_close(w);
+        return NULL;
+    }
+    return w;
+}
+
+/* Runs J with worker context W and keeps its outcome in J. */
+static void run_job(struct image_reader *w, struct chunk_job *j)
+{
+    j->rc = place_chunk(w, j);
+    if (j->rc < 0) {
+        snprintf(j->err, sizeof j->err, "%s", w->err);
+        j->damage = w->damage_found;
+        w->damage_found = false;
+    }
+}
+
+static void *chunk_worker_main(void *arg)
+{
+    struct chunk_worker *me = arg;
+    struct chunk_pool *p = me->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (p->stop)
+            break;
+        struct chunk_job *j = NULL;
+        for (unsigned k = 0; k < p->count && !j; k++) {
+            struct chunk_job *c = &p->jobs[(p->head + k) % p->njobs];
+            if (c->state == JOB_QUEUED)
+                j = c;
+        }
+        if (!j) {
+            pthread_cond_wait(&p->work, &p->mu);
+            continue;
+        }
+        j->state = JOB_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        run_job(me->ctx, j);
+        pthread_mutex_lock(&p->mu);
+        j->state = JOB_DONE;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void chunk_pool_free(struct chunk_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (unsigned i = 0; i < p->nthreads; i++) {
+        pthread_join(p->threads[i], NULL);
+        img_thread_stack_free(p->stacks[i]);
+    }
+    for (unsigned i = 0; p->workers && i <= p->nthreads; i++)
+        image_reader_close(p->workers[i].ctx);
+    for (unsigned i = 0; p->jobs && i < p->njobs; i++)
+        free(p->jobs[i].frame);
+    free(p->jobs);
+    free(p->threads);
+    free(p->stacks);
+    free(p->workers);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->done);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+}
+
+/* NTHREADS workers besides the calling thread, fewer if the system
+ * refuses threads; NULL if none starts (the walk then does every chunk
+ * in the calling thread, as without a pool). */
+static struct chunk_pool *chunk_pool_new(const struct image_reader *r, unsigned nthreads)
+{
+    struct chunk_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    /* A job per thread and as many again read ahead; frame buffers grow
+     * to the frames read (at most IMG_MAX_FRAME each). */
+    p->njobs = 2 * (nthreads + 1);
+    p->jobs = calloc(p->njobs, sizeof *p->jobs);
+    p->threads = calloc(nthreads, sizeof *p->threads);
+    p->stacks = calloc(nthreads, sizeof *p->stacks);
+    p->workers = calloc(nthreads + 1, sizeof *p->workers);
+    if (!p->jobs || !p->threads || !p->stacks || !p->workers) {
+        chunk_pool_free(p);
+        return NULL;
+    }
+    for (unsigned i = 0; i < nthreads; i++) {
+        p->workers[i].pool = p;
+        p->workers[i].ctx = worker_ctx_new(r);
+        if (!p->workers[i].ctx || img_thread_start(&p->threads[i], &p->stacks[i], chunk_worker_main,
+                                                   &p->workers[i]) != 0) {
+            image_reader_close(p->workers[i].ctx);
+            p->workers[i].ctx = NULL;
+            break;
+        }
+        p->nthreads++;
+    }
+    /* The calling thread's context sits after the started workers'. */
+    p->workers[p->nthreads].pool = p;
+    p->workers[p->nthreads].ctx = p->nthreads > 0 ? worker_ctx_new(r) : NULL;
+    if (!p->workers[p->nthreads].ctx) {
+        chunk_pool_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Retires finished jobs from the head of the ring, in file order,
+ * keeping the first failure; with WAIT, until the ring has a free job
+ * (or, with ALL, is empty), running queued jobs in the calling thread
+ * rather than sleeping. Called with the lock held. */
+static void pool_retire(struct image_reader *r, struct chunk_pool *p, bool wait, bool all)
+{
+    for (;;) {
+        if (p->count == 0)
+            return;
+        struct chunk_job *j = &p->jobs[p->head];
+        if (j->state == JOB_DONE) {
+            if (j->rc < 0 && !p->failed) {
+                p->failed = true;
+                p->damage = j->damage;
+                snprintf(p->err, sizeof p->err, "%s", j->err);
+            }
+            r->times.populate_s += j->populate_s;
+            r->times.decode_s += j->decode_s;
+            j->state = JOB_FREE;
+            p->head = (p->head + 1) % p->njobs;
+            p->count--;
+            continue;
+        }
+        if (!(all || (wait && p->count == p->njobs)))
+            return;
+        struct chunk_job *q = NULL;
+        for (unsigned k = 0; k < p->count && !q; k++) {
+            struct chunk_job *c = &p->jobs[(p->head + k) % p->njobs];
+            if (c->state == JOB_QUEUED)
+                q = c;
+        }
+        if (!q) {
+            pthread_cond_wait(&p->done, &p->mu);
+            continue;
+        }
+        q->state = JOB_RUNNING;
+        pthread_mutex_unlock(&p->mu);
+        run_job(p->workers[p->nthreads].ctx, q);
+        pthread_mutex_lock(&p->mu);
+        q->state = JOB_DONE;
+    }
+}
+
+/* Waits for every queued job; the walk's result given RC, its own: the
+ * first failed job's error if any (it comes before whatever the walk
+ * found since, so it replaces that, damage flag included: DAMAGE_BEFORE
+ * is the flag before the walk), else RC. */
+static int pool_drain(struct image_reader *r, struct chunk_pool *p, int rc, bool damage_before)
+{
+    pthread_mutex_lock(&p->mu);
+    pool_retire(r, p, true, true);
+    bool failed = p->failed, dmg = p->damage;
+    p->failed = p->damage = false;
+    pthread_mutex_unlock(&p->mu);
+    if (!failed)
+        return rc;
+    snprintf(r->err, sizeof r->err, "%s", p->err);
+    r->damage_found = damage_before || dmg;
+    return -1;
+}
+
 static int walk_region(struct image_reader *r, const struct image_section *s, enum walk_mode mode, uint8_t *dst,
                        unsigned flags, struct image_region_stats *st)
 {
+    bool damage_before = r->damage_found;
     char wb[300];
     where(s, wb, sizeof wb);
     if (s->kind != IMAGE_SECTION_REGION)
@@ -694,22 +1021,34 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
     if (mode == WALK_RESTORE && ri->chunk_count == 0 && !(flags & IMAGE_DST_ZEROED))
         memset(dst, 0, ri->length);
 
+    /* A pool for regions of several chunks: one chunk gains nothing. */
+    struct chunk_pool *pool = NULL;
+    if (mode != WALK_SCAN && ri->chunk_count > 1 && r->threads > 1) {
+        if (!r->pool && !(r->pool = chunk_pool_new(r, r->threads - 1)))
+            r->threads = 1; /* no threads to be had: inline from now on */
+        pool = r->pool;
+    }
     uint64_t end = s->offset + IMG_SECTION_HEADER_SIZE + s->stored_len;
     uint64_t off = s->data_off;
     uint64_t hash = s->desc_hash;
-    for (uint32_t i = 0; i < ri->chunk_count; i++) {
+    int rc = 0;
+    for (uint32_t i = 0; i < ri->chunk_count && rc == 0; i++) {
         uint64_t cstart = (uint64_t)i * IMG_CHUNK_SIZE;
         size_t clen = ri->length - cstart < IMG_CHUNK_SIZE ? (size_t)(ri->length - cstart) : IMG_CHUNK_SIZE;
         uint32_t npages = img_chunk_pages(clen);
-        if (end - off < IMG_CHUNK_HEADER_SIZE)
-            return damaged(r, "%s: lengths do not add up (chunk %u's header runs past the end of the section)", wb, i);
+        if (end - off < IMG_CHUNK_HEADER_SIZE) {
+            rc = damaged(r, "%s: lengths do not add up (chunk %u's header runs past the end of the section)", wb, i);
+            break;
+        }
         uint8_t hb[IMG_CHUNK_HEADER_SIZE];
-        if (read_at(r, off, hb, sizeof hb) < 0)
-            return -1;
+        if ((rc = read_at(r, off, hb, sizeof hb)) < 0)
+            break;
         struct img_chunk_header c;
         img_decode_chunk_header(hb, &c);
-        if (!sum_ok(img_fnv1a64(hb, IMG_CHUNK_HEADER_CHECKED), c.header_check))
-            return mismatch(r, "%s, chunk %u (its header at byte %" PRIu64 ")", wb, i, off);
+        if (!sum_ok(img_fnv1a64(hb, IMG_CHUNK_HEADER_CHECKED), c.header_check)) {
+            rc = mismatch(r, "%s, chunk %u (its header at byte %" PRIu64 ")", wb, i, off);
+            break;
+        }
         uint32_t zeros = 0;
         bool stray = false;
         for (uint32_t p = 0; p < IMG_PAGES_PER_CHUNK; p++) {
@@ -719,11 +1058,13 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
             zeros += z;
         }
         if (c.index != i || stray || c.stored_pages != npages - zeros || (c.frame_len == 0) != (c.stored_pages == 0) ||
-            c.frame_len > IMG_MAX_FRAME || c.frame_len > end - off - IMG_CHUNK_HEADER_SIZE)
-            return damaged(r,
-                           "%s, chunk %u at byte %" PRIu64 ": lengths do not add up (index %u, %u stored pages of %u, "
-                           "%u zero, frame of %" PRIu64 " bytes)",
-                           wb, i, off, c.index, c.stored_pages, npages, zeros, c.frame_len);
+            c.frame_len > IMG_MAX_FRAME || c.frame_len > end - off - IMG_CHUNK_HEADER_SIZE) {
+            rc = damaged(r,
+                         "%s, chunk %u at byte %" PRIu64 ": lengths do not add up (index %u, %u stored pages of %u, "
+                         "%u zero, frame of %" PRIu64 " bytes)",
+                         wb, i, off, c.index, c.stored_pages, npages, zeros, c.frame_len);
+            break;
+        }
         hash = img_xxh64(hb, sizeof hb, hash);
         st->pages += npages;
         st->zero_pages += zeros;
@@ -732,6 +1073,10 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
         off = frame_off + c.frame_len;
         if (mode == WALK_SCAN)
             continue;
+        if (c.frame_len == 0 && c.frame_check != 0) {
+            rc = damaged(r, "%s, chunk %u: checksum of an absent frame", wb, i);
+            break;
+        }
 
         /* The stored pages' bytes: every page but a short last one is full. */
         size_t stored_bytes = 0;
@@ -739,47 +1084,57 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
             if (!((c.zero_map[p / 8] >> (p % 8)) & 1))
                 stored_bytes += clen - (size_t)p * IMG_PAGE_SIZE < IMG_PAGE_SIZE ? clen - (size_t)p * IMG_PAGE_SIZE
                                                                                  : IMG_PAGE_SIZE;
-        uint8_t *target = NULL;
-        if (mode == WALK_RESTORE)
-            prefault_chunk(dst + cstart, clen, npages, c.zero_map, flags);
-        if (c.frame_len > 0) {
-            if (reserve(r, &r->frame, &r->frame_cap, c.frame_len) < 0)
-                return -1;
-            if (read_at(r, frame_off, r->frame, c.frame_len) < 0)
-                return -1;
-            if (!sum_ok(img_xxh64(r->frame, c.frame_len, 0), c.frame_check))
-                return mismatch(r, "%s, chunk %u (its data, bytes %" PRIu64 "-%" PRIu64 ")", wb, i, frame_off,
-                                frame_off + c.frame_len - 1);
-            if (mode == WALK_RESTORE && zeros == 0) {
-                target = dst + cstart; /* straight into place */
-            } else {
-                if (reserve(r, &r->scratch, &r->scratch_cap, stored_bytes) < 0)
-                    return -1;
-                target = r->scratch;
-            }
-            char what[400];
-            snprintf(what, sizeof what, "%s, chunk %u", wb, i);
-            if (unframe(r, r->frame, c.frame_len, target, stored_bytes, what) < 0)
-                return -1;
-        } else if (c.frame_check != 0) {
-            return damaged(r, "%s, chunk %u: checksum of an absent frame", wb, i);
+        struct chunk_job inline_job, *j = &inline_job;
+        if (pool) {
+            pthread_mutex_lock(&pool->mu);
+            pool_retire(r, pool, true, false);
+            bool stop = pool->failed;
+            j = &pool->jobs[(pool->head + pool->count) % pool->njobs];
+            pthread_mutex_unlock(&pool->mu);
+            if (stop)
+                break; /* an earlier chunk failed: that is the error */
+            if ((rc = reserve(r, &j->frame, &j->frame_cap, c.frame_len)) < 0)
+                break;
+        } else {
+            if ((rc = reserve(r, &r->frame, &r->frame_cap, c.frame_len)) < 0)
+                break;
+            j->frame = r->frame;
         }
-        if (mode != WALK_RESTORE || (target && target != r->scratch))
+        j->mode = mode;
+        j->wb = wb;
+        j->index = i;
+        j->frame_len = c.frame_len;
+        j->frame_off = frame_off;
+        j->frame_check = c.frame_check;
+        j->dst = mode == WALK_RESTORE ? dst + cstart : NULL;
+        j->clen = clen;
+        j->stored_bytes = stored_bytes;
+        j->npages = npages;
+        j->zeros = zeros;
+        memcpy(j->zero_map, c.zero_map, sizeof j->zero_map);
+        j->flags = flags;
+        double t0 = mono_s();
+        if (c.frame_len > 0 && (rc = read_at(r, frame_off, j->frame, c.frame_len)) < 0)
+            break;
+        r->times.read_s += mono_s() - t0;
+        if (!pool) {
+            rc = place_chunk(r, j);
+            r->times.populate_s += j->populate_s;
+            r->times.decode_s += j->decode_s;
             continue;
-        /* Scatter the stored pages, zero the others. */
-        size_t from = 0;
-        for (uint32_t p = 0; p < npages; p++) {
-            size_t poff = (size_t)p * IMG_PAGE_SIZE;
-            size_t plen = clen - poff < IMG_PAGE_SIZE ? clen - poff : IMG_PAGE_SIZE;
-            if ((c.zero_map[p / 8] >> (p % 8)) & 1) {
-                if (!(flags & IMAGE_DST_ZEROED))
-                    memset(dst + cstart + poff, 0, plen);
-            } else {
-                memcpy(dst + cstart + poff, r->scratch + from, plen);
-                from += plen;
-            }
         }
+        pthread_mutex_lock(&pool->mu);
+        j->state = JOB_QUEUED;
+        pool->count++;
+        pthread_cond_signal(&pool->work);
+        pthread_mutex_unlock(&pool->mu);
     }
+    /* The chunks must all be in place before the caller may protect the
+     * region, and an earlier chunk's error comes before any found since. */
+    if (pool)
+        rc = pool_drain(r, pool, rc, damage_before);
+    if (rc < 0)
+        return -1;
     if (off != end)
         return damaged(r, "%s: lengths do not add up (%" PRIu64 " bytes after its last chunk)", wb, end - off);
     if (!sum_ok(hash, s->payload_check))
@@ -795,6 +1150,26 @@ int image_reader_region_data(struct image_reader *r, const struct image_section 
                           "-byte region (a bug in the caller)",
                        r->path, s->index, dst_len, s->region.length);
     return walk_region(r, s, WALK_RESTORE, dst, flags, NULL);
+}
+
+void image_reader_set_threads(struct image_reader *r, unsigned n)
+{
+    if (n == 0) {
+        n = img_usable_cpus();
+        if (n > IMG_READER_MAX_THREADS)
+            n = IMG_READER_MAX_THREADS;
+    }
+    if (n != r->threads) {
+        chunk_pool_free(r->pool);
+        r->pool = NULL;
+        r->threads = n;
+    }
+}
+
+void image_reader_times(const struct image_reader *r, struct image_read_times *t)
+{
+    *t = r->times;
+    t->threads = r->pool ? r->pool->nthreads + 1 : 1;
 }
 
 int image_reader_region_scan(struct image_reader *r, const struct image_section *s, struct image_region_stats *st)

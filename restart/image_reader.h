@@ -123,12 +123,38 @@ void image_thread_list_free(struct image_thread_list *t);
 /* The destination already holds zeros (a fresh anonymous mapping): zero
  * pages are skipped instead of written, so they stay unallocated. */
 #define IMAGE_DST_ZEROED 1u
+/* With IMAGE_DST_ZEROED: map the zero pages all the same, as reads would
+ * (MADV_POPULATE_READ), chunk by chunk with the data, so that the program
+ * does not fault on them one by one later (ckpt_restore.c says why). */
+#define IMAGE_DST_MAP_ZEROS 2u
 
 /* REGION: decompresses the region into DST (DST_LEN must be the region's
  * length), zeros for zero pages, checking every checksum. On error DST
  * may hold part of the data. A NODATA region gives zeros. */
 int image_reader_region_data(struct image_reader *r, const struct image_section *s, void *dst, uint64_t dst_len,
                              unsigned flags);
+
+/* How many threads check and decompress a region's chunks (in
+ * image_reader_region_data and _verify; the calling thread, which reads
+ * the file, is one of them): 1, the default, does everything in the
+ * calling thread; 0 picks one per CPU this process may use, at most
+ * IMG_READER_MAX_THREADS. The threads start with the first region of
+ * several chunks and end with image_reader_close or the next call here;
+ * if none can start, the calling thread does the work. Errors are the
+ * same as with one thread: the first damaged chunk in file order. */
+#define IMG_READER_MAX_THREADS 64u
+void image_reader_set_threads(struct image_reader *r, unsigned n);
+
+/* Where region_data and region_verify spent their time so far, in
+ * seconds summed over the threads: reading frames from the file (the
+ * calling thread), mapping the destination pages (MADV_POPULATE_WRITE),
+ * and checking, decompressing and placing the data. For the restart's
+ * MANA_DEBUG=restore-times. */
+struct image_read_times {
+    double read_s, populate_s, decode_s;
+    unsigned threads; /* working now, the calling one included */
+};
+void image_reader_times(const struct image_reader *r, struct image_read_times *t);
 
 /* REGION: reads the chunk headers only (checking them and the section's
  * payload checksum over them), not the data. Cheap: for listings. */

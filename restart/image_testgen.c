@@ -13,6 +13,8 @@
  *                 [--repeat N]   (N images of the same data: IMAGE, IMAGE.1, ...)
  *                 [--machine TEXT]   (a MACHINE section holding TEXT as it is)
  *   image-testgen read IMAGE [--size N] [--regions N] [--seed N] [--check]
+ *                 [--threads N]   (the reader's threads, image_reader_set_threads;
+ *                                  default 0: one per CPU, as restart)
  */
 #define _GNU_SOURCE
 #include "image_reader.h"
@@ -252,6 +254,7 @@ static int do_read(const char *path, const struct params *p)
         fprintf(stderr, "image-testgen: %s\n", err);
         return 1;
     }
+    image_reader_set_threads(r, (unsigned)p->opts.threads);
     struct image_section s;
     int rc;
     unsigned nregion = 0;
@@ -290,10 +293,10 @@ static int do_read(const char *path, const struct params *p)
         } else if (s.kind == IMAGE_SECTION_REGION) {
             if (s.region.flags & IMAGE_REGION_NODATA)
                 continue;
-            /* Like restart: a fresh mapping, zero pages left alone. */
+            /* Like restart: a fresh mapping, zero pages mapped, not written. */
             uint8_t *dst = alloc_buf(s.region.length);
             double t1 = now();
-            if (image_reader_region_data(r, &s, dst, s.region.length, IMAGE_DST_ZEROED) < 0)
+            if (image_reader_region_data(r, &s, dst, s.region.length, IMAGE_DST_ZEROED | IMAGE_DST_MAP_ZEROS) < 0)
                 break;
             restore += now() - t1;
             bytes += s.region.length;

@@ -21,20 +21,18 @@
 #define _GNU_SOURCE
 #include "image_writer.h"
 #include "image_format.h"
+#include "image_threads.h"
 #include "mana/test_faults.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,17 +94,9 @@ struct pool {
     bool stop;
     unsigned nthreads;
     pthread_t *threads;
-    void **stacks; /* WORKER_STACK bytes each, ours (see pool_new) */
+    void **stacks; /* img_thread_start's */
     struct worker_slot *slots;
 };
-
-/* A worker's stack. The pool gives its workers stacks of its own: at
- * exit, a thread on a stack glibc allocated gives the unused part back
- * with madvise after blocking every signal, SIGSYS included; in a rank,
- * UCX hooks madvise and may map memory from there, which the region
- * labeller's seccomp trap turns into a SIGSYS that kills the process. A
- * thread on a stack of its caller's does no such thing. */
-#define WORKER_STACK (2u << 20)
 
 struct image_writer {
     char *final_path;
@@ -481,7 +471,7 @@ static void pool_free(struct pool *p)
     for (unsigned i = 0; i < p->nthreads; i++)
         pthread_join(p->threads[i], NULL);
     for (unsigned i = 0; p->stacks && i < p->nthreads; i++)
-        munmap(p->stacks[i], WORKER_STACK);
+        img_thread_stack_free(p->stacks[i]);
     free(p->stacks);
     for (unsigned i = 0; p->slots && i < p->nthreads; i++)
         compressor_free(&p->slots[i].comp);
@@ -494,15 +484,6 @@ static void pool_free(struct pool *p)
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p);
-}
-
-static unsigned usable_cpus(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return (unsigned)CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
 }
 
 /* Starts NTHREADS workers; fewer if the system refuses threads (NULL if
@@ -540,39 +521,15 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
             return NULL;
         }
     }
-    /* Workers take no signals: the checkpoint signal and the
-     * application's belong to the threads that expect them. */
-    sigset_t all, old;
-    sigfillset(&all);
-    /* SIGSYS stays open: in a rank, the region labeller's seccomp trap
-     * raises it on every mapping call, and the kernel kills a thread that
-     * has it blocked. */
-    sigdelset(&all, SIGSYS);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (unsigned i = 0; i < nthreads; i++) {
         slots[i].pool = p;
-        if (compressor_init(&slots[i].comp, level, 0, err, errlen) < 0) {
+        if (compressor_init(&slots[i].comp, level, 0, err, errlen) < 0 ||
+            img_thread_start(&p->threads[i], &p->stacks[i], worker_main, &slots[i]) != 0) {
             compressor_free(&slots[i].comp);
             break;
         }
-        void *stack = mmap(NULL, WORKER_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        pthread_attr_t attr;
-        int started = stack != MAP_FAILED && pthread_attr_init(&attr) == 0;
-        if (started) {
-            started = pthread_attr_setstack(&attr, stack, WORKER_STACK) == 0 &&
-                      pthread_create(&p->threads[i], &attr, worker_main, &slots[i]) == 0;
-            pthread_attr_destroy(&attr);
-        }
-        if (!started) {
-            if (stack != MAP_FAILED)
-                munmap(stack, WORKER_STACK);
-            compressor_free(&slots[i].comp);
-            break;
-        }
-        p->stacks[i] = stack;
         p->nthreads++;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (p->nthreads == 0) {
         pool_free(p);
         return NULL;
@@ -830,7 +787,7 @@ struct image_writer *image_writer_open(const char *path, const struct image_writ
         return NULL;
     }
 
-    unsigned nthreads = o.threads > 0 ? (unsigned)o.threads : usable_cpus();
+    unsigned nthreads = o.threads > 0 ? (unsigned)o.threads : img_usable_cpus();
     if (o.threads == 0 && nthreads > DEFAULT_MAX_THREADS)
         nthreads = DEFAULT_MAX_THREADS;
     if (o.zstd_workers == 0 && nthreads > 1)

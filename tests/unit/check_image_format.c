@@ -288,12 +288,17 @@ static int write_small(const char *path)
     return image_writer_finish(w, NULL, werr, sizeof werr);
 }
 
+/* Threads of the readers check_matches and verify_file open
+ * (image_reader_set_threads). */
+static unsigned reader_threads = 1;
+
 /* Opens and verifies PATH: 0 if good, else -1 with the message in MSG. */
 static int verify_file(const char *path, char *msg, size_t len)
 {
     struct image_reader *r = image_reader_open(path, msg, len);
     if (!r)
         return -1;
+    image_reader_set_threads(r, reader_threads);
     int rc = image_reader_verify_all(r, NULL);
     if (rc < 0)
         snprintf(msg, len, "%s", image_reader_error(r));
@@ -302,13 +307,15 @@ static int verify_file(const char *path, char *msg, size_t len)
 }
 
 /* Reads everything back and compares it with the fixture; ZEROED: the
- * destinations start zeroed and the reader is told so, else they start
- * as 0xAA garbage, so zero pages must be written. */
+ * destinations start zeroed and the reader is told so (2: and told to
+ * map the zero pages too, as the restart does), else they start as 0xAA
+ * garbage, so zero pages must be written. */
 static void check_matches(const char *path, const struct fixture *f, int zeroed)
 {
     char err[1024];
     struct image_reader *r = image_reader_open(path, err, sizeof err);
     ck_assert_msg(r != NULL, "%s", err);
+    image_reader_set_threads(r, reader_threads);
     const struct image_header *h = image_reader_header(r);
     ck_assert_uint_eq(h->version, IMG_VERSION);
     ck_assert_uint_eq(h->rank, 3);
@@ -357,8 +364,10 @@ static void check_matches(const char *path, const struct fixture *f, int zeroed)
             uint8_t *dst = malloc(e->len ? e->len : 1);
             ck_assert_ptr_nonnull(dst);
             memset(dst, zeroed ? 0 : 0xaa, e->len);
-            ck_assert_msg(image_reader_region_data(r, &s, dst, e->len, zeroed ? IMAGE_DST_ZEROED : 0) == 0, "%s",
-                          image_reader_error(r));
+            unsigned flags = zeroed ? IMAGE_DST_ZEROED : 0;
+            if (zeroed == 2)
+                flags |= IMAGE_DST_MAP_ZEROS;
+            ck_assert_msg(image_reader_region_data(r, &s, dst, e->len, flags) == 0, "%s", image_reader_error(r));
             if (e->data) {
                 for (uint64_t i = 0; i < e->len; i++)
                     REQUIRE(dst[i] == e->data[i], "region %d (%s) differs at byte %llu", nreg - 1, e->name,
@@ -433,6 +442,7 @@ static void round_trip(const struct image_writer_opts *o)
     ck_assert(!exists(tmp));
     check_matches(p, fx, 0);
     check_matches(p, fx, 1);
+    check_matches(p, fx, 2);
     char msg[1024];
     ck_assert_msg(verify_file(p, msg, sizeof msg) == 0, "%s", msg);
 
@@ -908,6 +918,83 @@ START_TEST(test_mismatch_names_chunk)
 }
 END_TEST
 
+/* A reader with threads restores exactly what one without does. */
+START_TEST(test_round_trip_reader_threads)
+{
+    const char *p = in_dir("rank-00003.mana");
+    ck_assert_msg(write_fixture(p, fx, NULL, NULL) == 0, "%s", werr);
+    for (unsigned t = 2; t <= 5; t += 3) {
+        reader_threads = t;
+        check_matches(p, fx, 0);
+        check_matches(p, fx, 1);
+        check_matches(p, fx, 2);
+        char msg[1024];
+        ck_assert_msg(verify_file(p, msg, sizeof msg) == 0, "%s", msg);
+    }
+    reader_threads = 1;
+}
+END_TEST
+
+/* Verifies PATH with THREADS threads: as verify_file, and *DAMAGE says
+ * whether the reader called it damage. */
+static int verify_threads(const char *path, unsigned threads, char *msg, size_t len, bool *damage)
+{
+    *damage = false;
+    struct image_reader *r = image_reader_open(path, msg, len);
+    if (!r)
+        return -1;
+    image_reader_set_threads(r, threads);
+    int rc = image_reader_verify_all(r, NULL);
+    if (rc < 0) {
+        snprintf(msg, len, "%s", image_reader_error(r));
+        *damage = image_reader_damage_found(r);
+    }
+    image_reader_close(r);
+    return rc;
+}
+
+/* Damage found with threads is reported as without: the same message,
+ * naming the first damaged chunk in file order even when a later chunk
+ * (done by another thread, maybe sooner) or a later header is damaged
+ * too, and the same damage verdict. */
+START_TEST(test_reader_threads_report_first_damage)
+{
+    const char *p = in_dir("big.mana");
+    ck_assert_msg(write_fixture(p, fx, NULL, NULL) == 0, "%s", werr);
+    size_t len;
+    uint8_t *orig = read_file(p, &len);
+    uint8_t *img = malloc(len);
+    ck_assert_ptr_nonnull(img);
+    uint64_t s = 4321;
+    char one[1024], many[1024];
+    for (int k = 0; k < 150; k++) {
+        memcpy(img, orig, len);
+        /* One to three flips anywhere (data, headers, lengths); every
+         * tenth try, two in the first region's data, the later one first
+         * in the file's last chunk of it. */
+        int nflip = k % 10 == 0 ? 2 : 1 + (int)(rnd(&s) % 3);
+        size_t first = len;
+        for (int f = 0; f < nflip; f++) {
+            size_t at = k % 10 == 0 ? (size_t)(f == 0 ? 3 : 1) * IMG_CHUNK_SIZE / 2 + (size_t)(rnd(&s) % 4096)
+                                    : (size_t)(rnd(&s) % len);
+            img[at] ^= (uint8_t)(1u << (rnd(&s) % 8));
+            first = at < first ? at : first;
+        }
+        write_file(p, img, len);
+        bool d1, d4;
+        int rc1 = verify_threads(p, 1, one, sizeof one, &d1);
+        int rc4 = verify_threads(p, 4, many, sizeof many, &d4);
+        REQUIRE(rc1 < 0 && rc4 < 0, "try %d (first flip at %zu): not detected (1 thread %d, 4 threads %d)", k, first,
+                rc1, rc4);
+        REQUIRE(strcmp(one, many) == 0, "try %d (first flip at %zu): 1 thread said '%s', 4 threads '%s'", k, first,
+                one, many);
+        REQUIRE(d1 == d4, "try %d: damage verdict %d with 1 thread, %d with 4", k, d1, d4);
+    }
+    free(img);
+    free(orig);
+}
+END_TEST
+
 START_TEST(test_wrong_destination_size)
 {
     const char *p = in_dir("d.mana");
@@ -1332,6 +1419,8 @@ static Suite *image_suite(void)
     tcase_add_test(tc, test_lengths_do_not_add_up);
     tcase_add_test(tc, test_mismatch_names_chunk);
     tcase_add_test(tc, test_wrong_destination_size);
+    tcase_add_test(tc, test_round_trip_reader_threads);
+    tcase_add_test(tc, test_reader_threads_report_first_damage);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("writer failures");
