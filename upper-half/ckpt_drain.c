@@ -562,7 +562,8 @@ static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_g
         return MPI_ERR_NO_MEM;
     k->at = NULL; /* its own copy, never put back */
     k->len = g->len;
-    memcpy(k->data, g->kept, g->len);
+    if (g->len > 0)
+        memcpy(k->data, g->kept, g->len);
     struct mana_request_info d = {.kind = MANA_REQ_COLLECTIVE,
                                   .active = 1,
                                   .function = "a collective seen complete before the checkpoint (posted again by MANA)",

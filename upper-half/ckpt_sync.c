@@ -491,7 +491,8 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
         g->kept = k;
         g->cap = (size_t)span;
     }
-    memcpy(g->kept, (const unsigned char *)buf + true_lb, (size_t)span);
+    if (span > 0)
+        memcpy(g->kept, (const unsigned char *)buf + true_lb, (size_t)span);
     memcpy(g->args, args, sizeof g->args);
     g->kept_arg = kept_arg;
     g->true_lb = true_lb;
