@@ -467,8 +467,8 @@ int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int 
 }
 
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
-                     const uint64_t *args, int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root,
-                     int not_root)
+                     const uint64_t *args, int kept_arg, int scratch_arg, const void *buf, int count,
+                     MPI_Datatype vtype, int root, int not_root)
 {
     const struct mana_ckpt_sync *s = sync_state();
     uint32_t i = s->last_gate;
@@ -495,6 +495,7 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
         memcpy(g->kept, (const unsigned char *)buf + true_lb, (size_t)span);
     memcpy(g->args, args, sizeof g->args);
     g->kept_arg = kept_arg;
+    g->scratch_arg = scratch_arg;
     g->true_lb = true_lb;
     g->len = (size_t)span;
     g->repost = repost;

@@ -66,7 +66,9 @@ struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int co
  * a copy of the input (up to 64 KiB), so that a restart can post them in
  * their place for the members that had not entered them: ARGS as the
  * repost function REPOST reads them, with the kept copy of BUF (COUNT of
- * VTYPE) at ARGS[KEPT_ARG]. NOT_ROOT: none at ROOT (it completes last). */
+ * VTYPE) at ARGS[KEPT_ARG], and at ARGS[SCRATCH_ARG] (unless -1) a
+ * buffer of the same size to receive into. NOT_ROOT: none at ROOT (it
+ * completes last). */
 #define MANA_GHOSTS 4
 struct mana_coll_ghost {
     uint64_t seq; /* the communicator's count at it; 0: none */
@@ -74,14 +76,15 @@ struct mana_coll_ghost {
     mana_coll_live_fn live;
     uint64_t args[MANA_COLL_ARGS];
     int kept_arg;
+    int scratch_arg; /* one more buffer of the input's size (or -1): MPICH may use a non-root's recvbuf */
     uint8_t due; /* a restart posts it (ckpt_drain.c) */
     MPI_Aint true_lb;
     size_t len, cap;
     unsigned char *kept;
 };
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
-                     const uint64_t *args, int kept_arg, const void *buf, int count, MPI_Datatype vtype, int root,
-                     int not_root);
+                     const uint64_t *args, int kept_arg, int scratch_arg, const void *buf, int count,
+                     MPI_Datatype vtype, int root, int not_root);
 /* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the
