@@ -13,7 +13,7 @@ source "$(dirname "$0")/../lib.sh"
 
 source "$(dirname "$0")/../ckpt_lib.sh"
 NP=2
-STEPS=400
+STEPS=100000 # never reached: the job is killed at the end, and must outlast the abuse on any machine
 ROUNDS=1.5
 NOFILE=128
 RSS_BOUND_KB=$((16 * 1024))
