@@ -4,8 +4,8 @@
  * with padding (resized to sizeof with MPI_Type_create_resized), size/extent
  * queries, point-to-point transfers of each type, a commutative MPI_Op on the
  * struct type used in MPI_Allreduce and MPI_Reduce, and a non-commutative
- * MPI_Op (2x2 matrix product) used in MPI_Reduce, both checked against a
- * serial computation.  User operators are callbacks from inside the MPI
+ * MPI_Op (2x2 matrix product) used in MPI_Reduce and in an MPI_Ireduce whose
+ * op is freed before it completes, all checked against a serial computation.  User operators are callbacks from inside the MPI
  * library into application code, and datatypes and operators are library
  * objects that a checkpoint/restart system has to recreate.
  *
@@ -246,6 +246,32 @@ int main(int argc, char **argv)
                   prod[k].m[0], prod[k].m[1], prod[k].m[2], prod[k].m[3],
                   e.m[0], e.m[1], e.m[2], e.m[3],
                   memcmp(&rev, &prod[k], sizeof rev) == 0 ? " (reversed order)" : "");
+        }
+    }
+
+    /* --- an op freed while a nonblocking reduction using it is pending:
+     * MPI completes the reduction with it, even when a new op is created
+     * before the reduction completes --- */
+    MPI_Op late_prod, other;
+    mat2 late[NMATS];
+    MPI_Request late_req;
+    MPI_Op_create(mat_op, 0, &late_prod);
+    MPI_Ireduce(mine, late, NMATS, quad, late_prod, size - 1, MPI_COMM_WORLD, &late_req);
+    MPI_Op_free(&late_prod);
+    MPI_Op_create(item_op, 1, &other);
+    struct item ared2[NITEMS];
+    memset(ared2, 0, sizeof ared2);
+    MPI_Allreduce(isend, ared2, NITEMS, item_t, other, MPI_COMM_WORLD);
+    MPI_Wait(&late_req, MPI_STATUS_IGNORE);
+    MPI_Op_free(&other);
+    check(late_prod == MPI_OP_NULL && memcmp(ared, ared2, sizeof ared) == 0, "op freed while pending: allreduce");
+    if (rank == size - 1) {
+        for (int k = 0; k < NMATS; k++) {
+            mat2 e = make_mat(0, k);
+            for (int r = 1; r < size; r++)
+                e = mat_mul(e, make_mat(r, k));
+            check(memcmp(&e, &late[k], sizeof e) == 0, "op freed while pending: product %d: [%u %u; %u %u]", k,
+                  late[k].m[0], late[k].m[1], late[k].m[2], late[k].m[3]);
         }
     }
 

@@ -595,11 +595,7 @@ def ghost(fn):
     kept = args.index(GHOST_KEPT)
     scratch = args.index(GHOST_SCRATCH) if GHOST_SCRATCH in args else -1
     values = ", ".join("0" if a in (GHOST_KEPT, GHOST_SCRATCH) else f"(uint64_t)(int64_t){a}" for a in args)
-    # A user-defined op is left out: after a restart a ghost of one made a
-    # rank crash now and then in MPICH (datatypes_op, 1 restart in 10),
-    # and it is not understood yet.
-    cond = "rc == MPI_SUCCESS" + (" && vid_is_predefined(VID_OP, op)" if "op" in args else "")
-    return (f"    if ({cond}) {{\n"
+    return (f"    if (rc == MPI_SUCCESS) {{\n"
             f"        const uint64_t ghost_args[MANA_COLL_ARGS] = {{{values}}};\n"
             f"        mana_coll_ghost(&c, comm, repost_{form}, live_{form}, ghost_args, {kept}, {scratch}, {copy}, "
             f"root, {not_root});\n"

@@ -5,17 +5,26 @@
  * inside the reduction), calls the user's function and switches back.
  * The datatype MPI passes is the lower half's: the user function gets
  * the id the application knows instead. The trampoline's address is what
- * the record log keeps, so a replayed op calls the same slot. */
+ * the record log keeps, so a replayed op calls the same slot.
+ *
+ * MPI_Op_free does not end the function's use: MPI completes the pending
+ * reductions that use the op (MPI 4.0, 5.9.5), the application's own
+ * nonblocking ones and those a restart posts again for it (ghosts,
+ * ckpt_sync.h). A freed op's slot keeps its function, retired, until no
+ * collective request is left that MPI could still call it for. */
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "crossing.h"
 #include "mpi_wrap.h"
+#include "request_info.h"
 #include "upper_mpi_records.h"
 
 #define OP_SLOTS 64
 
 static MPI_User_function *op_function[OP_SLOTS];
 static MPI_Op op_handle[OP_SLOTS];
+static bool op_retired[OP_SLOTS];
 
 static inline __attribute__((always_inline)) void call_user_op(int slot, void *in, void *inout, int *len,
                                                                 MPI_Datatype *type)
@@ -43,22 +52,50 @@ T8(0) T8(1) T8(2) T8(3) T8(4) T8(5) T8(6) T8(7)
 static MPI_User_function *const op_trampoline[OP_SLOTS] = {P8(0), P8(1), P8(2), P8(3),
                                                            P8(4), P8(5), P8(6), P8(7)};
 
-int MPI_Op_create(MPI_User_function *user_fn, int commute, MPI_Op *op)
+/* Whether MPI may still run a reduction it was given earlier: a
+ * nonblocking or persistent collective request exists. Lower lock held. */
+static bool collective_requests_exist(void)
 {
-    int slot = -1;
-    for (int i = 0; i < OP_SLOTS; i++) {
-        if (op_function[i] == NULL) {
-            slot = i;
+    size_t cursor = 0;
+    const struct mana_request_info *d;
+    while ((d = mana_request_info_next(&cursor)) != NULL)
+        if (d->kind == MANA_REQ_COLLECTIVE)
+            return true;
+    return false;
+}
+
+/* A slot with no function, after taking back the retired ones when
+ * nothing can call them any more; -1 if none. Lower lock held. */
+static int free_op_slot(void)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < OP_SLOTS; i++)
+            if (op_function[i] == NULL)
+                return i;
+        if (pass > 0 || collective_requests_exist())
             break;
+        for (int i = 0; i < OP_SLOTS; i++) {
+            if (op_retired[i]) {
+                op_retired[i] = false;
+                op_function[i] = NULL;
+            }
         }
     }
-    if (slot < 0) {
-        fprintf(stderr, "MANA: MPI_Op_create: more than %d user-defined ops exist at once; free some with "
-                        "MPI_Op_free (a limit of this version of MANA)\n", OP_SLOTS);
-        return MPI_ERR_INTERN;
-    }
+    return -1;
+}
+
+int MPI_Op_create(MPI_User_function *user_fn, int commute, MPI_Op *op)
+{
     struct mana_crossing c;
     mana_cross_lock(&c, "MPI_Op_create");
+    int slot = free_op_slot();
+    if (slot < 0) {
+        mana_cross_unlock(&c);
+        fprintf(stderr, "MANA: MPI_Op_create: more than %d user-defined ops exist at once, or are freed but "
+                        "still in use by pending nonblocking collectives; free some with MPI_Op_free and "
+                        "complete those collectives (a limit of this version of MANA)\n", OP_SLOTS);
+        return MPI_ERR_INTERN;
+    }
     MPI_Op real = MPI_OP_NULL;
     mana_cross_to_lower(&c);
     int rc = mana_lower->mpi.MPI_Op_create(op_trampoline[slot], commute, &real);
@@ -94,15 +131,15 @@ int MPI_Op_free(MPI_Op *op)
         mana_handle_freed(VID_OP, handle);
     if (rc == MPI_SUCCESS)
         *op = MPI_OP_NULL;
-    mana_cross_unlock(&c);
     if (rc == MPI_SUCCESS && how == MANA_FREE_LAST) {
         for (int i = 0; i < OP_SLOTS; i++) {
-            if (op_function[i] != NULL && op_handle[i] == handle) {
-                op_function[i] = NULL;
+            if (op_function[i] != NULL && !op_retired[i] && op_handle[i] == handle) {
+                op_retired[i] = true;
                 break;
             }
         }
     }
+    mana_cross_unlock(&c);
     return rc;
 }
 MANA_PMPI_ALIAS(MPI_Op_free)
