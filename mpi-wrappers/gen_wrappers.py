@@ -567,23 +567,41 @@ def tpl_collective(fn):
 
 # Blocking collectives a member can see complete before another member has
 # entered them (a root that sent, a sender to the root, a rank that passed
-# the data on): the ghost a restart posts in its place, if a member had
-# not entered it yet (mana_coll_ghost): its nonblocking form, the
-# arguments of that form with GHOST_KEPT for the kept copy of the input,
-# GHOST_SCRATCH for a buffer of its size to receive into (MPICH may use
-# a non-root's recvbuf of MPI_Reduce as scratch) and 0 for the buffers
-# that do not matter at this rank, what to copy, and whether the root has
-# no ghost (it completes last).
+# the data on, a scan that had what it needed): the ghost a restart posts
+# in their place, if a member had not entered them yet (mana_coll_ghost,
+# struct mana_ghost_spec): its nonblocking form and the arguments of that
+# form, with GHOST_KEPT for the kept copy of the input and GHOST_SCRATCH
+# for a buffer to receive into (MPICH may use a non-root's recvbuf of
+# MPI_Reduce as scratch; MPI_IN_PLACE stays), "0" for the buffers that do
+# not matter at this rank; then what it keeps:
+#   kept: the input (buffer, count, type), per_member: the count is each
+#     member's (the root's of MPI_Scatter), root_kept: only the root's
+#     matters, inplace: where the input was when it is MPI_IN_PLACE;
+#   scratch: the receive buffer's count and type;
+#   not_root: none at the root (it completes last).
+# MPI_Scatterv is not among them: its root would need its arrays kept.
 GHOST_KEPT = "GHOST_KEPT"
 GHOST_SCRATCH = "GHOST_SCRATCH"
 GHOSTS = {
-    "MPI_Bcast": ("MPI_Ibcast", [GHOST_KEPT, "count", "datatype", "root", "comm"], "buffer, count, datatype", 0),
-    "MPI_Reduce": ("MPI_Ireduce", [GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "root", "comm"],
-                   "sendbuf, count, datatype", 1),
-    "MPI_Gather": ("MPI_Igather", [GHOST_KEPT, "sendcount", "sendtype", "0", "recvcount", "recvtype", "root", "comm"],
-                   "sendbuf, sendcount, sendtype", 1),
-    "MPI_Gatherv": ("MPI_Igatherv", [GHOST_KEPT, "sendcount", "sendtype", "0", "0", "0", "recvtype", "root", "comm"],
-                    "sendbuf, sendcount, sendtype", 1),
+    "MPI_Bcast": dict(form="MPI_Ibcast", args=[GHOST_KEPT, "count", "datatype", "root", "comm"],
+                      kept="buffer, count, datatype"),
+    "MPI_Reduce": dict(form="MPI_Ireduce", args=[GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "root", "comm"],
+                       kept="sendbuf, count, datatype", scratch="count, datatype", not_root=True),
+    "MPI_Gather": dict(form="MPI_Igather",
+                       args=[GHOST_KEPT, "sendcount", "sendtype", "0", "recvcount", "recvtype", "root", "comm"],
+                       kept="sendbuf, sendcount, sendtype", not_root=True),
+    "MPI_Gatherv": dict(form="MPI_Igatherv",
+                        args=[GHOST_KEPT, "sendcount", "sendtype", "0", "0", "0", "recvtype", "root", "comm"],
+                        kept="sendbuf, sendcount, sendtype", not_root=True),
+    "MPI_Scatter": dict(form="MPI_Iscatter",
+                        args=[GHOST_KEPT, "sendcount", "sendtype", GHOST_SCRATCH, "recvcount", "recvtype", "root",
+                              "comm"],
+                        kept="sendbuf, sendcount, sendtype", per_member=True, root_kept=True,
+                        scratch="recvcount, recvtype"),
+    "MPI_Scan": dict(form="MPI_Iscan", args=[GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "comm"],
+                     kept="sendbuf, count, datatype", inplace="recvbuf", scratch="count, datatype"),
+    "MPI_Exscan": dict(form="MPI_Iexscan", args=[GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "comm"],
+                       kept="sendbuf, count, datatype", inplace="recvbuf", scratch="count, datatype"),
 }
 
 
@@ -591,14 +609,26 @@ def ghost(fn):
     """After a blocking collective of GHOSTS completed: its ghost."""
     if fn["name"] not in GHOSTS:
         return ""
-    form, args, copy, not_root = GHOSTS[fn["name"]]
-    kept = args.index(GHOST_KEPT)
+    g = GHOSTS[fn["name"]]
+    args = g["args"]
+    names = [p.name for p in fn["params"]]
     scratch = args.index(GHOST_SCRATCH) if GHOST_SCRATCH in args else -1
-    values = ", ".join("0" if a in (GHOST_KEPT, GHOST_SCRATCH) else f"(uint64_t)(int64_t){a}" for a in args)
+    # The receive buffer's own value where it gets no scratch (MPI_IN_PLACE).
+    values = ", ".join("0" if a == GHOST_KEPT else
+                       "(uint64_t)(uintptr_t)recvbuf" if a == GHOST_SCRATCH else
+                       f"(uint64_t)(int64_t){a}" for a in args)
+    buf, count, dtype = (x.strip() for x in g["kept"].split(","))
+    scratch_count, scratch_type = (x.strip() for x in g["scratch"].split(",")) if "scratch" in g else ("0", "0")
+    root = "root" if "root" in names else "-1"
+    spec = (f"{{.kept_arg = {args.index(GHOST_KEPT)}, .buf = {buf}, .count = {count}, .type = {dtype}, "
+            f".count_per_member = {int(g.get('per_member', False))}, .inplace_buf = {g.get('inplace', 'NULL')}, "
+            f".scratch_arg = {f'recvbuf == MPI_IN_PLACE ? -1 : {scratch}' if scratch >= 0 else '-1'}, "
+            f".scratch_count = {scratch_count}, .scratch_type = {scratch_type}, .root = {root}, "
+            f".not_root = {int(g.get('not_root', False))}, .root_only_kept = {int(g.get('root_kept', False))}}}")
     return (f"    if (rc == MPI_SUCCESS) {{\n"
             f"        const uint64_t ghost_args[MANA_COLL_ARGS] = {{{values}}};\n"
-            f"        mana_coll_ghost(&c, comm, repost_{form}, live_{form}, ghost_args, {kept}, {scratch}, {copy}, "
-            f"root, {not_root});\n"
+            f"        const struct mana_ghost_spec ghost_spec = {spec};\n"
+            f"        mana_coll_ghost(&c, comm, repost_{g['form']}, live_{g['form']}, ghost_args, &ghost_spec);\n"
             f"    }}\n")
 
 

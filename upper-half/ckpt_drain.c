@@ -557,8 +557,7 @@ int mana_ghosts_live;
  * mana_ghosts_test sees it complete. */
 static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_ghost *g)
 {
-    size_t n = g->scratch_arg >= 0 ? 2 * g->len : g->len;
-    struct mana_kept_input *k = malloc(sizeof *k + n);
+    struct mana_kept_input *k = malloc(sizeof *k + g->len + g->scratch_len);
     if (k == NULL)
         return MPI_ERR_NO_MEM;
     k->at = NULL; /* its own copy, never put back */
@@ -575,9 +574,10 @@ static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_g
                                   .coll_slot = slot,
                                   .ghost = 1};
     memcpy(d.coll_args, g->args, sizeof d.coll_args);
-    d.coll_args[g->kept_arg] = (uint64_t)(uintptr_t)(k->data - g->true_lb);
+    if (g->kept_arg >= 0)
+        d.coll_args[g->kept_arg] = (uint64_t)(uintptr_t)(k->data - g->true_lb);
     if (g->scratch_arg >= 0)
-        d.coll_args[g->scratch_arg] = (uint64_t)(uintptr_t)(k->data + g->len - g->true_lb);
+        d.coll_args[g->scratch_arg] = (uint64_t)(uintptr_t)(k->data + g->len - g->scratch_lb);
     d.owned[MANA_OWNED_KEPT] = k;
     uint64_t real = 0;
     int rc = d.repost(c, &d, &real);

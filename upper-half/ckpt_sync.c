@@ -466,9 +466,36 @@ int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int 
            inplace_keep(c, recvbuf, displs[root], recvcounts[root], vtype, INPLACE_KEEP_MAX);
 }
 
+/* The bytes of the input a ghost of SPEC keeps (KEPT, LEN from its true
+ * lower bound *TRUE_LB): 0, or -1 when it keeps none (too large, a bad
+ * type, or MPI_IN_PLACE whose input mana_inplace_save did not keep). */
+static int ghost_input(struct mana_crossing *c, const struct mana_ghost_spec *spec, int members, int at_root,
+                       const unsigned char **kept, MPI_Aint *true_lb, MPI_Aint *len)
+{
+    MPI_Aint extent;
+    *kept = NULL;
+    *true_lb = *len = 0;
+    if (spec->kept_arg < 0 || (spec->root_only_kept && !at_root))
+        return 0;
+    int64_t count = spec->count_per_member ? (int64_t)spec->count * members : spec->count;
+    if (count > INT32_MAX || inplace_span(c, (int)count, spec->type, &extent, true_lb, len) != 0 ||
+        *len > INPLACE_SAVE_MAX)
+        return -1;
+    if (spec->buf != MPI_IN_PLACE) {
+        *kept = (const unsigned char *)spec->buf + *true_lb;
+        return 0;
+    }
+    /* The input of this very call, which mana_inplace_save kept before MPI
+     * overwrote it: only if nothing else has been kept since. */
+    if (spec->inplace_buf == NULL || inplace_at != (const unsigned char *)spec->inplace_buf + *true_lb ||
+        inplace_len != (size_t)*len || atomic_load(&sync_state()->in_collective) != 0)
+        return -1;
+    *kept = inplace_from;
+    return 0;
+}
+
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
-                     const uint64_t *args, int kept_arg, int scratch_arg, const void *buf, int count,
-                     MPI_Datatype vtype, int root, int not_root)
+                     const uint64_t *args, const struct mana_ghost_spec *spec)
 {
     const struct mana_ckpt_sync *s = sync_state();
     uint32_t i = s->last_gate;
@@ -479,25 +506,39 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
     g->seq = 0;
     /* Not on an intercommunicator, whose roots are MPI_ROOT and
      * MPI_PROC_NULL; not at a root that completes last. */
-    if (m->remote != NULL || (not_root && m->self == root))
+    int at_root = m->self == spec->root;
+    if (m->remote != NULL || (spec->not_root && at_root))
         return;
-    MPI_Aint extent, true_lb, span;
-    if (inplace_span(c, count, vtype, &extent, &true_lb, &span) != 0 || span > INPLACE_SAVE_MAX)
+    const unsigned char *from;
+    MPI_Aint true_lb, span, extent, scratch_lb = 0, scratch_span = 0;
+    if (ghost_input(c, spec, m->nlocal, at_root, &from, &true_lb, &span) != 0)
         return;
-    if ((size_t)span > g->cap) {
-        unsigned char *k = realloc(g->kept, (size_t)span);
+    if (spec->scratch_arg >= 0 &&
+        (inplace_span(c, spec->scratch_count, spec->scratch_type, &extent, &scratch_lb, &scratch_span) != 0 ||
+         span + scratch_span > INPLACE_SAVE_MAX))
+        return;
+    size_t need = (size_t)span + (size_t)scratch_span;
+    if (need > g->cap) {
+        unsigned char *k = realloc(g->kept, need);
         if (k == NULL)
             return;
         g->kept = k;
-        g->cap = (size_t)span;
+        g->cap = need;
     }
     if (span > 0)
-        memcpy(g->kept, (const unsigned char *)buf + true_lb, (size_t)span);
+        memcpy(g->kept, from, (size_t)span);
     memcpy(g->args, args, sizeof g->args);
-    g->kept_arg = kept_arg;
-    g->scratch_arg = scratch_arg;
+    if (spec->root_only_kept && !at_root && spec->kept_arg + 2 < MANA_COLL_ARGS) {
+        g->args[spec->kept_arg] = 0;
+        g->args[spec->kept_arg + 1] = 0;
+        g->args[spec->kept_arg + 2] = (uint64_t)(int64_t)spec->scratch_type;
+    }
+    g->kept_arg = from != NULL ? spec->kept_arg : -1;
+    g->scratch_arg = spec->scratch_arg;
     g->true_lb = true_lb;
+    g->scratch_lb = scratch_lb;
     g->len = (size_t)span;
+    g->scratch_len = (size_t)scratch_span;
     g->repost = repost;
     g->live = live;
     g->seq = s->comms[i].count;

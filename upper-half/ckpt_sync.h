@@ -63,28 +63,43 @@ struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int co
  * have entered it yet (a root that sent, a rank that sent to the root or
  * passed the data on). Its wrapper keeps, per communicator, its latest
  * MANA_GHOSTS such collectives as the nonblocking form's arguments with
- * a copy of the input (up to 64 KiB), so that a restart can post them in
- * their place for the members that had not entered them: ARGS as the
- * repost function REPOST reads them, with the kept copy of BUF (COUNT of
- * VTYPE) at ARGS[KEPT_ARG], and at ARGS[SCRATCH_ARG] (unless -1) a
- * buffer of the same size to receive into. NOT_ROOT: none at ROOT (it
- * completes last). */
+ * a copy of the input (up to 64 KiB in all), so that a restart can post
+ * them in their place for the members that had not entered them. */
 #define MANA_GHOSTS 4
+/* What one ghost keeps, besides the arguments: */
+struct mana_ghost_spec {
+    int kept_arg;         /* the argument that gets the kept input, or -1 */
+    const void *buf;      /* the input: COUNT of TYPE (MPI_IN_PLACE: it was at INPLACE_BUF, */
+    int count;            /* kept by mana_inplace_save before the call) */
+    MPI_Datatype type;
+    int count_per_member; /* COUNT is per member (MPI_Scatter's root): times the size */
+    const void *inplace_buf;
+    int scratch_arg;      /* the argument that gets a buffer of SCRATCH_COUNT of */
+    int scratch_count;    /* SCRATCH_TYPE to receive into, or -1 */
+    MPI_Datatype scratch_type;
+    int root;     /* with NOT_ROOT: none at ROOT (it completes last) */
+    int not_root;
+    /* The input, and its count and type (the two arguments after it),
+     * matter at ROOT only (MPI_Scatter): elsewhere the ghost gets none, 0
+     * and SCRATCH_TYPE, since the application may pass anything there. */
+    int root_only_kept;
+};
 struct mana_coll_ghost {
     uint64_t seq; /* the communicator's count at it; 0: none */
     mana_coll_repost_fn repost;
     mana_coll_live_fn live;
     uint64_t args[MANA_COLL_ARGS];
-    int kept_arg;
-    int scratch_arg; /* one more buffer of the input's size (or -1): MPICH may use a non-root's recvbuf */
+    int kept_arg, scratch_arg; /* -1: none */
     uint8_t due; /* a restart posts it (ckpt_drain.c) */
-    MPI_Aint true_lb;
-    size_t len, cap;
+    MPI_Aint true_lb, scratch_lb;
+    size_t len, scratch_len, cap; /* KEPT: the input's LEN bytes, then room for SCRATCH_LEN */
     unsigned char *kept;
 };
+/* After blocking collective of ARGS (as the repost function REPOST of its
+ * nonblocking form reads them; LIVE checks their handles) completed on
+ * VCOMM: its ghost, as SPEC says, in place of the oldest. */
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
-                     const uint64_t *args, int kept_arg, int scratch_arg, const void *buf, int count,
-                     MPI_Datatype vtype, int root, int not_root);
+                     const uint64_t *args, const struct mana_ghost_spec *spec);
 /* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the

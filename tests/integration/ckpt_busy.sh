@@ -26,6 +26,15 @@ wait_line() { # NAME TEXT: until $WORK/NAME.out has TEXT (30 s)
   return 1
 }
 
+# kill_lower_halves: kill -9 of the job's ranks (not of mpirun, which
+# forwards what they printed).
+kill_lower_halves() {
+  local p
+  for p in $(descendants "$JOB"); do
+    [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+  done
+}
+
 # timed_checkpoint DIR: mana-ckpt --checkpoint; its exit status in rc,
 # how long it took in ms.
 timed_checkpoint() {
@@ -74,12 +83,14 @@ fi
 # the barrier MANA puts before MPI_Comm_split, which has no nonblocking
 # form (they post the barrier again, and then make the call); and in
 # MPI_Allreduce after a rooted collective rank 1 has not entered and the
-# others have seen complete (MPI_Bcast, MPI_Reduce, MPI_Gatherv: they
-# kept its input, and a restart posts it for rank 1's sake). The
+# others have seen complete (MPI_Bcast, MPI_Reduce, MPI_Gatherv,
+# MPI_Scatter, and an MPI_Scan in place that rank 1 ends: they kept its
+# input, and a restart posts it for rank 1's sake). The
 # ranks are held after it, killed with kill -9, and the restart finishes
 # the job with the right result (rank 1 stops computing then: its stop
 # file exists).
-for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split ghostbcast ghostreduce ghostgatherv; do
+for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split ghostbcast ghostreduce ghostgatherv \
+  ghostscatter ghostscan; do
   dir=$WORK/$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 30 \
     "$WORK/$mode.stop"
@@ -88,9 +99,7 @@ for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split g
     timed_checkpoint "$dir"
     check "$mode: checkpoint with two ranks waiting in a collective and rank 1 computing succeeds in ${ms} ms" \
       test "$rc" -eq 0 -a "$ms" -lt 6000
-    for p in $(descendants "$JOB"); do
-      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-    done
+    kill_lower_halves
     finish_job
     touch "$WORK/$mode.stop"
     timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/$mode.restart.out" 2>"$WORK/$mode.restart.err"
@@ -113,18 +122,14 @@ for mode in nbcs ghostreduce; do
   MANA_TEST_CKPT_EXIT=hold start_job twice.$mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" \
     $mode 60 "$WORK/twice.$mode.stop"
   if wait_line twice.$mode computing && sleep 1 && checkpoint "$dir"; then
-    for p in $(descendants "$JOB"); do
-      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-    done
+    kill_lower_halves
     finish_job
     MANA_TEST_CKPT_EXIT=hold start_job twice.$mode.r1 "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir"
     sleep 2
     timed_checkpoint "$dir"
     check "twice $mode: a second checkpoint of the restarted job, rank 1 still computing, succeeds in ${ms} ms" \
       test "$rc" -eq 0 -a "$ms" -lt 6000 -a "$(cat "$dir/latest")" = gen-000002
-    for p in $(descendants "$JOB"); do
-      [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-    done
+    kill_lower_halves
     finish_job
     touch "$WORK/twice.$mode.stop"
     timeout "$JOB_TIMEOUT" "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir" >"$WORK/twice.$mode.out2" 2>"$WORK/twice.$mode.err2"

@@ -14,7 +14,10 @@
  * split), which has no nonblocking form; or in MPI_Allreduce after an
  * MPI_Bcast from rank 0 (MODE ghostbcast), two MPI_Reduce to rank 0
  * (ghostreduce) or an MPI_Gatherv to rank 0 (ghostgatherv), which all but
- * rank 1 and the root have seen complete. Rank 1 prints "computing"
+ * rank 1 and the root have seen complete, an MPI_Scatter from rank 0
+ * (ghostscatter), which all but rank 1 have seen complete, or an MPI_Scan
+ * in place with rank 1 last (ghostscan), which the rank after the first
+ * has seen complete. Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
  * result, or how many checks failed.
  * Usage: ckpt_busy MODE SECONDS [STOPFILE] */
@@ -172,10 +175,11 @@ static long rooted_inplace(const char *kind, int rank, long value, MPI_Comm pair
     return failed;
 }
 
-/* KIND (bcast, reduce, gatherv) rooted at rank 0, which the ranks other
- * than rank 1 and the root leave before rank 1 enters it; the number of
+/* KIND (bcast, reduce, gatherv, scatter) rooted at rank 0, which the
+ * ranks other than rank 1 (and the root, but for bcast and scatter) leave
+ * before rank 1 enters it, or scan on ORDER (see main); the number of
  * wrong results. */
-static long seen_complete(const char *kind, int rank, int size, long value)
+static long seen_complete(const char *kind, int rank, int size, long value, MPI_Comm order)
 {
     enum { N = 100 };
     long v[N], r[N];
@@ -198,6 +202,25 @@ static long seen_complete(const char *kind, int rank, int size, long value)
         long ranks_sum = (long)size * (size + 1) / 2;
         for (int i = 0; rank == 0 && i < N; i++)
             failed += r[i] != ranks_sum * 1000 + (long)size * i || r2[i] != -((long)size * 1000 + i);
+    } else if (strcmp(kind, "scatter") == 0) {
+        long *all = malloc((size_t)size * 2 * sizeof *all);
+        for (int k = 0; k < 2 * size; k++)
+            all[k] = 1000 * (k / 2 + 1) + k % 2;
+        MPI_Scatter(all, 2, MPI_LONG, r, 2, MPI_LONG, 0, MPI_COMM_WORLD);
+        failed += r[0] != value * 1000 || r[1] != value * 1000 + 1;
+        free(all);
+    } else if (strcmp(kind, "scan") == 0) {
+        /* In place, on ORDER: world ranks 0, 2, 3, ..., 1. With 3 ranks,
+         * the middle one has all it needs from the first and leaves
+         * (recursive doubling). */
+        int me;
+        MPI_Comm_rank(order, &me);
+        MPI_Scan(MPI_IN_PLACE, v, N, MPI_LONG, MPI_SUM, order);
+        long want = 0;
+        for (int k = 0; k <= me; k++)
+            want += (k == size - 1 ? 1 : k == 0 ? 0 : k + 1) + 1;
+        for (int i = 0; i < N; i++)
+            failed += v[i] != want * 1000 + (long)(me + 1) * i;
     } else {
         int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
         long *all = malloc((size_t)size * 2 * sizeof *all);
@@ -240,14 +263,14 @@ int main(int argc, char **argv)
     const char *stopfile = argc == 4 ? argv[3] : NULL;
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
                                         "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
-                                        "ghostbcast", "ghostreduce", "ghostgatherv"};
+                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscan"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
     if (!known || size < 2) {
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
-                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscan SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
@@ -263,6 +286,8 @@ int main(int argc, char **argv)
     if (strncmp(mode, "root", 4) == 0)
         MPI_Comm_split(MPI_COMM_WORLD, rank <= 1 ? 0 : MPI_UNDEFINED,
                        strcmp(mode, "rootscan") == 0 ? 1 - rank : rank, &pair);
+    else if (strcmp(mode, "ghostscan") == 0)
+        MPI_Comm_split(MPI_COMM_WORLD, 0, rank == 1 ? size : rank, &pair);
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
     if (rank == 1) {
@@ -308,8 +333,14 @@ int main(int argc, char **argv)
     } else if (strncmp(mode, "root", 4) == 0 || strncmp(mode, "ghost", 5) == 0 || nbcs) {
         long failed = nbcs                             ? nbc_kinds(rank, size, value)
                       : strncmp(mode, "root", 4) == 0 ? rooted_inplace(mode + 4, rank, value, pair)
-                                                      : seen_complete(mode + 5, rank, size, value);
-        if (all_right(failed, value, &total) != 0) {
+                                                      : seen_complete(mode + 5, rank, size, value, pair);
+        int wrong = all_right(failed, value, &total);
+        /* Freed only after the collective the others wait in: a restart
+         * does not post a ghost on a communicator freed since
+         * (docs/limitations.md). */
+        if (strcmp(mode, "ghostscan") == 0)
+            MPI_Comm_free(&pair);
+        if (wrong != 0) {
             MPI_Finalize();
             return 1;
         }
