@@ -750,10 +750,12 @@ def tpl_destructor(fn):
     releases the id and prunes the record log."""
     p = fn["params"][0]
     null = null_of(p.kind)
+    # A communicator the application frees may be kept for its ghosts.
+    kept = (f"        mana_coll_comm_dropped(&c, *{p.name});\n" if fn["name"] == "MPI_Comm_free" else "")
     return (wrapper_head(fn) +
             f"    uint64_t r_{p.name};\n"
             f"    int how = mana_handle_free_begin({p.kind}, *{p.name}, &r_{p.name}, \"{fn['name']}\");\n"
-            f"    if (how == MANA_FREE_REF_DROPPED) {{\n"
+            f"    if (how == MANA_FREE_REF_DROPPED) {{\n" + kept +
             f"        *{p.name} = ({p.base}){null};\n        mana_cross_unlock(&c);\n        return MPI_SUCCESS;\n    }}\n"
             f"    {p.base} o_{p.name} = ({p.base})r_{p.name};\n" + call_lower(fn) +
             f"    if (rc == MPI_SUCCESS) {{\n"

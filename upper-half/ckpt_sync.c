@@ -11,6 +11,7 @@
 #include "mana/raw_syscall.h"
 #include "mpi_replay.h"
 #include "mpi_wrap.h"
+#include "record_log.h"
 #include "request_info.h"
 #include "virtual_ids.h"
 
@@ -24,6 +25,7 @@ struct comm_members {
     int32_t *local, *remote;
     int nlocal, nremote; /* nremote 0: an intracommunicator */
     int self;            /* this rank's rank in local */
+    int ghost_ref;       /* its ghosts hold a reference to its id (mana_coll_comm_dropped) */
 };
 
 static struct comm_members *members;
@@ -31,6 +33,12 @@ static struct comm_members *members;
  * (gen_wrappers.py) this rank completed, MANA_GHOSTS per entry of
  * sync->comms, by count modulo MANA_GHOSTS. */
 static struct mana_coll_ghost *ghosts;
+/* Communicators the application has freed while they had ghosts, kept
+ * (entry index + 1) so that a restart can still post those on them: the
+ * latest MANA_KEPT_COMMS, an older one is freed when a newer one comes. */
+#define MANA_KEPT_COMMS 4
+static uint32_t kept_comms[MANA_KEPT_COMMS];
+static unsigned kept_next;
 static uint32_t comms_capacity;
 static MPI_Status *scratch;
 static int scratch_n;
@@ -542,6 +550,66 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
     g->repost = repost;
     g->live = live;
     g->seq = s->comms[i].count;
+    if (!m->ghost_ref) {
+        /* The ghosts' own reference: MPI_Comm_free by the application
+         * then leaves the communicator to mana_coll_comm_dropped. */
+        struct vid_entry *e = vid_entry_of(VID_COMM, (int32_t)vcomm);
+        if (e != NULL && e->state == VID_LIVE && !vid_is_predefined(VID_COMM, (int32_t)vcomm)) {
+            e->refs++;
+            members[i].ghost_ref = 1;
+        }
+    }
+}
+
+/* Whether the application set an attribute on VCOMM: the delete
+ * callbacks MPI_Comm_free runs must not wait for MANA. */
+static int has_attributes(int32_t vcomm)
+{
+    size_t cursor = 0;
+    const struct rl_record *r;
+    while ((r = rl_iter_next(mana_rl, &cursor)) != NULL)
+        if ((r->op == RL_COMM_SET_ATTR || r->op == RL_ATTR_PUT) && r->out[0] == vcomm && !(r->out_freed & 1u))
+            return 1;
+    return 0;
+}
+
+/* Drops the ghosts of entry I and their reference, freeing the
+ * communicator if it was the last. */
+static void release_ghost_ref(struct mana_crossing *c, uint32_t i)
+{
+    int32_t vcomm = sync_state()->comms[i].vcomm;
+    members[i].ghost_ref = 0;
+    for (int k = 0; k < MANA_GHOSTS; k++)
+        ghosts[i * MANA_GHOSTS + k].seq = 0;
+    uint64_t real;
+    int how = mana_handle_free_begin(VID_COMM, vcomm, &real, "MPI_Comm_free");
+    if (how != MANA_FREE_LAST)
+        return;
+    MPI_Comm rc = (MPI_Comm)real;
+    if (LOWER(c, MPI_Comm_free(&rc)) == MPI_SUCCESS)
+        mana_handle_freed(VID_COMM, vcomm);
+}
+
+void mana_coll_comm_dropped(struct mana_crossing *c, MPI_Comm vcomm)
+{
+    const struct mana_ckpt_sync *s = sync_state();
+    struct vid_entry *e = vid_entry_of(VID_COMM, (int32_t)vcomm);
+    if (e == NULL || e->refs != 1)
+        return; /* the application holds it still */
+    for (uint32_t i = 0; i < s->ncomms; i++) {
+        if (s->comms[i].vcomm != (int32_t)vcomm || !members[i].ghost_ref)
+            continue;
+        if (has_attributes((int32_t)vcomm)) {
+            release_ghost_ref(c, i);
+            return;
+        }
+        uint32_t old = kept_comms[kept_next];
+        kept_comms[kept_next] = i + 1;
+        kept_next = (kept_next + 1) % MANA_KEPT_COMMS;
+        if (old != 0)
+            release_ghost_ref(c, old - 1);
+        return;
+    }
 }
 
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot)

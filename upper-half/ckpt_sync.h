@@ -100,6 +100,11 @@ struct mana_coll_ghost {
  * VCOMM: its ghost, as SPEC says, in place of the oldest. */
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
                      const uint64_t *args, const struct mana_ghost_spec *spec);
+/* The application freed VCOMM and only its ghosts' reference is left:
+ * it is kept (not freed in MPI, its record not pruned) so that a restart
+ * can post them, until MANA_KEPT_COMMS later such communicators (or
+ * attributes whose delete callbacks must run now) free it. */
+void mana_coll_comm_dropped(struct mana_crossing *c, MPI_Comm vcomm);
 /* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the
