@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -645,7 +644,6 @@ int image_reader_load_threads(struct image_reader *r, const struct image_section
 /* ---- regions ---------------------------------------------------------- */
 
 enum walk_mode { WALK_SCAN, WALK_VERIFY, WALK_RESTORE };
-enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 #if defined(MADV_POPULATE_WRITE) && defined(MADV_POPULATE_READ)
 /* Maps the pages wholly inside [P, P+LEN) with one system call instead
@@ -719,7 +717,6 @@ static double mono_s(void)
  * pages in place) depends on nothing but the chunk, so chunks can go in
  * any order, on any thread. */
 struct chunk_job {
-    enum job_state state;
     enum walk_mode mode;
     const char *wb;      /* the region, for messages */
     uint32_t index;
@@ -795,24 +792,14 @@ static int place_chunk(struct image_reader *w, struct chunk_job *j)
  * ring is retired in file order and the first failed chunk is the one
  * named; a header error found by the calling thread counts only if no
  * chunk before it failed. */
-struct chunk_worker {
-    struct chunk_pool *pool;
-    struct image_reader *ctx; /* zstd context, scratch and error text */
-};
-
 struct chunk_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* a job was queued, or stop */
-    pthread_cond_t done; /* a job finished */
+    struct img_pool *ring; /* its oldest job is the next to retire */
     struct chunk_job *jobs;
     unsigned njobs;
-    unsigned head;       /* oldest job in use: the next to retire */
-    unsigned count;      /* jobs in use */
-    bool stop;
     unsigned nthreads;
-    pthread_t *threads;
-    void **stacks;
-    struct chunk_worker *workers; /* nthreads, then the calling thread's */
+    /* zstd contexts, scratch and error text: nthreads workers', then the
+     * calling thread's */
+    struct image_reader **ctxs;
     /* the first failed job in file order, once retired */
     bool failed, damage;
     char err[ERR_MAX];
@@ -835,9 +822,11 @@ static struct image_reader *worker_ctx_new(const struct image_reader *r)
     return w;
 }
 
-/* Runs J with worker context W and keeps its outcome in J. */
-static void run_job(struct image_reader *w, struct chunk_job *j)
+/* Runs job JOB with worker context CTX and keeps its outcome in the job. */
+static void run_job(void *ctx, void *job)
 {
+    struct image_reader *w = ctx;
+    struct chunk_job *j = job;
     j->rc = place_chunk(w, j);
     if (j->rc < 0) {
         snprintf(j->err, sizeof j->err, "%s", w->err);
@@ -846,58 +835,17 @@ static void run_job(struct image_reader *w, struct chunk_job *j)
     }
 }
 
-static void *chunk_worker_main(void *arg)
-{
-    struct chunk_worker *me = arg;
-    struct chunk_pool *p = me->pool;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (p->stop)
-            break;
-        struct chunk_job *j = NULL;
-        for (unsigned k = 0; k < p->count && !j; k++) {
-            struct chunk_job *c = &p->jobs[(p->head + k) % p->njobs];
-            if (c->state == JOB_QUEUED)
-                j = c;
-        }
-        if (!j) {
-            pthread_cond_wait(&p->work, &p->mu);
-            continue;
-        }
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&p->mu);
-        run_job(me->ctx, j);
-        pthread_mutex_lock(&p->mu);
-        j->state = JOB_DONE;
-        pthread_cond_broadcast(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
 static void chunk_pool_free(struct chunk_pool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->nthreads; i++) {
-        pthread_join(p->threads[i], NULL);
-        img_thread_stack_free(p->stacks[i]);
-    }
-    for (unsigned i = 0; p->workers && i <= p->nthreads; i++)
-        image_reader_close(p->workers[i].ctx);
+    img_pool_free(p->ring);
+    for (unsigned i = 0; p->ctxs && i <= p->nthreads; i++)
+        image_reader_close(p->ctxs[i]);
     for (unsigned i = 0; p->jobs && i < p->njobs; i++)
         free(p->jobs[i].frame);
     free(p->jobs);
-    free(p->threads);
-    free(p->stacks);
-    free(p->workers);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
+    free(p->ctxs);
     free(p);
 }
 
@@ -909,35 +857,29 @@ static struct chunk_pool *chunk_pool_new(const struct image_reader *r, unsigned 
     struct chunk_pool *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
     /* A job per thread and as many again read ahead; frame buffers grow
      * to the frames read (at most IMG_MAX_FRAME each). */
     p->njobs = 2 * (nthreads + 1);
     p->jobs = calloc(p->njobs, sizeof *p->jobs);
-    p->threads = calloc(nthreads, sizeof *p->threads);
-    p->stacks = calloc(nthreads, sizeof *p->stacks);
-    p->workers = calloc(nthreads + 1, sizeof *p->workers);
-    if (!p->jobs || !p->threads || !p->stacks || !p->workers) {
+    p->ctxs = calloc(nthreads + 1, sizeof *p->ctxs);
+    if (p->jobs)
+        p->ring = img_pool_new(p->jobs, sizeof *p->jobs, p->njobs, nthreads, run_job);
+    if (!p->jobs || !p->ctxs || !p->ring) {
         chunk_pool_free(p);
         return NULL;
     }
     for (unsigned i = 0; i < nthreads; i++) {
-        p->workers[i].pool = p;
-        p->workers[i].ctx = worker_ctx_new(r);
-        if (!p->workers[i].ctx || img_thread_start(&p->threads[i], &p->stacks[i], chunk_worker_main,
-                                                   &p->workers[i]) != 0) {
-            image_reader_close(p->workers[i].ctx);
-            p->workers[i].ctx = NULL;
+        p->ctxs[i] = worker_ctx_new(r);
+        if (!p->ctxs[i] || img_pool_start_worker(p->ring, p->ctxs[i]) != 0) {
+            image_reader_close(p->ctxs[i]);
+            p->ctxs[i] = NULL;
             break;
         }
         p->nthreads++;
     }
     /* The calling thread's context sits after the started workers'. */
-    p->workers[p->nthreads].pool = p;
-    p->workers[p->nthreads].ctx = p->nthreads > 0 ? worker_ctx_new(r) : NULL;
-    if (!p->workers[p->nthreads].ctx) {
+    p->ctxs[p->nthreads] = p->nthreads > 0 ? worker_ctx_new(r) : NULL;
+    if (!p->ctxs[p->nthreads]) {
         chunk_pool_free(p);
         return NULL;
     }
@@ -945,45 +887,21 @@ static struct chunk_pool *chunk_pool_new(const struct image_reader *r, unsigned 
 }
 
 /* Retires finished jobs from the head of the ring, in file order,
- * keeping the first failure; with WAIT, until the ring has a free job
- * (or, with ALL, is empty), running queued jobs in the calling thread
- * rather than sleeping. Called with the lock held. */
-static void pool_retire(struct image_reader *r, struct chunk_pool *p, bool wait, bool all)
+ * keeping the first failure, until the ring has a free job (or, with
+ * ALL, is empty); the calling thread runs queued jobs rather than
+ * sleeping. */
+static void pool_retire(struct image_reader *r, struct chunk_pool *p, bool all)
 {
-    for (;;) {
-        if (p->count == 0)
-            return;
-        struct chunk_job *j = &p->jobs[p->head];
-        if (j->state == JOB_DONE) {
-            if (j->rc < 0 && !p->failed) {
-                p->failed = true;
-                p->damage = j->damage;
-                snprintf(p->err, sizeof p->err, "%s", j->err);
-            }
-            r->times.populate_s += j->populate_s;
-            r->times.decode_s += j->decode_s;
-            j->state = JOB_FREE;
-            p->head = (p->head + 1) % p->njobs;
-            p->count--;
-            continue;
+    struct chunk_job *j;
+    while ((j = img_pool_oldest(p->ring, all, p->ctxs[p->nthreads]))) {
+        if (j->rc < 0 && !p->failed) {
+            p->failed = true;
+            p->damage = j->damage;
+            snprintf(p->err, sizeof p->err, "%s", j->err);
         }
-        if (!(all || (wait && p->count == p->njobs)))
-            return;
-        struct chunk_job *q = NULL;
-        for (unsigned k = 0; k < p->count && !q; k++) {
-            struct chunk_job *c = &p->jobs[(p->head + k) % p->njobs];
-            if (c->state == JOB_QUEUED)
-                q = c;
-        }
-        if (!q) {
-            pthread_cond_wait(&p->done, &p->mu);
-            continue;
-        }
-        q->state = JOB_RUNNING;
-        pthread_mutex_unlock(&p->mu);
-        run_job(p->workers[p->nthreads].ctx, q);
-        pthread_mutex_lock(&p->mu);
-        q->state = JOB_DONE;
+        r->times.populate_s += j->populate_s;
+        r->times.decode_s += j->decode_s;
+        img_pool_retire(p->ring);
     }
 }
 
@@ -993,11 +911,9 @@ static void pool_retire(struct image_reader *r, struct chunk_pool *p, bool wait,
  * is the flag before the walk), else RC. */
 static int pool_drain(struct image_reader *r, struct chunk_pool *p, int rc, bool damage_before)
 {
-    pthread_mutex_lock(&p->mu);
-    pool_retire(r, p, true, true);
+    pool_retire(r, p, true);
     bool failed = p->failed, dmg = p->damage;
     p->failed = p->damage = false;
-    pthread_mutex_unlock(&p->mu);
     if (!failed)
         return rc;
     snprintf(r->err, sizeof r->err, "%s", p->err);
@@ -1086,13 +1002,10 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
                                                                                  : IMG_PAGE_SIZE;
         struct chunk_job inline_job, *j = &inline_job;
         if (pool) {
-            pthread_mutex_lock(&pool->mu);
-            pool_retire(r, pool, true, false);
-            bool stop = pool->failed;
-            j = &pool->jobs[(pool->head + pool->count) % pool->njobs];
-            pthread_mutex_unlock(&pool->mu);
-            if (stop)
+            pool_retire(r, pool, false);
+            if (pool->failed)
                 break; /* an earlier chunk failed: that is the error */
+            j = img_pool_slot(pool->ring);
             if ((rc = reserve(r, &j->frame, &j->frame_cap, c.frame_len)) < 0)
                 break;
         } else {
@@ -1123,11 +1036,7 @@ static int walk_region(struct image_reader *r, const struct image_section *s, en
             r->times.decode_s += j->decode_s;
             continue;
         }
-        pthread_mutex_lock(&pool->mu);
-        j->state = JOB_QUEUED;
-        pool->count++;
-        pthread_cond_signal(&pool->work);
-        pthread_mutex_unlock(&pool->mu);
+        img_pool_queue(pool->ring, true);
     }
     /* The chunks must all be in place before the caller may protect the
      * region, and an earlier chunk's error comes before any found since. */

@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,10 +60,7 @@ struct region_rec {
     uint8_t desc[];     /* the encoded region descriptor */
 };
 
-enum job_state { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
-
 struct job {
-    enum job_state state;
     struct region_rec *reg;
     uint32_t index;      /* chunk index; meaningless when reg->nchunks is 0 */
     const uint8_t *src;
@@ -83,19 +79,13 @@ struct compressor {
     uint8_t *scratch; /* gathered non-zero pages of one chunk */
 };
 
+/* The compressing threads (img_pool) and what they work with. */
 struct pool {
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* a job was queued, or stop */
-    pthread_cond_t done; /* a job finished */
+    struct img_pool *ring; /* its oldest job is the next to write */
     struct job *jobs;
     unsigned njobs;
-    unsigned head;       /* oldest job in use: the next to write */
-    unsigned count;      /* jobs in use */
-    bool stop;
-    unsigned nthreads;
-    pthread_t *threads;
-    void **stacks; /* img_thread_start's */
-    struct worker_slot *slots;
+    unsigned ncomps;
+    struct compressor *comps; /* a worker's each, started or not */
 };
 
 struct image_writer {
@@ -423,66 +413,22 @@ static void compress_chunk(struct compressor *c, struct job *j)
 
 /* ---- the pool --------------------------------------------------------- */
 
-/* A worker's argument: its compressor and its pool. */
-struct worker_slot {
-    struct compressor comp;
-    struct pool *pool;
-};
-
-static void *worker_main(void *arg)
+static void run_compress(void *ctx, void *job)
 {
-    struct worker_slot *me = arg;
-    struct pool *p = me->pool;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        struct job *j = NULL;
-        if (p->stop)
-            break;
-        for (unsigned k = 0; k < p->count; k++) {
-            struct job *c = &p->jobs[(p->head + k) % p->njobs];
-            if (c->state == JOB_QUEUED) {
-                j = c;
-                break;
-            }
-        }
-        if (!j) {
-            pthread_cond_wait(&p->work, &p->mu);
-            continue;
-        }
-        j->state = JOB_RUNNING;
-        pthread_mutex_unlock(&p->mu);
-        compress_chunk(&me->comp, j);
-        pthread_mutex_lock(&p->mu);
-        j->state = JOB_DONE;
-        pthread_cond_broadcast(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    compress_chunk(ctx, job);
 }
 
 static void pool_free(struct pool *p)
 {
     if (!p)
         return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
-    for (unsigned i = 0; p->stacks && i < p->nthreads; i++)
-        img_thread_stack_free(p->stacks[i]);
-    free(p->stacks);
-    for (unsigned i = 0; p->slots && i < p->nthreads; i++)
-        compressor_free(&p->slots[i].comp);
+    img_pool_free(p->ring);
+    for (unsigned i = 0; p->comps && i < p->ncomps; i++)
+        compressor_free(&p->comps[i]);
     for (unsigned i = 0; p->jobs && i < p->njobs; i++)
         free(p->jobs[i].frame);
     free(p->jobs);
-    free(p->threads);
-    free(p->slots);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-    pthread_mutex_destroy(&p->mu);
+    free(p->comps);
     free(p);
 }
 
@@ -495,20 +441,17 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
     /* A job per worker, half as many again finished and waiting to be
      * written, and two for small regions. Each job holds a frame buffer
      * of about 1 MiB; each worker a 1 MiB scratch buffer and a zstd
      * context (0.6 MB at level 1): about 3 MiB per thread in all. */
     p->njobs = nthreads + nthreads / 2 + 2;
+    p->ncomps = nthreads;
     p->jobs = calloc(p->njobs, sizeof *p->jobs);
-    p->threads = calloc(nthreads, sizeof *p->threads);
-    p->stacks = calloc(nthreads, sizeof *p->stacks);
-    struct worker_slot *slots = calloc(nthreads, sizeof *slots);
-    p->slots = slots;
-    if (!p->jobs || !p->threads || !p->stacks || !slots) {
+    p->comps = calloc(nthreads, sizeof *p->comps);
+    if (p->jobs)
+        p->ring = img_pool_new(p->jobs, sizeof *p->jobs, p->njobs, nthreads, run_compress);
+    if (!p->jobs || !p->comps || !p->ring) {
         snprintf(err, errlen, "out of memory");
         pool_free(p);
         return NULL;
@@ -522,15 +465,13 @@ static struct pool *pool_new(unsigned nthreads, int level, char *err, size_t err
         }
     }
     for (unsigned i = 0; i < nthreads; i++) {
-        slots[i].pool = p;
-        if (compressor_init(&slots[i].comp, level, 0, err, errlen) < 0 ||
-            img_thread_start(&p->threads[i], &p->stacks[i], worker_main, &slots[i]) != 0) {
-            compressor_free(&slots[i].comp);
+        if (compressor_init(&p->comps[i], level, 0, err, errlen) < 0 ||
+            img_pool_start_worker(p->ring, &p->comps[i]) != 0) {
+            compressor_free(&p->comps[i]);
             break;
         }
-        p->nthreads++;
     }
-    if (p->nthreads == 0) {
+    if (img_pool_threads(p->ring) == 0) {
         pool_free(p);
         return NULL;
     }
@@ -588,53 +529,19 @@ static int write_job(struct image_writer *w, struct job *j)
     return 0;
 }
 
-/* Writes finished jobs from the head of the ring; with WAIT, until the
- * ring has room (or, with ALL, is empty). */
-static int pool_write_ready(struct image_writer *w, bool wait, bool all)
+/* Writes finished jobs from the head of the ring, until the ring has
+ * room (or, with ALL, is empty); while the oldest job is unfinished the
+ * calling thread compresses queued ones itself. */
+static int pool_write_ready(struct image_writer *w, bool all)
 {
-    struct pool *p = w->pool;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        if (p->count == 0)
-            break;
-        struct job *j = &p->jobs[p->head];
-        if (j->state != JOB_DONE) {
-            bool must = all || (wait && p->count == p->njobs);
-            if (!must)
-                break;
-            /* Rather than sleep, compress a queued job here: the calling
-             * thread is then one more compressor whenever it has nothing
-             * to write. */
-            struct job *q = NULL;
-            for (unsigned k = 0; k < p->count && !q; k++) {
-                struct job *c = &p->jobs[(p->head + k) % p->njobs];
-                if (c->state == JOB_QUEUED)
-                    q = c;
-            }
-            if (!q) {
-                pthread_cond_wait(&p->done, &p->mu);
-                continue;
-            }
-            q->state = JOB_RUNNING;
-            pthread_mutex_unlock(&p->mu);
-            compress_chunk(&w->comp, q);
-            pthread_mutex_lock(&p->mu);
-            q->state = JOB_DONE;
-            continue;
-        }
-        pthread_mutex_unlock(&p->mu);
+    struct job *j;
+    while ((j = img_pool_oldest(w->pool->ring, all, &w->comp))) {
         int rc = w->failed ? -1 : write_job(w, j);
-        pthread_mutex_lock(&p->mu);
-        j->state = JOB_FREE;
         j->reg = NULL;
-        p->head = (p->head + 1) % p->njobs;
-        p->count--;
-        if (rc < 0) {
-            pthread_mutex_unlock(&p->mu);
+        img_pool_retire(w->pool->ring);
+        if (rc < 0)
             return -1;
-        }
     }
-    pthread_mutex_unlock(&p->mu);
     return w->failed ? -1 : 0;
 }
 
@@ -653,11 +560,9 @@ static int submit(struct image_writer *w, struct region_rec *r, uint32_t index, 
             j->err[0] = '\0';
         return write_job(w, j);
     }
-    struct pool *p = w->pool;
-    if (pool_write_ready(w, true, false) < 0)
+    if (pool_write_ready(w, false) < 0)
         return -1;
-    pthread_mutex_lock(&p->mu);
-    struct job *j = &p->jobs[(p->head + p->count) % p->njobs];
+    struct job *j = img_pool_slot(w->pool->ring);
     j->reg = r;
     j->index = index;
     j->src = src;
@@ -665,11 +570,8 @@ static int submit(struct image_writer *w, struct region_rec *r, uint32_t index, 
     j->err[0] = '\0';
     j->frame_len = 0;
     j->zero_pages = 0;
-    j->state = r->nchunks > 0 ? JOB_QUEUED : JOB_DONE;
-    p->count++;
-    if (r->nchunks > 0)
-        pthread_cond_signal(&p->work);
-    pthread_mutex_unlock(&p->mu);
+    /* A region without data is a job with nothing to compress. */
+    img_pool_queue(w->pool->ring, r->nchunks > 0);
     return 0;
 }
 
@@ -976,7 +878,7 @@ int image_writer_finish(struct image_writer *w, struct image_summary *summary, c
         goto out;
     if (flush_threads(w) < 0)
         goto out;
-    if (w->pool && pool_write_ready(w, true, true) < 0)
+    if (w->pool && pool_write_ready(w, true) < 0)
         goto out;
 
     /* The header, final now that total_raw is known, then END. */
