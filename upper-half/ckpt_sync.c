@@ -401,15 +401,27 @@ static int inplace_span(struct mana_crossing *c, int count, MPI_Datatype vtype, 
     *true_lb = 0;
     if (count < 0)
         return -1;
+    uint64_t *cached;
     if (((uint32_t)vtype & 0xc0000000u) == 0x40000000u) {
         /* An MPICH builtin type: its size is in the handle (bits 8-15),
          * which spares two calls on this path. */
         *extent = true_extent = (MPI_Aint)(((uint32_t)vtype >> 8) & 0xff);
+    } else if ((cached = vid_user(VID_DATATYPE, (int32_t)vtype)) != NULL && (cached[1] >> 63) != 0) {
+        /* A derived type's layout never changes: asked once (below). */
+        *extent = (MPI_Aint)(int64_t)cached[0];
+        *true_lb = (MPI_Aint)(int32_t)(uint32_t)cached[1];
+        true_extent = (MPI_Aint)((cached[1] >> 32) & 0x7fffffffu);
     } else if (vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
                LOWER(c, MPI_Type_get_extent((MPI_Datatype)rt, &lb, extent)) != MPI_SUCCESS ||
                LOWER(c, MPI_Type_get_true_extent((MPI_Datatype)rt, true_lb, &true_extent)) != MPI_SUCCESS ||
                *extent < 0) {
         return -1;
+    } else if (cached != NULL && *true_lb >= INT32_MIN && *true_lb <= INT32_MAX && true_extent >= 0 &&
+               true_extent <= 0x7fffffff) {
+        /* The id's two free words: the extent, then a flag, the true
+         * extent and the true lower bound (those that fit 31 and 32 bits). */
+        cached[0] = (uint64_t)(int64_t)*extent;
+        cached[1] = 1ull << 63 | (uint64_t)true_extent << 32 | (uint32_t)(int32_t)*true_lb;
     }
     *span = count == 0 ? 0 : (MPI_Aint)(count - 1) * *extent + true_extent;
     return *span < 0 ? -1 : 0;
