@@ -575,11 +575,13 @@ def tpl_collective(fn):
 # MPI_Reduce as scratch; MPI_IN_PLACE stays), "0" for the buffers that do
 # not matter at this rank; then what it keeps:
 #   kept: the input (buffer, count, type), per_member: the count is each
-#     member's (the root's of MPI_Scatter), root_kept: only the root's
-#     matters, inplace: where the input was when it is MPI_IN_PLACE;
+#     member's (the root's of MPI_Scatter), arrays: the counts and
+#     displacements that say where it lies (MPI_Scatterv's root), kept
+#     too, inplace: where the input was when it is MPI_IN_PLACE;
+#   root_only: the arguments that matter at the root only (the input's
+#     among them), the last its type;
 #   scratch: the receive buffer's count and type;
 #   not_root: none at the root (it completes last).
-# MPI_Scatterv is not among them: its root would need its arrays kept.
 GHOST_KEPT = "GHOST_KEPT"
 GHOST_SCRATCH = "GHOST_SCRATCH"
 GHOSTS = {
@@ -596,8 +598,13 @@ GHOSTS = {
     "MPI_Scatter": dict(form="MPI_Iscatter",
                         args=[GHOST_KEPT, "sendcount", "sendtype", GHOST_SCRATCH, "recvcount", "recvtype", "root",
                               "comm"],
-                        kept="sendbuf, sendcount, sendtype", per_member=True, root_kept=True,
-                        scratch="recvcount, recvtype"),
+                        kept="sendbuf, sendcount, sendtype", per_member=True,
+                        root_only=["sendbuf", "sendcount", "sendtype"], scratch="recvcount, recvtype"),
+    "MPI_Scatterv": dict(form="MPI_Iscatterv",
+                         args=[GHOST_KEPT, "0", "0", "sendtype", GHOST_SCRATCH, "recvcount", "recvtype", "root",
+                               "comm"],
+                         kept="sendbuf, 0, sendtype", arrays=("sendcounts", "displs"),
+                         root_only=["sendbuf", "sendcounts", "displs", "sendtype"], scratch="recvcount, recvtype"),
     "MPI_Scan": dict(form="MPI_Iscan", args=[GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "comm"],
                      kept="sendbuf, count, datatype", inplace="recvbuf", scratch="count, datatype"),
     "MPI_Exscan": dict(form="MPI_Iexscan", args=[GHOST_KEPT, GHOST_SCRATCH, "count", "datatype", "op", "comm"],
@@ -620,11 +627,21 @@ def ghost(fn):
     buf, count, dtype = (x.strip() for x in g["kept"].split(","))
     scratch_count, scratch_type = (x.strip() for x in g["scratch"].split(",")) if "scratch" in g else ("0", "0")
     root = "root" if "root" in names else "-1"
+    # Positions in the nonblocking form's arguments: the blocking form's
+    # parameters, in their order, and the request.
+    form_names = names
+    root_only = sum(1 << form_names.index(a) for a in g.get("root_only", []))
+    type_arg = form_names.index(g["root_only"][-1]) if "root_only" in g else -1
+    counts, displs = g.get("arrays", ("NULL", "NULL"))
+    arrays_at = (f".counts_arg = {form_names.index(counts)}, .displs_arg = {form_names.index(displs)}"
+                 if "arrays" in g else ".counts_arg = -1, .displs_arg = -1")
     spec = (f"{{.kept_arg = {args.index(GHOST_KEPT)}, .buf = {buf}, .count = {count}, .type = {dtype}, "
-            f".count_per_member = {int(g.get('per_member', False))}, .inplace_buf = {g.get('inplace', 'NULL')}, "
+            f".count_per_member = {int(g.get('per_member', False))}, .counts = {counts}, .displs = {displs}, "
+            f"{arrays_at}, .inplace_buf = {g.get('inplace', 'NULL')}, "
             f".scratch_arg = {f'recvbuf == MPI_IN_PLACE ? -1 : {scratch}' if scratch >= 0 else '-1'}, "
             f".scratch_count = {scratch_count}, .scratch_type = {scratch_type}, .root = {root}, "
-            f".not_root = {int(g.get('not_root', False))}, .root_only_kept = {int(g.get('root_kept', False))}}}")
+            f".not_root = {int(g.get('not_root', False))}, .root_only_args = {root_only:#x}u, "
+            f".root_only_type_arg = {type_arg}}}")
     return (f"    if (rc == MPI_SUCCESS) {{\n"
             f"        const uint64_t ghost_args[MANA_COLL_ARGS] = {{{values}}};\n"
             f"        const struct mana_ghost_spec ghost_spec = {spec};\n"

@@ -557,13 +557,16 @@ int mana_ghosts_live;
  * mana_ghosts_test sees it complete. */
 static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_ghost *g)
 {
-    struct mana_kept_input *k = malloc(sizeof *k + g->len + g->scratch_len);
+    /* The kept bytes as they are, then the scratch buffer, aligned for
+     * any type (a user op may get pointers into it). */
+    size_t kept = g->arrays_at + 2 * g->narray * sizeof(int), scratch_at = (kept + 15) & ~(size_t)15;
+    struct mana_kept_input *k = malloc(sizeof *k + scratch_at + g->scratch_len);
     if (k == NULL)
         return MPI_ERR_NO_MEM;
     k->at = NULL; /* its own copy, never put back */
-    k->len = g->len;
-    if (g->len > 0)
-        memcpy(k->data, g->kept, g->len);
+    k->len = kept;
+    if (kept > 0)
+        memcpy(k->data, g->kept, kept);
     struct mana_request_info d = {.kind = MANA_REQ_COLLECTIVE,
                                   .active = 1,
                                   .function = "a collective seen complete before the checkpoint (posted again by MANA)",
@@ -577,7 +580,11 @@ static int post_ghost(struct mana_crossing *c, uint32_t slot, struct mana_coll_g
     if (g->kept_arg >= 0)
         d.coll_args[g->kept_arg] = (uint64_t)(uintptr_t)(k->data - g->true_lb);
     if (g->scratch_arg >= 0)
-        d.coll_args[g->scratch_arg] = (uint64_t)(uintptr_t)(k->data + g->len - g->scratch_lb);
+        d.coll_args[g->scratch_arg] = (uint64_t)(uintptr_t)(k->data + scratch_at - g->scratch_lb);
+    if (g->counts_arg >= 0) {
+        d.coll_args[g->counts_arg] = (uint64_t)(uintptr_t)(k->data + g->arrays_at);
+        d.coll_args[g->displs_arg] = (uint64_t)(uintptr_t)(k->data + g->arrays_at + g->narray * sizeof(int));
+    }
     d.owned[MANA_OWNED_KEPT] = k;
     uint64_t real = 0;
     int rc = d.repost(c, &d, &real);

@@ -495,9 +495,19 @@ static int ghost_input(struct mana_crossing *c, const struct mana_ghost_spec *sp
     MPI_Aint extent;
     *kept = NULL;
     *true_lb = *len = 0;
-    if (spec->kept_arg < 0 || (spec->root_only_kept && !at_root))
+    if (spec->kept_arg < 0 || (!at_root && (spec->root_only_args >> spec->kept_arg & 1u)))
         return 0;
     int64_t count = spec->count_per_member ? (int64_t)spec->count * members : spec->count;
+    if (spec->counts != NULL) {
+        /* To the end of the furthest block (none may lie before the buffer). */
+        count = 0;
+        for (int k = 0; k < members; k++) {
+            if (spec->counts[k] < 0 || spec->displs[k] < 0)
+                return -1;
+            int64_t end = (int64_t)spec->displs[k] + spec->counts[k];
+            count = spec->counts[k] > 0 && end > count ? end : count;
+        }
+    }
     if (count > INT32_MAX || inplace_span(c, (int)count, spec->type, &extent, true_lb, len) != 0 ||
         *len > INPLACE_SAVE_MAX)
         return -1;
@@ -537,7 +547,11 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
         (inplace_span(c, spec->scratch_count, spec->scratch_type, &extent, &scratch_lb, &scratch_span) != 0 ||
          span + scratch_span > INPLACE_SAVE_MAX))
         return;
-    size_t need = (size_t)span + (size_t)scratch_span;
+    int with_arrays = at_root && spec->counts != NULL && spec->displs != NULL;
+    size_t narray = with_arrays ? (size_t)m->nlocal : 0, arrays_at = ((size_t)span + 7) & ~(size_t)7;
+    size_t need = arrays_at + 2 * narray * sizeof(int);
+    if (need + (size_t)scratch_span > INPLACE_SAVE_MAX)
+        return;
     if (need > g->cap) {
         unsigned char *k = realloc(g->kept, need);
         if (k == NULL)
@@ -547,13 +561,22 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
     }
     if (span > 0)
         memcpy(g->kept, from, (size_t)span);
+    if (with_arrays) {
+        memcpy(g->kept + arrays_at, spec->counts, narray * sizeof(int));
+        memcpy(g->kept + arrays_at + narray * sizeof(int), spec->displs, narray * sizeof(int));
+    }
     memcpy(g->args, args, sizeof g->args);
-    if (spec->root_only_kept && !at_root && spec->kept_arg + 2 < MANA_COLL_ARGS) {
-        g->args[spec->kept_arg] = 0;
-        g->args[spec->kept_arg + 1] = 0;
-        g->args[spec->kept_arg + 2] = (uint64_t)(int64_t)spec->scratch_type;
+    if (!at_root && spec->root_only_args != 0) {
+        for (int k = 0; k < MANA_COLL_ARGS; k++)
+            if (spec->root_only_args >> k & 1u)
+                g->args[k] = 0;
+        g->args[spec->root_only_type_arg] = (uint64_t)(int64_t)spec->scratch_type;
     }
     g->kept_arg = from != NULL ? spec->kept_arg : -1;
+    g->counts_arg = with_arrays ? spec->counts_arg : -1;
+    g->displs_arg = with_arrays ? spec->displs_arg : -1;
+    g->arrays_at = arrays_at;
+    g->narray = narray;
     g->scratch_arg = spec->scratch_arg;
     g->true_lb = true_lb;
     g->scratch_lb = scratch_lb;

@@ -73,16 +73,23 @@ struct mana_ghost_spec {
     int count;            /* kept by mana_inplace_save before the call) */
     MPI_Datatype type;
     int count_per_member; /* COUNT is per member (MPI_Scatter's root): times the size */
+    /* MPI_Scatterv's root: COUNTS and DISPLS (one per member) say where
+     * the input lies (COUNT is then unused), and are kept too, for the
+     * arguments COUNTS_ARG and DISPLS_ARG; NULL elsewhere. */
+    const int *counts, *displs;
+    int counts_arg, displs_arg;
     const void *inplace_buf;
     int scratch_arg;      /* the argument that gets a buffer of SCRATCH_COUNT of */
     int scratch_count;    /* SCRATCH_TYPE to receive into, or -1 */
     MPI_Datatype scratch_type;
     int root;     /* with NOT_ROOT: none at ROOT (it completes last) */
     int not_root;
-    /* The input, and its count and type (the two arguments after it),
-     * matter at ROOT only (MPI_Scatter): elsewhere the ghost gets none, 0
-     * and SCRATCH_TYPE, since the application may pass anything there. */
-    int root_only_kept;
+    /* The arguments (bit K: argument K) that matter at ROOT only, the
+     * input's among them (MPI_Scatter(v)): elsewhere the ghost keeps no
+     * input and gets 0 for them, and SCRATCH_TYPE for ROOT_ONLY_TYPE_ARG
+     * (the input's type), since the application may pass anything there. */
+    unsigned root_only_args;
+    int root_only_type_arg;
 };
 struct mana_coll_ghost {
     uint64_t seq; /* the communicator's count at it; 0: none */
@@ -90,9 +97,12 @@ struct mana_coll_ghost {
     mana_coll_live_fn live;
     uint64_t args[MANA_COLL_ARGS];
     int kept_arg, scratch_arg; /* -1: none */
+    int counts_arg, displs_arg; /* -1: none */
     uint8_t due; /* a restart posts it (ckpt_drain.c) */
     MPI_Aint true_lb, scratch_lb;
-    size_t len, scratch_len, cap; /* KEPT: the input's LEN bytes, then room for SCRATCH_LEN */
+    /* KEPT: the input's LEN bytes, then at ARRAYS_AT the NARRAY counts and
+     * NARRAY displacements; the ghost adds room for SCRATCH_LEN after. */
+    size_t len, arrays_at, narray, scratch_len, cap;
     unsigned char *kept;
 };
 /* After blocking collective of ARGS (as the repost function REPOST of its

@@ -15,7 +15,8 @@
  * MPI_Bcast from rank 0 (MODE ghostbcast), two MPI_Reduce to rank 0
  * (ghostreduce) or an MPI_Gatherv to rank 0 (ghostgatherv), which all but
  * rank 1 and the root have seen complete, an MPI_Scatter from rank 0
- * (ghostscatter), which all but rank 1 have seen complete, or an MPI_Scan
+ * (ghostscatter) or an MPI_Scatterv from rank 0 (ghostscatterv), which
+ * all but rank 1 have seen complete, or an MPI_Scan
  * in place with rank 1 last (ghostscan), which the rank after the first
  * has seen complete, and has freed its communicator since. Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
@@ -175,8 +176,8 @@ static long rooted_inplace(const char *kind, int rank, long value, MPI_Comm pair
     return failed;
 }
 
-/* KIND (bcast, reduce, gatherv, scatter) rooted at rank 0, which the
- * ranks other than rank 1 (and the root, but for bcast and scatter) leave
+/* KIND (bcast, reduce, gatherv, scatter, scatterv) rooted at rank 0, which
+ * the ranks other than rank 1 (and the root, but for bcast and scatter(v)) leave
  * before rank 1 enters it, or scan on ORDER (see main); the number of
  * wrong results. */
 static long seen_complete(const char *kind, int rank, int size, long value, MPI_Comm order)
@@ -209,6 +210,25 @@ static long seen_complete(const char *kind, int rank, int size, long value, MPI_
         MPI_Scatter(all, 2, MPI_LONG, r, 2, MPI_LONG, 0, MPI_COMM_WORLD);
         failed += r[0] != value * 1000 || r[1] != value * 1000 + 1;
         free(all);
+    } else if (strcmp(kind, "scatterv") == 0) {
+        /* Rank k gets k + 1 values, the blocks in reverse order, from
+         * arrays the root changes as soon as the call returns. */
+        int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
+        long all[64];
+        for (int k = 0, at = 0; k < size; k++) {
+            counts[k] = k + 1;
+            displs[size - 1 - k] = at;
+            at += size - k;
+        }
+        for (int k = 0; k < 64; k++)
+            all[k] = 1000 + k;
+        MPI_Scatterv(all, counts, displs, MPI_LONG, r, rank + 1, MPI_LONG, 0, MPI_COMM_WORLD);
+        for (int i = 0; i <= rank; i++)
+            failed += r[i] != 1000 + displs[rank] + i;
+        for (int k = 0; k < size; k++)
+            counts[k] = displs[k] = -1;
+        free(counts);
+        free(displs);
     } else if (strcmp(kind, "scan") == 0) {
         /* In place, on ORDER: world ranks 0, 2, 3, ..., 1. With 3 ranks,
          * the middle one has all it needs from the first and leaves
@@ -266,14 +286,14 @@ int main(int argc, char **argv)
     const char *stopfile = argc == 4 ? argv[3] : NULL;
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
                                         "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
-                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscan"};
+                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
     if (!known || size < 2) {
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
-                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscan SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
