@@ -155,7 +155,12 @@ else
   not_ok "(e) the job runs"
 fi
 finish_job
-check "(e) the job exits 85 (checkpointed) after the signal" job_checkpointed e
+# Hydra's proxy reports 0 for a rank it reaps after forwarding a signal
+# (its forced cleanup), whatever the rank exited with: 85, or 0 from
+# that (docs/limitations.md); the checks below tell that the job was
+# checkpointed and stopped.
+check "(e) the job exits 85 (checkpointed), or 0 as Hydra reports ranks after a forwarded signal (exit $JST)" \
+  test "$JST" -eq "$CHECKPOINTED" -o "$JST" -eq 0
 check "(e) the job stopped before its end" test "$(grep -c '^final checksum' "$WORK/e.out")" -eq 0
 check "(e) the signal made generation 1" gen_ok "$E" 1
 restart_job e2 "$E"
