@@ -887,15 +887,29 @@ def coll_repost_fn(fn):
 # Nonblocking collectives whose MPI_IN_PLACE input, COUNT of DATATYPE in
 # RECVBUF, is kept with the request when small (mana_nbc_keep), so that
 # they too can be posted again.
-NBC_INPLACE_KEPT = ("MPI_Iallreduce", "MPI_Ireduce", "MPI_Iscan", "MPI_Iexscan")
+# Nonblocking collectives whose MPI_IN_PLACE input (in recvbuf) MANA
+# keeps, up to 64 KiB, so that a restart can post them again: how.
+# Where every member has a block of recvbuf (the input of all-to-all and
+# of the reduce-scatters, and the own block among the outputs of
+# allgather), the whole buffer is kept and put back.
+NBC_INPLACE_KEPT = {
+    "MPI_Iallreduce": "mana_nbc_keep(&c, recvbuf, count, datatype)",
+    "MPI_Ireduce": "mana_nbc_keep(&c, recvbuf, count, datatype)",
+    "MPI_Iscan": "mana_nbc_keep(&c, recvbuf, count, datatype)",
+    "MPI_Iexscan": "mana_nbc_keep(&c, recvbuf, count, datatype)",
+    "MPI_Iallgather": "mana_nbc_keep_blocks(&c, recvbuf, recvcount, NULL, recvtype, comm)",
+    "MPI_Ialltoall": "mana_nbc_keep_blocks(&c, recvbuf, recvcount, NULL, recvtype, comm)",
+    "MPI_Ireduce_scatter_block": "mana_nbc_keep_blocks(&c, recvbuf, recvcount, NULL, datatype, comm)",
+    "MPI_Ireduce_scatter": "mana_nbc_keep_blocks(&c, recvbuf, 0, recvcounts, datatype, comm)",
+}
 
 
 def nbc_keep(fn):
     """Before the call: the kept MPI_IN_PLACE input, if any."""
     if fn["name"] not in NBC_INPLACE_KEPT:
         return ""
-    return ("    struct mana_kept_input *kept_l = sendbuf == MPI_IN_PLACE ? "
-            "mana_nbc_keep(&c, recvbuf, count, datatype) : NULL;\n")
+    return (f"    struct mana_kept_input *kept_l = sendbuf == MPI_IN_PLACE ? "
+            f"{NBC_INPLACE_KEPT[fn['name']]} : NULL;\n")
 
 
 def coll_live_fn(fn):

@@ -666,6 +666,24 @@ struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int co
     return k;
 }
 
+struct mana_kept_input *mana_nbc_keep_blocks(struct mana_crossing *c, void *buf, int count, const int *counts,
+                                             MPI_Datatype vtype, MPI_Comm vcomm)
+{
+    uint64_t rc;
+    int size = 0;
+    if (c->nested || vid_real(VID_COMM, (int32_t)vcomm, &rc) != 0 ||
+        LOWER(c, MPI_Comm_size((MPI_Comm)rc, &size)) != MPI_SUCCESS)
+        return NULL;
+    int64_t total = 0;
+    for (int k = 0; k < size; k++) {
+        int n = counts != NULL ? counts[k] : count;
+        if (n < 0)
+            return NULL; /* the call itself reports it */
+        total += n;
+    }
+    return total <= INT32_MAX ? mana_nbc_keep(c, buf, (int)total, vtype) : NULL;
+}
+
 int mana_inplace_restore(void)
 {
     if (inplace_len > 0)

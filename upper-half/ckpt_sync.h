@@ -58,6 +58,10 @@ struct mana_kept_input {
     unsigned char data[];
 };
 struct mana_kept_input *mana_nbc_keep(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
+/* The same for a buffer of one block per member of VCOMM: COUNT each, or
+ * COUNTS[k] for member K. */
+struct mana_kept_input *mana_nbc_keep_blocks(struct mana_crossing *c, void *buf, int count, const int *counts,
+                                             MPI_Datatype vtype, MPI_Comm vcomm);
 /* Ghosts (docs/checkpoint-protocol.md, "Allowed gaps"): a blocking
  * collective this rank has seen complete while another member may not
  * have entered it yet (a root that sent, a rank that sent to the root or

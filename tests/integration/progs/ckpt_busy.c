@@ -6,7 +6,7 @@
  * nbc; with MPI_IN_PLACE on 256 KiB: nbcinplace), or in the MPI_Waitall
  * of one nonblocking collective of each kind (MODE nbcs: Ibcast, Ireduce
  * with the busy rank as root, Igatherv, Ialltoallv, Iscan, Ialltoallw,
- * Ibarrier and a small Iallreduce in place), each checked; or, on a communicator of ranks 1 and 0 only
+ * Ibarrier, a small Iallreduce in place and an Iallgather in place), each checked; or, on a communicator of ranks 1 and 0 only
  * (in that order), in a collective with MPI_IN_PLACE on 256 KiB at rank
  * 0, which no arrival barrier can precede: MPI_Reduce to rank 0 (MODE
  * rootreduce), MPI_Scan (rootscan), MPI_Gatherv to rank 0 (rootgatherv),
@@ -40,7 +40,7 @@ static double now(void)
  * by one MPI_Waitall: the number of wrong results on this rank. */
 static long nbc_kinds(int rank, int size, long value)
 {
-    enum { KINDS = 8, N = 1000 };
+    enum { KINDS = 9, N = 1000 };
     MPI_Request req[KINDS];
     long failed = 0;
     /* Ibcast from rank 0. */
@@ -99,6 +99,13 @@ static long nbc_kinds(int rank, int size, long value)
     /* Iallreduce in place, small: MANA keeps its input. */
     long inplace[4] = {value, 2 * value, 3 * value, 4 * value};
     MPI_Iallreduce(MPI_IN_PLACE, inplace, 4, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req[7]);
+    /* Iallgather in place: MANA keeps the whole buffer. */
+    long *all = malloc((size_t)size * 2 * sizeof *all);
+    for (int i = 0; i < 2 * size; i++)
+        all[i] = -1;
+    all[2 * rank] = value;
+    all[2 * rank + 1] = 10 * value;
+    MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, 2, MPI_LONG, MPI_COMM_WORLD, &req[8]);
     MPI_Waitall(KINDS, req, MPI_STATUSES_IGNORE);
 
     long ranks_sum = (long)size * (size + 1) / 2; /* every rank's value is rank + 1 */
@@ -117,6 +124,9 @@ static long nbc_kinds(int rank, int size, long value)
         failed += wrecv[r] != 10 * r + rank;
     for (int i = 0; i < 4; i++)
         failed += inplace[i] != (i + 1) * ranks_sum;
+    for (int r = 0; r < size; r++)
+        failed += all[2 * r] != r + 1 || all[2 * r + 1] != 10 * (r + 1);
+    free(all);
     free(counts);
     free(displs);
     free(gathered);
