@@ -824,6 +824,12 @@ def descriptor(fn):
             d += [".source = source", f".recv_tag = {tag}"]
     if fn["name"] in LOWER_CALLS and "counted_l" in LOWER_CALLS[fn["name"]]:
         d.append(".counted = counted_l")
+    if fn["cls"] == "persistent" and kind == "MANA_REQ_COLLECTIVE":
+        # Started again after a restart from the replayed request, unless
+        # its input is MPI_IN_PLACE, which MPI may have overwritten.
+        again = "sendbuf != MPI_IN_PLACE ? mana_repost_started : NULL" if "sendbuf" in names else \
+            "mana_repost_started"
+        d += [f".repost = {again}", ".live = mana_started_live"]
     return "{" + ", ".join(d) + "}"
 
 
@@ -1015,6 +1021,10 @@ def tpl_completion(fn):
     rp = [p for p in fn["params"] if p.role == "hreqs"][0]
     n = rp.len if rp.arr else "1"
     code = wrapper_head(fn)
+    if fn["name"] in ("MPI_Start", "MPI_Startall"):
+        # Its collectives' gates first: a restart may happen in one, and
+        # the handles are translated after.
+        code += f"    mana_start_gates(&c, {n}, {rp.name});\n"
     code += (f"    struct mana_reqs rq;\n"
              f"    if (mana_reqs_in(&rq, {rp.name}, {n}, \"{fn['name']}\") != 0) {{\n"
              f"        mana_cross_unlock(&c);\n        return MPI_ERR_NO_MEM;\n    }}\n")

@@ -549,6 +549,23 @@ int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_R
     return rc;
 }
 
+int mana_repost_started(struct mana_crossing *c, struct mana_request_info *d, uint64_t *real)
+{
+    MPI_Request r = (MPI_Request)real_of(VID_REQUEST, d->vid);
+    mana_cross_to_lower(c);
+    int rc = MPI_LOWER.MPI_Start(&r);
+    mana_cross_to_upper(c);
+    *real = MANA_REAL(r);
+    return rc;
+}
+
+int mana_started_live(const uint64_t *args, const int32_t *arr_n)
+{
+    (void)args;
+    (void)arr_n;
+    return 1;
+}
+
 int mana_ghosts_live;
 
 /* Posts ghost G of communicator entry SLOT (ckpt_sync.h) as a request of

@@ -75,6 +75,13 @@ int mana_request_get_status(struct mana_crossing *c, MPI_Request vrequest, MPI_R
 /* Ghosts a restart posted (ckpt_sync.h): how many are pending; tested
  * at each collective's gate, and waited for before MPI_Finalize, when
  * every member has entered them. */
+/* A started persistent collective (its descriptor made by the _init
+ * call), after a restart that left it pending: started again, from the
+ * request the record log made again (mana_coll_repost_fn). Its handles
+ * need no check: the replay makes what it was made from. */
+struct mana_request_info;
+int mana_repost_started(struct mana_crossing *c, struct mana_request_info *d, uint64_t *real);
+int mana_started_live(const uint64_t *args, const int32_t *arr_n);
 extern int mana_ghosts_live;
 void mana_ghosts_test(struct mana_crossing *c);
 void mana_ghosts_finish(struct mana_crossing *c);

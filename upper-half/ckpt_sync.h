@@ -112,6 +112,11 @@ struct mana_coll_ghost {
 /* After blocking collective of ARGS (as the repost function REPOST of its
  * nonblocking form reads them; LIVE checks their handles) completed on
  * VCOMM: its ghost, as SPEC says, in place of the oldest. */
+/* Before MPI_Start(all) of APP (N requests): the gate of each persistent
+ * collective among them, which counts it on its communicator like a
+ * nonblocking one, so that a checkpoint can leave it pending and a
+ * restart start it again (mana_repost_started). */
+void mana_start_gates(struct mana_crossing *c, int n, const MPI_Request *app);
 void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_fn repost, mana_coll_live_fn live,
                      const uint64_t *args, const struct mana_ghost_spec *spec);
 /* The application freed VCOMM and only its ghosts' reference is left:

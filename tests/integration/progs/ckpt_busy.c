@@ -18,7 +18,9 @@
  * (ghostscatter) or an MPI_Scatterv from rank 0 (ghostscatterv), which
  * all but rank 1 have seen complete, or an MPI_Scan
  * in place with rank 1 last (ghostscan), which the rank after the first
- * has seen complete, and has freed its communicator since. Rank 1 prints "computing"
+ * has seen complete, and has freed its communicator since; or in the
+ * MPI_Wait of a persistent MPI_Allreduce_init started a second time
+ * (persistent). Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
  * result, or how many checks failed.
  * Usage: ckpt_busy MODE SECONDS [STOPFILE] */
@@ -296,14 +298,14 @@ int main(int argc, char **argv)
     const char *stopfile = argc == 4 ? argv[3] : NULL;
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
                                         "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
-                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan"};
+                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan", "persistent"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
     if (!known || size < 2) {
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
-                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan|persistent SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
@@ -353,6 +355,20 @@ int main(int argc, char **argv)
         MPI_Request req;
         MPI_Iallreduce(&value, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, &req);
         MPI_Wait(&req, MPI_STATUS_IGNORE);
+    } else if (strcmp(mode, "persistent") == 0) {
+        /* Started twice: a restart that left the first pending starts it
+         * again, and the application then starts it once more. */
+        MPI_Request req;
+        long in = value;
+        MPI_Allreduce_init(&in, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD, MPI_INFO_NULL, &req);
+        for (int round = 0; round < 2; round++) {
+            if (round == 1)
+                in = value + 100;
+            MPI_Start(&req);
+            MPI_Wait(&req, MPI_STATUS_IGNORE);
+        }
+        MPI_Request_free(&req);
+        total = total == (long)size * (size + 1) / 2 + 100L * size ? total - 100L * size : -1;
     } else if (nbcinplace) {
         enum { N = 32768 };
         long *v = malloc(N * sizeof *v);
