@@ -500,10 +500,10 @@ def comm_param(fn):
 # small one only (a larger one has an arrival barrier); the others, which
 # cannot have one, keep more.
 INPLACE_KEPT = {
-    "MPI_Allreduce": "mana_inplace_save(&c, recvbuf, count, datatype, 0)",
-    "MPI_Reduce": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
-    "MPI_Scan": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
-    "MPI_Exscan": "mana_inplace_save(&c, recvbuf, count, datatype, 1)",
+    "MPI_Allreduce": "mana_inplace_save(&c, recvbuf, count, datatype)",
+    "MPI_Reduce": "mana_inplace_save(&c, recvbuf, count, datatype)",
+    "MPI_Scan": "mana_inplace_save(&c, recvbuf, count, datatype)",
+    "MPI_Exscan": "mana_inplace_save(&c, recvbuf, count, datatype)",
     "MPI_Gather": "mana_inplace_save_gather(&c, recvbuf, recvcount, recvtype, root, comm)",
     "MPI_Gatherv": "mana_inplace_save_gatherv(&c, recvbuf, recvcounts, displs, recvtype, root, comm)",
 }
@@ -513,8 +513,10 @@ INPLACE_KEPT = {
 # MPI_Allreduce "not kept" must be decided alike on every member too: by
 # the data's size, which MPI requires to match (mana_inplace_large).
 # Rooted ones (in place at the root only) and MPI_Scan/MPI_Exscan (in
-# place per process) cannot: they keep their input (INPLACE_KEPT), and
-# only one over what is kept makes a checkpoint wait.
+# place per process) cannot decide by MPI_IN_PLACE: they keep their input
+# (INPLACE_KEPT) when it is small, and take the arrival barrier of
+# GHOST_ARRIVAL by its size otherwise; only MPI_Gatherv at the root, in
+# place over what is kept, makes a checkpoint wait.
 INPLACE_ARRIVAL = {
     "MPI_Allreduce": "sendbuf == MPI_IN_PLACE && mana_inplace_large(&c, count, datatype)",
     "MPI_Allgather": "sendbuf == MPI_IN_PLACE", "MPI_Allgatherv": "sendbuf == MPI_IN_PLACE",
@@ -522,6 +524,35 @@ INPLACE_ARRIVAL = {
     "MPI_Alltoallw": "sendbuf == MPI_IN_PLACE", "MPI_Reduce_scatter": "sendbuf == MPI_IN_PLACE",
     "MPI_Reduce_scatter_block": "sendbuf == MPI_IN_PLACE",
 }
+
+
+# Collectives of GHOSTS (below) whose ghost would be too large to keep:
+# an arrival barrier first, decided alike on every member by the size of
+# the data (struct mana_ghost_size: the block at the root, the block
+# elsewhere, and how many blocks the largest ghost keeps), so that no
+# member leaves them before every member has entered them. Not the v
+# kinds, whose members cannot know each other's blocks.
+GHOST_ARRIVAL = {
+    "MPI_Bcast": "-1, 0, 0, count, datatype, 1, 0",
+    "MPI_Reduce": "-1, 0, 0, count, datatype, 2, 0",  # the input and a scratch buffer
+    "MPI_Scan": "-1, 0, 0, count, datatype, 2, 0",
+    "MPI_Exscan": "-1, 0, 0, count, datatype, 2, 0",
+    "MPI_Gather": "root, recvcount, recvtype, sendcount, sendtype, 1, 0",
+    "MPI_Scatter": "root, sendcount, sendtype, recvcount, recvtype, 1, 1",  # the root's whole input and its block
+}
+
+
+def arrival_condition(fn):
+    """When the collective takes an arrival barrier first, or None."""
+    name = fn["name"]
+    if name in INPLACE_ARRIVAL:
+        return INPLACE_ARRIVAL[name]
+    if name in GHOST_ARRIVAL:
+        fields = ("root", "root_count", "root_type", "count", "type", "times", "plus_members")
+        values = (v.strip() for v in GHOST_ARRIVAL[name].split(","))
+        size = ", ".join(f".{f} = {v}" for f, v in zip(fields, values))
+        return f"mana_ghost_large(&c, {comm_param(fn)}, &(const struct mana_ghost_size){{{size}}})"
+    return None
 
 
 def repostable(fn):
@@ -546,9 +577,9 @@ def tpl_collective(fn):
     # once every member has arrived (mana_coll_arrival), so that it never
     # waits for a member a checkpoint may stop first.
     arrival = ""
-    if fn["name"] in INPLACE_ARRIVAL:
+    if arrival_condition(fn) is not None:
         comm = comm_param(fn)
-        arrival = (f"    rc = {INPLACE_ARRIVAL[fn['name']]} ? mana_coll_arrival(&c, r_{comm}) : MPI_SUCCESS;\n"
+        arrival = (f"    rc = {arrival_condition(fn)} ? mana_coll_arrival(&c, r_{comm}) : MPI_SUCCESS;\n"
                    "    if (rc == MPI_SUCCESS) {\n")
     lower = (call_lower(fn, args).replace(f"mpi.{fn['name']}(", f"mpi.{nonblocking_name(fn['name'])}(")
              .replace("    int rc = ", "    rc = ") +

@@ -398,10 +398,11 @@ void mana_coll_note(struct mana_crossing *c, MPI_Comm vcomm, struct mana_request
 /* The input of the collective this rank is in, when it is MPI_IN_PLACE:
  * kept so that a restart can post the collective again (MPI may have
  * overwritten the buffer meanwhile). Upper memory, saved. Up to
- * INPLACE_SAVE_MAX in a static buffer; the rooted and scan kinds, which
- * have no arrival barrier to fall back on (mana_coll_arrival), keep up to
- * INPLACE_KEEP_MAX in a heap buffer that grows to the largest such input
- * (the memory is the price: beyond that, a checkpoint waits instead). */
+ * INPLACE_SAVE_MAX in a static buffer: a larger one has an arrival
+ * barrier (mana_coll_arrival), but for MPI_Gatherv at the root, whose
+ * members cannot agree on one, which keeps up to INPLACE_KEEP_MAX in a
+ * heap buffer that grows to the largest such input (the memory is the
+ * price: beyond that, a checkpoint waits instead). */
 #define INPLACE_SAVE_MAX (64 * 1024)
 #define INPLACE_KEEP_MAX (64 * 1024 * 1024)
 static unsigned char inplace_copy[INPLACE_SAVE_MAX];
@@ -476,9 +477,9 @@ static int inplace_keep(struct mana_crossing *c, void *buf, MPI_Aint disp, int c
     return 1;
 }
 
-int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int rooted)
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype)
 {
-    return inplace_keep(c, buf, 0, count, vtype, rooted ? INPLACE_KEEP_MAX : INPLACE_SAVE_MAX);
+    return inplace_keep(c, buf, 0, count, vtype, INPLACE_SAVE_MAX);
 }
 
 /* MPI_IN_PLACE is allowed at the root only: one that is not (or a bad
@@ -495,7 +496,7 @@ int mana_inplace_save_gather(struct mana_crossing *c, void *recvbuf, int recvcou
                              MPI_Comm vcomm)
 {
     return is_root(c, vcomm, root) &&
-           inplace_keep(c, recvbuf, (MPI_Aint)root * recvcount, recvcount, vtype, INPLACE_KEEP_MAX);
+           inplace_keep(c, recvbuf, (MPI_Aint)root * recvcount, recvcount, vtype, INPLACE_SAVE_MAX);
 }
 
 int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int *recvcounts, const int *displs,
@@ -710,7 +711,10 @@ int mana_inplace_restore(void)
     return 1;
 }
 
-int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype)
+/* The bytes of data in COUNT of VTYPE (its size, not its span), which
+ * MPI requires to match across the members of a collective: 0 for a bad
+ * type or count, which the collective itself reports. */
+static int64_t data_bytes(struct mana_crossing *c, int count, MPI_Datatype vtype)
 {
     uint64_t rt;
     int size;
@@ -718,8 +722,29 @@ int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype)
         size = (int)(((uint32_t)vtype >> 8) & 0xff); /* an MPICH builtin: its size is in the handle */
     else if (vid_real(VID_DATATYPE, (int32_t)vtype, &rt) != 0 ||
              LOWER(c, MPI_Type_size((MPI_Datatype)rt, &size)) != MPI_SUCCESS)
-        return 0; /* a bad type: the collective itself reports it */
-    return count > 0 && size > 0 && (int64_t)count * size > INPLACE_SAVE_MAX;
+        return 0;
+    return count > 0 && size > 0 ? (int64_t)count * size : 0;
+}
+
+int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype)
+{
+    return data_bytes(c, count, vtype) > INPLACE_SAVE_MAX;
+}
+
+int mana_ghost_large(struct mana_crossing *c, MPI_Comm vcomm, const struct mana_ghost_size *g)
+{
+    const struct mana_ckpt_sync *s = sync_state();
+    uint32_t i = s->last_gate;
+    /* Not in a callback inside MPI (no gate, no ghost), nor on an
+     * intercommunicator, whose barrier does not wait for the members of
+     * a rank's own group (ghosts are never kept there). */
+    if (c->nested || i >= s->ncomms || s->comms[i].vcomm != (int32_t)vcomm || members[i].remote != NULL)
+        return 0;
+    const struct comm_members *m = &members[i];
+    int at_root = g->root >= 0 && m->self == g->root;
+    int64_t block = at_root ? data_bytes(c, g->root_count, g->root_type) : data_bytes(c, g->count, g->type);
+    int64_t times = g->times + (g->plus_members ? m->nlocal : 0);
+    return block > 0 && block > INPLACE_SAVE_MAX / times;
 }
 
 int mana_coll_arrival(struct mana_crossing *c, uint64_t rcomm)

@@ -35,14 +35,13 @@ void mana_coll_enter(struct mana_crossing *c, MPI_Comm vcomm);
  * this returns MANA_COLL_REPOST and the wrapper posts it again. */
 #define MANA_COLL_REPOST (-1000)
 /* A collective whose input is MPI_IN_PLACE in BUF (COUNT of the virtual
- * type VTYPE): 1 when that input is small enough to be kept and was, so
- * the collective can be posted again after a restart, once
- * mana_inplace_restore has put it back (it returns 1). ROOTED: a kind
- * with no arrival barrier (MPI_Reduce at the root, MPI_Scan,
- * MPI_Exscan), which keeps up to 64 MiB; the others up to 64 KiB. */
-int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype, int rooted);
+ * type VTYPE): 1 when that input is small enough to be kept (64 KiB) and
+ * was, so the collective can be posted again after a restart, once
+ * mana_inplace_restore has put it back (it returns 1). */
+int mana_inplace_save(struct mana_crossing *c, void *buf, int count, MPI_Datatype vtype);
 /* The same for MPI_Gather(v) in place at the root: the root's own block
- * of RECVBUF, the only input there. */
+ * of RECVBUF, the only input there; MPI_Gatherv, which has no arrival
+ * barrier, keeps up to 64 MiB. */
 int mana_inplace_save_gather(struct mana_crossing *c, void *recvbuf, int recvcount, MPI_Datatype vtype, int root,
                              MPI_Comm vcomm);
 int mana_inplace_save_gatherv(struct mana_crossing *c, void *recvbuf, const int *recvcounts, const int *displs,
@@ -130,6 +129,24 @@ struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
  * data's size (not its span), which is the same on every member of a
  * collective whose type signatures must match. */
 int mana_inplace_large(struct mana_crossing *c, int count, MPI_Datatype vtype);
+/* Whether the ghost of a blocking collective of GHOSTS (above) would be
+ * too large to keep, decided alike on every member by the data's size:
+ * each member's block (ROOT_COUNT of ROOT_TYPE at ROOT, COUNT of TYPE
+ * elsewhere; ROOT -1: COUNT of TYPE everywhere) times what the largest
+ * ghost of the call keeps (TIMES blocks, plus one per member with
+ * PLUS_MEMBERS). Such a collective takes an arrival barrier first
+ * (mana_coll_arrival), so no member can leave it before all entered it,
+ * and it needs no ghost. Never on an intercommunicator. */
+struct mana_ghost_size {
+    int root;
+    int root_count;
+    MPI_Datatype root_type;
+    int count;
+    MPI_Datatype type;
+    int times;
+    int plus_members;
+};
+int mana_ghost_large(struct mana_crossing *c, MPI_Comm vcomm, const struct mana_ghost_size *g);
 /* Before a collective that cannot be posted again (its MPI_IN_PLACE
  * input not kept), taken alike by every member: a barrier on RCOMM,
  * which can be, so a checkpoint may take this rank there while another

@@ -14,6 +14,10 @@
 #     struct type (the handle-heavy call), with each of the three parts also
 #     timed alone (batches of 256 types); reported as native, mana, ratio and
 #     added ns (median over pairs of mana - native);
+#   * coll_cost (tests/bench/coll_cost.c), 2 ranks: microseconds per
+#     MPI_Bcast and MPI_Reduce of 16 KiB (under MANA: a ghost, a copy of the
+#     input kept after the call) and of 128 KiB (an arrival barrier before
+#     it), for information (docs/checkpoint-protocol.md);
 #   * checkpoint/restart (tests/bench/ckpt_memory.c), 2 ranks under the
 #     launcher with BENCH_CKPT_MIB MiB each (default 1024: 1/2 zeros, 1/4
 #     random, 1/4 text): the wall time of "mana-ckpt --checkpoint --exit"
@@ -126,11 +130,14 @@
 #   BENCH_APP_ARGS  arguments for compute_allreduce (default: none, i.e. its
 #                   built-in iteration count, 4-5 s with 2 ranks).
 #   BENCH_TIMEOUT   per-run time limit in seconds (default 300).
-#   BENCH_PARTS     which parts to run, any of "netpipe app call ckpt"
-#                   (default: all four), e.g. BENCH_PARTS="call ckpt".
+#   BENCH_PARTS     which parts to run, any of "netpipe app call coll ckpt"
+#                   (default: all five), e.g. BENCH_PARTS="call ckpt".
 #   BENCH_CALL_PAIRS  native/mana pairs of call_cost (default 7); each run
 #                   reports the median of BENCH_CALL_REPS (default 7)
 #                   repetitions of BENCH_CALL_MS (default 100) ms per loop.
+#   BENCH_COLL_PAIRS  native/mana pairs of coll_cost (default 7); each run
+#                   reports the median of BENCH_COLL_REPS (default 7) loops
+#                   of BENCH_COLL_MS (default 100) ms per case.
 #   BENCH_CKPT_MIB  MiB per rank for the checkpoint part (default 1024;
 #                   64 for a quick smoke test).
 #   BENCH_CKPT_REPS checkpoint/restart repetitions (default 3).
@@ -166,8 +173,9 @@ BENCH_NP_BUDGET=${BENCH_NP_BUDGET:-60}
 BENCH_MAX_FOREIGN=${BENCH_MAX_FOREIGN:-1}
 BENCH_APP_ARGS=${BENCH_APP_ARGS:-}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
-BENCH_PARTS=${BENCH_PARTS:-netpipe app call ckpt}
+BENCH_PARTS=${BENCH_PARTS:-netpipe app call coll ckpt}
 BENCH_CALL_PAIRS=${BENCH_CALL_PAIRS:-7}
+BENCH_COLL_PAIRS=${BENCH_COLL_PAIRS:-7}
 BENCH_CKPT_MIB=${BENCH_CKPT_MIB:-1024}
 BENCH_CKPT_REPS=${BENCH_CKPT_REPS:-3}
 ZSTD=${ZSTD:-zstd}
@@ -183,8 +191,8 @@ read -r -a app_args <<<"$BENCH_APP_ARGS"
 # want_part NAME: is NAME in BENCH_PARTS?
 want_part() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 for p in $BENCH_PARTS; do
-    [[ $p == netpipe || $p == app || $p == call || $p == ckpt ]] ||
-        die "BENCH_PARTS: unknown part '$p' (netpipe, app, call, ckpt)"
+    [[ $p == netpipe || $p == app || $p == call || $p == coll || $p == ckpt ]] ||
+        die "BENCH_PARTS: unknown part '$p' (netpipe, app, call, coll, ckpt)"
 done
 # want_flavour NAME: is NAME in BENCH_FLAVOURS?
 want_flavour() { [[ " $BENCH_FLAVOURS " == *" $1 "* ]]; }
@@ -296,6 +304,7 @@ ckpt_bin=$BENCH_BUILD/ckpt_memory
 for f in mpich $BENCH_FLAVOURS; do
     build_prog "$f" compute_allreduce
     want_part call && build_prog "$f" call_cost
+    want_part coll && build_prog "$f" coll_cost
 done
 want_part ckpt && build_prog mpich ckpt_memory
 
@@ -453,6 +462,26 @@ call_run() {
     done
 }
 
+# coll_run MODE: one coll_cost run with 2 ranks; sets meas to the per-call
+# times in us ("coll_bcast_16k", "coll_bcast_128k", "coll_reduce_16k",
+# "coll_reduce_128k").
+coll_run() {
+    local mode=$1 line k v
+    prog_for "$mode" coll_cost
+    run_job "$mode" coll "$prog"
+    line=$(grep -m1 '^COLL_RESULT ' "$last_log") || {
+        echo "run-bench: FAILED: no COLL_RESULT line in $last_log" >&2
+        tail -n 20 "$last_log" >&2
+        exit 1
+    }
+    meas=()
+    for k in bcast_16k bcast_128k reduce_16k reduce_128k; do
+        v=$(sed -n "s/.* ${k}_us=\([0-9.]*\).*/\1/p" <<<"$line")
+        [[ -n $v ]] || die "FAILED: malformed result line in $last_log: $line"
+        meas+=("coll_$k $v")
+    done
+}
+
 # wait_quiet DEADLINE: after a disturbed pair, wait (at most until DEADLINE
 # seconds into the run) until other processes leave the machine idle: at most
 # 3% of its CPU busy over half a second.  Saves re-running disturbed pairs.
@@ -491,6 +520,7 @@ pair() {
         np:*) netpipe "$mode" "${kind#np:}" ;;
         app) app "$mode" "${app_args[@]}" ;;
         call) call_run "$mode" ;;
+        coll) coll_run "$mode" ;;
         esac
         ((last_foreign_ppm <= max_foreign_ppm)) || pair_clean=0
         local pct
@@ -540,6 +570,10 @@ measure() {
     if want_part call; then
         BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run native
         BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run mana
+    fi
+    if want_part coll; then
+        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 coll_run native
+        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 coll_run mana
     fi
     ref_checksum=
 
@@ -596,6 +630,17 @@ measure() {
             call_clean=$((call_clean + pair_clean))
         done
         echo "  $call_clean clean of $call_total pairs"
+    fi
+    if want_part coll; then
+        echo "run-bench: coll_cost (2 ranks), $BENCH_COLL_PAIRS clean pairs"
+        local coll_clean=0 coll_total=0
+        while ((coll_clean < BENCH_COLL_PAIRS && coll_total < 2 * BENCH_COLL_PAIRS)); do
+            coll_total=$((coll_total + 1))
+            wait_quiet $(($(elapsed_s) + 20))
+            pair coll "$coll_total"
+            coll_clean=$((coll_clean + pair_clean))
+        done
+        echo "  $coll_clean clean of $coll_total pairs"
     fi
 }
 for f in $BENCH_FLAVOURS; do measure "$f"; done
@@ -764,7 +809,11 @@ call_comm_rank_ns call_rank lo +<= 40
 call_type_cycle_ns call_cycle lo - -
 call_type_create_ns call_create lo - -
 call_type_commit_ns call_commit lo - -
-call_type_free_ns call_free lo - -"
+call_type_free_ns call_free lo - -
+coll_bcast_16KiB_us coll_bcast_16k lo - -
+coll_bcast_128KiB_us coll_bcast_128k lo - -
+coll_reduce_16KiB_us coll_reduce_16k lo - -
+coll_reduce_128KiB_us coll_reduce_128k lo - -"
 # Per flavour: a heading line ("# title", which results.txt gets as a comment)
 # and the base metrics, name and sample key with the flavour's prefix.
 metrics=

@@ -18,7 +18,9 @@
  * (ghostscatter) or an MPI_Scatterv from rank 0 (ghostscatterv), which
  * all but rank 1 have seen complete, or an MPI_Scan
  * in place with rank 1 last (ghostscan), which the rank after the first
- * has seen complete, and has freed its communicator since; or in the
+ * has seen complete, and has freed its communicator since, or, on 128 KiB
+ * per rank, at the arrival barrier of an MPI_Bcast, MPI_Scatter or
+ * MPI_Gather (ghostbigbcast, ghostbigscatter, ghostbiggather); or in the
  * MPI_Wait of a persistent MPI_Allreduce_init started a second time
  * (persistent). Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
@@ -190,12 +192,17 @@ static long rooted_inplace(const char *kind, int rank, long value, MPI_Comm pair
 
 /* KIND (bcast, reduce, gatherv, scatter, scatterv) rooted at rank 0, which
  * the ranks other than rank 1 (and the root, but for bcast and scatter(v)) leave
- * before rank 1 enters it, or scan on ORDER (see main); the number of
- * wrong results. */
+ * before rank 1 enters it, or scan on ORDER (see main); bigbcast, bigscatter
+ * and biggather (to the last rank): the same with 128 KiB per rank,
+ * which MANA keeps no ghost of (the others wait at its arrival barrier
+ * instead). The number
+ * of wrong results. */
 static long seen_complete(const char *kind, int rank, int size, long value, MPI_Comm order)
 {
-    enum { N = 100 };
-    long v[N], r[N];
+    int big = strncmp(kind, "big", 3) == 0;
+    kind += big ? 3 : 0;
+    const int N = big ? 16384 : 100, per = big ? N : 2; /* per: each rank's block of MPI_Scatter, MPI_Gatherv */
+    long *v = malloc((size_t)N * sizeof *v), *r = malloc((size_t)N * sizeof *r);
     long failed = 0;
     for (int i = 0; i < N; i++) {
         v[i] = value * 1000 + i;
@@ -207,7 +214,7 @@ static long seen_complete(const char *kind, int rank, int size, long value, MPI_
             failed += v[i] != 1000 + i;
     } else if (strcmp(kind, "reduce") == 0) {
         /* Two, the second of other data: the others leave both. */
-        long r2[N];
+        long *r2 = malloc((size_t)N * sizeof *r2);
         MPI_Reduce(v, r, N, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
         for (int i = 0; i < N; i++)
             v[i] = -v[i];
@@ -215,12 +222,14 @@ static long seen_complete(const char *kind, int rank, int size, long value, MPI_
         long ranks_sum = (long)size * (size + 1) / 2;
         for (int i = 0; rank == 0 && i < N; i++)
             failed += r[i] != ranks_sum * 1000 + (long)size * i || r2[i] != -((long)size * 1000 + i);
+        free(r2);
     } else if (strcmp(kind, "scatter") == 0) {
-        long *all = malloc((size_t)size * 2 * sizeof *all);
-        for (int k = 0; k < 2 * size; k++)
-            all[k] = 1000 * (k / 2 + 1) + k % 2;
-        MPI_Scatter(all, 2, MPI_LONG, r, 2, MPI_LONG, 0, MPI_COMM_WORLD);
-        failed += r[0] != value * 1000 || r[1] != value * 1000 + 1;
+        long *all = malloc((size_t)size * (size_t)per * sizeof *all);
+        for (int k = 0; k < per * size; k++)
+            all[k] = 1000 * (k / per + 1) + k % per;
+        MPI_Scatter(all, per, MPI_LONG, r, per, MPI_LONG, 0, MPI_COMM_WORLD);
+        for (int i = 0; i < per; i++)
+            failed += r[i] != value * 1000 + i;
         free(all);
     } else if (strcmp(kind, "scatterv") == 0) {
         /* Rank k gets k + 1 values, the blocks in reverse order, from
@@ -258,18 +267,28 @@ static long seen_complete(const char *kind, int rank, int size, long value, MPI_
         MPI_Comm_free(&order);
     } else {
         int *counts = malloc((size_t)size * sizeof *counts), *displs = malloc((size_t)size * sizeof *displs);
-        long *all = malloc((size_t)size * 2 * sizeof *all);
+        long *all = malloc((size_t)size * (size_t)per * sizeof *all);
         for (int k = 0; k < size; k++) {
-            counts[k] = 2;
-            displs[k] = 2 * k;
+            counts[k] = per;
+            displs[k] = per * k;
         }
-        MPI_Gatherv(v, 2, MPI_LONG, all, counts, displs, MPI_LONG, 0, MPI_COMM_WORLD);
-        for (int k = 0; rank == 0 && k < size; k++)
-            failed += all[2 * k] != (k + 1) * 1000 || all[2 * k + 1] != (k + 1) * 1000 + 1;
+        /* gatherv with the small blocks; gather with the big ones, to the
+         * last rank, which MPICH's binomial tree has take rank 0's block
+         * (rank 0 then leaves) before rank 1's. */
+        int root = big ? size - 1 : 0;
+        if (big)
+            MPI_Gather(v, per, MPI_LONG, all, per, MPI_LONG, root, MPI_COMM_WORLD);
+        else
+            MPI_Gatherv(v, per, MPI_LONG, all, counts, displs, MPI_LONG, root, MPI_COMM_WORLD);
+        for (int k = 0; rank == root && k < size; k++)
+            for (int i = 0; i < per; i++)
+                failed += all[per * k + i] != (k + 1) * 1000 + i;
         free(counts);
         free(displs);
         free(all);
     }
+    free(v);
+    free(r);
     return failed;
 }
 
@@ -298,14 +317,16 @@ int main(int argc, char **argv)
     const char *stopfile = argc == 4 ? argv[3] : NULL;
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
                                         "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
-                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan", "persistent"};
+                                        "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan", "ghostbigbcast",
+                                        "ghostbigscatter", "ghostbiggather", "persistent"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
     if (!known || size < 2) {
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
-                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan|persistent SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan|ghostbigbcast|ghostbigscatter|ghostbiggather|"
+                            "persistent SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
