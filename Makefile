@@ -61,7 +61,7 @@ UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_
               upper-half/signal_wrappers.c upper-half/stub_check.c upper-half/unsupported.c \
               upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
               upper-half/mpi_blob.c upper-half/request_info.c upper-half/mpi_wrap.c upper-half/mpi_replay.c \
-              upper-half/mpi_type_contents.c upper-half/thread_wrappers.c upper-half/mpi_lang.c \
+              upper-half/mpi_type_contents.c upper-half/thread_wrappers.c upper-half/mpi_lang.c upper-half/mpi_idup.c \
               upper-half/drain_store.c upper-half/ckpt_drain.c
 
 LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC) lower-half/mpich_calls.c) \

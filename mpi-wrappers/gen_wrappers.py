@@ -1016,6 +1016,12 @@ def tpl_nonblocking(fn):
         code += "".join(f"        mana_wrap_keep(&d, r_{p.name});\n" for p in owned)
     if coll_repostable(fn):
         code += coll_note(fn)
+    elif others and fn["cls"] == "nonblocking" and request_kind(fn) == "MANA_REQ_COLLECTIVE":
+        # Comm_idup: posted again after a restart, not replayed (mpi_idup.c).
+        with_info = any(p.name == "info" for p in fn["params"])
+        code += (f"        mana_idup_describe(&d, {comm_param(fn)}, {'info' if with_info else 'MPI_INFO_NULL'}, "
+                 f"{int(with_info)}, *{others[0].name});\n"
+                 f"        mana_coll_note(&c, {comm_param(fn)}, &d);\n")
     if fn["cls"] == "persistent" and fn["recorded"]:
         code += (f"        int32_t v = mana_record_{fn['name']}({helper_args(fn)});\n")
     elif others:
@@ -1118,7 +1124,7 @@ TEMPLATES = {"local": tpl_call, "p2p": tpl_p2p, "collective": tpl_collective, "t
 
 
 def gen_upper(funcs):
-    out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_drain.h"\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_wrap.h"\n'
+    out = [HEADER, '#include <stdlib.h>\n\n#include "ckpt_drain.h"\n#include "ckpt_sync.h"\n#include "crossing.h"\n#include "mpi_idup.h"\n#include "mpi_wrap.h"\n'
            '#include "upper_mpi_records.h"\n\n', repost_prototypes(funcs)]
     for fn in funcs:
         if fn["how"] != "pass":

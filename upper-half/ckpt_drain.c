@@ -13,6 +13,7 @@
 
 #include "ckpt_sync.h"
 #include "drain_store.h"
+#include "mpi_idup.h"
 #include "mpi_wrap.h"
 #include "request_info.h"
 #include "virtual_ids.h"
@@ -236,6 +237,7 @@ static void drain_begin(void)
     struct mana_ckpt_sync *s = &mana_lower->sync;
     s->drained_messages = s->drained_bytes = s->requests_completed = s->receives_taken_back = 0;
     s->collectives_left = 0;
+    mana_tree_barrier_settle();
     size_t cursor = 0;
     struct mana_request_info *d;
     while ((d = mana_request_info_next(&cursor)) != NULL) {
@@ -395,14 +397,16 @@ static uint64_t drain_pass(const uint64_t *expected, int *no_memory, const char 
     }
     /* A communicator MPI_Comm_idup makes may not be probed before the
      * idup completes: nonblocking collectives first (they need no
-     * point-to-point message to complete). */
+     * point-to-point message to complete), and not at all one whose
+     * idup is left pending. */
     if (!collectives_pending && !*no_memory) {
         pending += drain_matched(no_memory, a_function);
         uint32_t it = 0;
         struct vid_entry *e;
         while ((e = vid_iter_next(VID_COMM, VID_ITER_USER | VID_ITER_PREDEFINED, &it)) != NULL && !*no_memory)
-            if (e->virt != (int32_t)MPI_COMM_NULL && (e->state == VID_LIVE || e->virt == (int32_t)MPI_COMM_WORLD ||
-                                                      e->virt == (int32_t)MPI_COMM_SELF))
+            if (e->virt != (int32_t)MPI_COMM_NULL &&
+                (e->state == VID_LIVE || e->virt == (int32_t)MPI_COMM_WORLD || e->virt == (int32_t)MPI_COMM_SELF) &&
+                !mana_idup_pending(e->virt))
                 drain_comm(e->virt, e->real, no_memory);
     }
     for (int r = 0; expected != NULL && r < s->world_size; r++)

@@ -796,14 +796,6 @@ void mana_blocking_end(struct mana_crossing *c)
     atomic_store(&s->in_collective, 0);
 }
 
-/* Completes the N requests of a barrier through the test loop, as a
- * collective in progress (in_collective 1). */
-static int barrier_requests(struct mana_crossing *c, int n, MPI_Request *real)
-{
-    atomic_store(&sync_state()->in_collective, 1);
-    return n > 0 ? mana_wait_all(c, n, NULL, real, MPI_STATUSES_IGNORE) : MPI_SUCCESS;
-}
-
 int mana_coll_barrier(struct mana_crossing *c, MPI_Comm vcomm)
 {
     int rc;
@@ -824,6 +816,109 @@ int mana_coll_barrier(struct mana_crossing *c, MPI_Comm vcomm)
 }
 
 
+/* MANA's barriers over participants that are not one communicator's
+ * members (MPI_Comm_create_group, MPI_Intercomm_create) are trees of
+ * zero-byte messages on the private communicator: a participant waits
+ * for its children's ARRIVED, sends its own to its parent and waits for
+ * the RELEASE, then releases its children with synchronous sends.
+ *
+ * A checkpoint does not wait for a participant that has not arrived:
+ * until its release, a participant waits in in_collective 5, which holds
+ * no checkpoint up, and a restart (whose MPI knows none of the messages)
+ * has it start again. Releasing its children is in_collective 1 and
+ * must complete first; its synchronous sends complete only once each
+ * child has received the release, so a checkpoint finds, below each
+ * parent, every child released or none. One that finds this
+ * participant's release received (mana_tree_barrier_settle, from the
+ * checkpoint thread) has it go on after a restart, by collecting its
+ * children again (none was released: they start again) and releasing
+ * them. */
+#define TREE_AGAIN (-1001)
+static struct {
+    int waiting;         /* for the release, in RELEASE */
+    MPI_Request release; /* MPI's receive of it */
+    int released;        /* a checkpoint found it received */
+} tree_wait = {0, MPI_REQUEST_NULL, 0};
+
+void mana_tree_barrier_settle(void)
+{
+    int flag = 0;
+    MPI_Status st;
+    tree_wait.released = tree_wait.waiting &&
+                         mana_lower->mpi.MPI_Request_get_status(tree_wait.release, &flag, &st) == MPI_SUCCESS &&
+                         flag;
+}
+
+/* Completes the N requests REAL of a tree barrier through the test loop,
+ * in in_collective AS (5 or 1): MPI_SUCCESS, an MPI error, or TREE_AGAIN
+ * after a restart. */
+static int tree_requests(struct mana_crossing *c, int n, MPI_Request *real, uint32_t as)
+{
+    struct mana_ckpt_sync *s = sync_state();
+    uint64_t restarts = atomic_load(&s->restarts);
+    int rc, flag = 0;
+    atomic_store(&s->in_collective, as);
+    for (;;) {
+        int tests = 0;
+        mana_cross_to_lower(c);
+        do {
+            rc = mana_lower->mpi.MPI_Testall(n, real, &flag, MPI_STATUSES_IGNORE);
+        } while (rc == MPI_SUCCESS && !flag && keep_testing(s, &tests));
+        mana_cross_to_upper(c);
+        if (rc != MPI_SUCCESS || flag)
+            break;
+        pause_for_checkpoint(c);
+        if (atomic_load(&s->restarts) != restarts) {
+            rc = TREE_AGAIN;
+            break;
+        }
+    }
+    atomic_store(&s->in_collective, 0);
+    return rc;
+}
+
+/* The tree barrier of this participant: PARENT (a world rank, -1 at the
+ * root) and its NCHILD children CHILD (world ranks). */
+static int tree_barrier(struct mana_crossing *c, int parent, int nchild, const int32_t *child)
+{
+    static char none;
+    MPI_Request *req = malloc((size_t)(nchild + 2) * sizeof *req);
+    if (req == NULL)
+        return MPI_ERR_NO_MEM;
+    int released = 0, rc;
+    do {
+        MPI_Comm pc = (MPI_Comm)sync_state()->private_comm; /* a restart makes another */
+        rc = MPI_SUCCESS;
+        for (int i = 0; i < nchild && rc == MPI_SUCCESS; i++)
+            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, child[i], TAG_ARRIVED, pc, &req[i]));
+        if (rc == MPI_SUCCESS)
+            rc = tree_requests(c, nchild, req, 5);
+        if (rc == MPI_SUCCESS && parent >= 0 && !released) {
+            rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, parent, TAG_ARRIVED, pc, &req[0]));
+            if (rc == MPI_SUCCESS)
+                rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, parent, TAG_RELEASE, pc, &req[1]));
+            if (rc == MPI_SUCCESS) {
+                tree_wait.release = req[1];
+                tree_wait.released = 0;
+                tree_wait.waiting = 1;
+                rc = tree_requests(c, 2, req, 5);
+                released = rc == TREE_AGAIN && tree_wait.released;
+                tree_wait.waiting = 0;
+            }
+        }
+        if (rc == MPI_SUCCESS) {
+            for (int i = 0; i < nchild && rc == MPI_SUCCESS; i++)
+                rc = LOWER(c, MPI_Issend(&none, 0, MPI_BYTE, child[i], TAG_RELEASE, pc, &req[i]));
+            if (rc == MPI_SUCCESS)
+                rc = tree_requests(c, nchild, req, 1);
+            /* No checkpoint completes while a release is under way. */
+            rc = rc == TREE_AGAIN ? MPI_ERR_INTERN : rc;
+        }
+    } while (rc == TREE_AGAIN);
+    free(req);
+    return rc;
+}
+
 int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
 {
     struct mana_ckpt_sync *s = sync_state();
@@ -837,29 +932,8 @@ int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
     for (int i = 0; i < n; i++)
         if (world[i] == s->world_rank)
             me = i;
-    MPI_Request *req = malloc((size_t)(n + 1) * sizeof *req); /* a member uses 2, the first n - 1 */
-    int rc = req == NULL ? MPI_ERR_NO_MEM : MPI_SUCCESS;
-    MPI_Comm pc = (MPI_Comm)s->private_comm;
-    static char none;
-    /* Everyone tells the group's first member it has arrived; that one
-     * lets them all go once all have. */
-    if (rc == MPI_SUCCESS && me > 0) {
-        rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, world[0], TAG_ARRIVED, pc, &req[0]));
-        if (rc == MPI_SUCCESS)
-            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, world[0], TAG_RELEASE, pc, &req[1]));
-        if (rc == MPI_SUCCESS)
-            rc = barrier_requests(c, 2, req);
-    } else if (rc == MPI_SUCCESS && me == 0) {
-        for (int i = 1; i < n && rc == MPI_SUCCESS; i++)
-            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, world[i], TAG_ARRIVED, pc, &req[i - 1]));
-        if (rc == MPI_SUCCESS)
-            rc = barrier_requests(c, n - 1, req);
-        for (int i = 1; i < n && rc == MPI_SUCCESS; i++)
-            rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, world[i], TAG_RELEASE, pc, &req[i - 1]));
-        if (rc == MPI_SUCCESS)
-            rc = barrier_requests(c, n - 1, req);
-    }
-    free(req);
+    /* The group's first member is the root, the others its children. */
+    int rc = me < 0 ? MPI_SUCCESS : me == 0 ? tree_barrier(c, -1, n - 1, world + 1) : tree_barrier(c, world[0], 0, NULL);
     free(world);
     return me < 0 ? MPI_SUCCESS : await_blocking_go(c, rc);
 }
@@ -867,32 +941,32 @@ int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup)
 int mana_intercomm_barrier(struct mana_crossing *c, MPI_Comm vlocal, int local_leader, MPI_Comm vpeer,
                            int remote_leader)
 {
-    struct mana_ckpt_sync *s = sync_state();
-    uint64_t rlocal;
-    int rank = -1;
-    if (c->nested || vid_real(VID_COMM, (int32_t)vlocal, &rlocal) != 0 ||
-        LOWER(c, MPI_Comm_rank((MPI_Comm)rlocal, &rank)) != MPI_SUCCESS)
-        return MPI_SUCCESS; /* a bad communicator: the call itself reports it */
-    /* The local group gathers, its leader meets the other group's leader,
-     * and the local group is let go: a barrier over both groups. */
-    MPI_Request req[2];
-    int rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rlocal, &req[0]));
-    if (rc == MPI_SUCCESS)
-        rc = barrier_requests(c, 1, req);
-    int other = rank == local_leader ? world_rank_of(c, vpeer, remote_leader) : -1;
-    MPI_Comm pc = (MPI_Comm)s->private_comm;
-    static char none;
-    if (rc == MPI_SUCCESS && other >= 0) {
-        rc = LOWER(c, MPI_Isend(&none, 0, MPI_BYTE, other, TAG_LEADERS, pc, &req[0]));
-        if (rc == MPI_SUCCESS)
-            rc = LOWER(c, MPI_Irecv(&none, 0, MPI_BYTE, other, TAG_LEADERS, pc, &req[1]));
-        if (rc == MPI_SUCCESS)
-            rc = barrier_requests(c, 2, req);
-    }
-    if (rc == MPI_SUCCESS)
-        rc = LOWER(c, MPI_Ibarrier((MPI_Comm)rlocal, &req[0]));
-    if (rc == MPI_SUCCESS)
-        rc = barrier_requests(c, 1, req);
+    if (c->nested)
+        return MPI_SUCCESS;
+    int i = comm_index(c, vlocal);
+    if (i < 0 || members[i].remote != NULL || local_leader < 0 || local_leader >= members[i].nlocal)
+        return MPI_SUCCESS; /* a bad communicator or leader: the call itself reports it */
+    const struct comm_members *m = &members[i];
+    int32_t leader = m->local[local_leader];
+    if (m->self != local_leader) /* a child of its leader */
+        return await_blocking_go(c, tree_barrier(c, leader, 0, NULL));
+    /* The leaders: the one of the lower world rank is the root, the
+     * other its child; each has its own group's other members as
+     * children. */
+    int other = world_rank_of(c, vpeer, remote_leader);
+    if (other < 0 || other == leader)
+        return MPI_SUCCESS;
+    int32_t *child = malloc((size_t)m->nlocal * sizeof *child);
+    if (child == NULL)
+        return MPI_ERR_NO_MEM;
+    int nchild = 0;
+    for (int k = 0; k < m->nlocal; k++)
+        if (k != local_leader)
+            child[nchild++] = m->local[k];
+    if (leader < other)
+        child[nchild++] = other;
+    int rc = tree_barrier(c, leader < other ? -1 : other, nchild, child);
+    free(child);
     return await_blocking_go(c, rc);
 }
 

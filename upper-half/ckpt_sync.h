@@ -173,10 +173,16 @@ int mana_coll_barrier(struct mana_crossing *c, MPI_Comm vcomm);
  * communicator's members, with the application's (virtual) handles:
  * MPI_Comm_create_group (the members of VGROUP) and MPI_Intercomm_create
  * (both groups, through the two leaders). They have no gate that waits:
- * the other participants may be paused at no gate of their own. */
+ * the other participants may be paused at no gate of their own. Their
+ * barrier is a tree of MANA's own messages, which a restart starts again
+ * for the participants not released yet. */
 int mana_group_barrier(struct mana_crossing *c, MPI_Group vgroup);
 int mana_intercomm_barrier(struct mana_crossing *c, MPI_Comm vlocal, int local_leader, MPI_Comm vpeer,
                            int remote_leader);
+/* From the checkpoint thread, once the ranks have agreed: whether this
+ * rank, waiting for the release of such a barrier, has received it, so
+ * that a restart lets it go on (ckpt_sync.c). */
+void mana_tree_barrier_settle(void);
 
 /* Around the blocking call after such a barrier: where MPI takes calls
  * from several threads at once, the call runs outside the lower lock
@@ -244,6 +250,6 @@ void mana_ckpt_after_restart(struct mana_crossing *c);
 
 /* Tags of MANA's own messages on the private communicator
  * (mana_ckpt_sync.private_comm). */
-enum { TAG_ARRIVED = 1, TAG_RELEASE = 2, TAG_LEADERS = 3, TAG_DELIVER = 4 };
+enum { TAG_ARRIVED = 1, TAG_RELEASE = 2, TAG_DELIVER = 4 };
 
 #endif

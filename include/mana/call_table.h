@@ -53,7 +53,9 @@ struct mana_ckpt_sync {
     _Atomic uint32_t in_collective; /* 1: inside a collective that has not completed; for one with no
                                      * nonblocking form, past its barrier: 2, waiting to make the call
                                      * (under the lock); 3, making it outside the lock; 4: inside a
-                                     * collective it can post again after a restart (inside_gid's) */
+                                     * collective it can post again after a restart (inside_gid's);
+                                     * 5: in MANA's barrier before MPI_Comm_create_group or
+                                     * MPI_Intercomm_create, not released: a restart starts it again */
     _Atomic uint32_t blocking_go;   /* this rank was at 2 when every rank was out of collectives or at 2:
                                      * make that call (a grant for that one call only) */
     _Atomic uint64_t restarts;      /* bumped by every restart: test loops post their requests again */

@@ -88,12 +88,15 @@ fi
 # input, and a restart posts it for rank 1's sake); and at the arrival
 # barrier MANA puts before an MPI_Bcast, MPI_Scatter or MPI_Gather of
 # 128 KiB per rank, of which it keeps no ghost; and in the MPI_Wait
-# of a started persistent MPI_Allreduce_init (a restart starts it again). The
+# of a started persistent MPI_Allreduce_init (a restart starts it again);
+# and in the barrier MANA puts before MPI_Comm_create_group and
+# MPI_Intercomm_create (a restart starts it again). The
 # ranks are held after it, killed with kill -9, and the restart finishes
 # the job with the right result (rank 1 stops computing then: its stop
 # file exists).
 for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split ghostbcast ghostreduce ghostgatherv \
-  ghostscatter ghostscatterv ghostscan ghostbigbcast ghostbigscatter ghostbiggather persistent; do
+  ghostscatter ghostscatterv ghostscan ghostbigbcast ghostbigscatter ghostbiggather persistent \
+  creategroup intercomm; do
   dir=$WORK/$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 30 \
     "$WORK/$mode.stop"

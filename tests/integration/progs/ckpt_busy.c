@@ -6,7 +6,8 @@
  * nbc; with MPI_IN_PLACE on 256 KiB: nbcinplace), or in the MPI_Waitall
  * of one nonblocking collective of each kind (MODE nbcs: Ibcast, Ireduce
  * with the busy rank as root, Igatherv, Ialltoallv, Iscan, Ialltoallw,
- * Ibarrier, a small Iallreduce in place and an Iallgather in place), each checked; or, on a communicator of ranks 1 and 0 only
+ * Ibarrier, a small Iallreduce in place, an Iallgather in place and a
+ * Comm_idup), each checked; or, on a communicator of ranks 1 and 0 only
  * (in that order), in a collective with MPI_IN_PLACE on 256 KiB at rank
  * 0, which no arrival barrier can precede: MPI_Reduce to rank 0 (MODE
  * rootreduce), MPI_Scan (rootscan), MPI_Gatherv to rank 0 (rootgatherv),
@@ -22,7 +23,9 @@
  * per rank, at the arrival barrier of an MPI_Bcast, MPI_Scatter or
  * MPI_Gather (ghostbigbcast, ghostbigscatter, ghostbiggather); or in the
  * MPI_Wait of a persistent MPI_Allreduce_init started a second time
- * (persistent). Rank 1 prints "computing"
+ * (persistent); or in the barrier MANA puts before MPI_Comm_create_group
+ * (creategroup) or MPI_Intercomm_create (intercomm, rank 1 alone against
+ * the others). Rank 1 prints "computing"
  * when it starts, and stops early once STOPFILE exists; rank 0 prints the
  * result, or how many checks failed.
  * Usage: ckpt_busy MODE SECONDS [STOPFILE] */
@@ -44,7 +47,7 @@ static double now(void)
  * by one MPI_Waitall: the number of wrong results on this rank. */
 static long nbc_kinds(int rank, int size, long value)
 {
-    enum { KINDS = 9, N = 1000 };
+    enum { KINDS = 10, N = 1000 };
     MPI_Request req[KINDS];
     long failed = 0;
     /* Ibcast from rank 0. */
@@ -110,7 +113,14 @@ static long nbc_kinds(int rank, int size, long value)
     all[2 * rank] = value;
     all[2 * rank + 1] = 10 * value;
     MPI_Iallgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, 2, MPI_LONG, MPI_COMM_WORLD, &req[8]);
+    /* Comm_idup: a restart posts it again instead of replaying it. */
+    MPI_Comm dup;
+    MPI_Comm_idup(MPI_COMM_WORLD, &dup, &req[9]);
     MPI_Waitall(KINDS, req, MPI_STATUSES_IGNORE);
+    long one = 1, members = 0;
+    MPI_Allreduce(&one, &members, 1, MPI_LONG, MPI_SUM, dup);
+    failed += members != size;
+    MPI_Comm_free(&dup);
 
     long ranks_sum = (long)size * (size + 1) / 2; /* every rank's value is rank + 1 */
     for (int i = 0; i < N; i++) {
@@ -318,7 +328,8 @@ int main(int argc, char **argv)
     static const char *const modes[] = {"p2p",  "coll",       "inplace",  "biginplace", "nbc",
                                         "nbcinplace", "nbcs", "rootreduce", "rootscan", "rootgatherv", "split",
                                         "ghostbcast", "ghostreduce", "ghostgatherv", "ghostscatter", "ghostscatterv", "ghostscan", "ghostbigbcast",
-                                        "ghostbigscatter", "ghostbiggather", "persistent"};
+                                        "ghostbigscatter", "ghostbiggather", "persistent", "creategroup",
+                                        "intercomm"};
     int known = 0;
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++)
         known |= strcmp(mode, modes[i]) == 0;
@@ -326,7 +337,7 @@ int main(int argc, char **argv)
         if (rank == 0)
             fprintf(stderr, "usage: ckpt_busy p2p|coll|inplace|biginplace|nbc|nbcinplace|nbcs|rootreduce|rootscan|"
                             "rootgatherv|split|ghostbcast|ghostreduce|ghostgatherv|ghostscatter|ghostscatterv|ghostscan|ghostbigbcast|ghostbigscatter|ghostbiggather|"
-                            "persistent SECONDS [STOPFILE] (2 ranks or more)\n");
+                            "persistent|creategroup|intercomm SECONDS [STOPFILE] (2 ranks or more)\n");
         MPI_Finalize();
         return 2;
     }
@@ -344,6 +355,8 @@ int main(int argc, char **argv)
                        strcmp(mode, "rootscan") == 0 ? 1 - rank : rank, &pair);
     else if (strcmp(mode, "ghostscan") == 0)
         MPI_Comm_split(MPI_COMM_WORLD, 0, rank == 1 ? size : rank, &pair);
+    else if (strcmp(mode, "intercomm") == 0)
+        MPI_Comm_split(MPI_COMM_WORLD, rank == 1, rank, &pair); /* the local groups, made before rank 1 computes */
     MPI_Barrier(MPI_COMM_WORLD);
     long value = rank + 1;
     if (rank == 1) {
@@ -413,6 +426,31 @@ int main(int argc, char **argv)
         MPI_Comm_split(MPI_COMM_WORLD, 0, size - rank, &c2);
         MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, c2);
         MPI_Comm_free(&c2);
+    } else if (strcmp(mode, "creategroup") == 0) {
+        /* Over every rank but in reverse order, so that rank 1 is not
+         * the root of MANA's barrier before it. */
+        MPI_Group world, reversed;
+        int *order = malloc((size_t)size * sizeof *order);
+        for (int r = 0; r < size; r++)
+            order[r] = size - 1 - r;
+        MPI_Comm_group(MPI_COMM_WORLD, &world);
+        MPI_Group_incl(world, size, order, &reversed);
+        MPI_Comm c2;
+        MPI_Comm_create_group(MPI_COMM_WORLD, reversed, 7, &c2);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, c2);
+        MPI_Comm_free(&c2);
+        MPI_Group_free(&reversed);
+        MPI_Group_free(&world);
+        free(order);
+    } else if (strcmp(mode, "intercomm") == 0) {
+        /* Rank 1 alone against the others, through world ranks 0 and 1. */
+        MPI_Comm inter, merged;
+        MPI_Intercomm_create(pair, 0, MPI_COMM_WORLD, rank == 1 ? 0 : 1, 9, &inter);
+        MPI_Intercomm_merge(inter, rank == 1, &merged);
+        MPI_Allreduce(&value, &total, 1, MPI_LONG, MPI_SUM, merged);
+        MPI_Comm_free(&merged);
+        MPI_Comm_free(&inter);
+        MPI_Comm_free(&pair);
     } else if (rank == 1) {
         for (int r = 0; r < size; r++)
             if (r != 1)
