@@ -545,7 +545,21 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 : >"$samples"
 
-# measure FLAVOUR: the netpipe, app and call parts (those in BENCH_PARTS) for
+# clean_pairs KIND TITLE WANT: pairs of KIND until WANT are clean (at most
+# 2 * WANT), each after waiting a little for a quiet machine.
+clean_pairs() {
+    local kind=$1 title=$2 want=$3 clean=0 total=0
+    echo "run-bench: $title, $want clean pairs"
+    while ((clean < want && total < 2 * want)); do
+        total=$((total + 1))
+        wait_quiet $(($(elapsed_s) + 20))
+        pair "$kind" "$total"
+        clean=$((clean + pair_clean))
+    done
+    echo "  $clean clean of $total pairs"
+}
+
+# measure FLAVOUR: the netpipe, app, call and coll parts (those in BENCH_PARTS) for
 # FLAVOUR's lower half, natively with FLAVOUR's build against mana_build's
 # under the launcher, both under FLAVOUR's runner; appends to $samples.
 measure() {
@@ -620,28 +634,9 @@ measure() {
         printf '  pair %d: %s (%d clean of %d)\n' "$app_total" \
             "$( ((pair_clean)) && echo clean || echo disturbed)" "$app_clean" "$app_total"
     done
-    if want_part call; then
-        echo "run-bench: call_cost (1 rank), $BENCH_CALL_PAIRS clean pairs"
-        local call_clean=0 call_total=0
-        while ((call_clean < BENCH_CALL_PAIRS && call_total < 2 * BENCH_CALL_PAIRS)); do
-            call_total=$((call_total + 1))
-            wait_quiet $(($(elapsed_s) + 20))
-            pair call "$call_total"
-            call_clean=$((call_clean + pair_clean))
-        done
-        echo "  $call_clean clean of $call_total pairs"
-    fi
-    if want_part coll; then
-        echo "run-bench: coll_cost (2 ranks), $BENCH_COLL_PAIRS clean pairs"
-        local coll_clean=0 coll_total=0
-        while ((coll_clean < BENCH_COLL_PAIRS && coll_total < 2 * BENCH_COLL_PAIRS)); do
-            coll_total=$((coll_total + 1))
-            wait_quiet $(($(elapsed_s) + 20))
-            pair coll "$coll_total"
-            coll_clean=$((coll_clean + pair_clean))
-        done
-        echo "  $coll_clean clean of $coll_total pairs"
-    fi
+    want_part call && clean_pairs call "call_cost (1 rank)" "$BENCH_CALL_PAIRS"
+    want_part coll && clean_pairs coll "coll_cost (2 ranks)" "$BENCH_COLL_PAIRS"
+    return 0
 }
 for f in $BENCH_FLAVOURS; do measure "$f"; done
 # The checkpoint part runs under the MPICH runner.
