@@ -108,14 +108,39 @@ static int grow(void)
     return 0;
 }
 
+/* An entry whose communicator the application has freed: its counts
+ * stay for the agreement (other members may still be behind on it), but
+ * no id names it any more, since the id may come back for another
+ * communicator (virtual_ids.h: after 16 reuses of its slot). */
+#define COMM_GONE 0
+
+/* The entry of VCOMM, or -1: the entry index + 1 is kept in the first
+ * word of the id's entry (vid_user), which a new id starts at 0, so the
+ * lookup is one load wherever the application switches communicators. */
+static int comm_find(int32_t vcomm)
+{
+    const struct mana_ckpt_sync *s = sync_state();
+    const uint64_t *u = vid_user(VID_COMM, vcomm);
+    if (u != NULL && u[0] != 0)
+        return u[0] - 1 < s->ncomms && s->comms[u[0] - 1].vcomm == vcomm ? (int)(u[0] - 1) : -1;
+    return -1;
+}
+
+void mana_coll_comm_freed(int32_t vcomm)
+{
+    int i = comm_find(vcomm);
+    if (i >= 0)
+        sync_state()->comms[i].vcomm = COMM_GONE;
+}
+
 /* The entry of VCOMM, made at its first use: -1 if VCOMM is not a
  * communicator MANA knows. */
 static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
 {
     struct mana_ckpt_sync *s = sync_state();
-    for (uint32_t i = 0; i < s->ncomms; i++)
-        if (s->comms[i].vcomm == (int32_t)vcomm)
-            return (int)i;
+    int found = comm_find((int32_t)vcomm);
+    if (found >= 0)
+        return found;
     uint64_t real;
     if (vid_real(VID_COMM, (int32_t)vcomm, &real) != 0 || grow() != 0)
         return -1;
@@ -170,6 +195,9 @@ static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
                                            .members = all,
                                            .nmembers = nall};
     s->ncomms = i + 1; /* last: the checkpoint thread reads ncomms entries under the lock */
+    uint64_t *u = vid_user(VID_COMM, (int32_t)vcomm);
+    if (u != NULL)
+        u[0] = (uint64_t)i + 1;
     return (int)i;
 }
 
@@ -196,16 +224,13 @@ int mana_world_rank_known(MPI_Comm vcomm, int rank)
         return -1;
     if (vcomm == MPI_COMM_WORLD)
         return rank;
-    const struct mana_ckpt_sync *s = sync_state();
-    for (uint32_t i = 0; i < s->ncomms; i++) {
-        if (s->comms[i].vcomm != (int32_t)vcomm)
-            continue;
-        const struct comm_members *m = &members[i];
-        if (m->remote != NULL)
-            return rank < m->nremote ? m->remote[rank] : -1;
-        return rank < m->nlocal ? m->local[rank] : -1;
-    }
-    return -2;
+    int i = comm_find((int32_t)vcomm);
+    if (i < 0)
+        return -2;
+    const struct comm_members *m = &members[i];
+    if (m->remote != NULL)
+        return rank < m->nremote ? m->remote[rank] : -1;
+    return rank < m->nlocal ? m->local[rank] : -1;
 }
 
 /* Lets the checkpoint thread in: drops the lower lock until the next
@@ -647,24 +672,22 @@ static void release_ghost_ref(struct mana_crossing *c, uint32_t i)
 
 void mana_coll_comm_dropped(struct mana_crossing *c, MPI_Comm vcomm)
 {
-    const struct mana_ckpt_sync *s = sync_state();
     struct vid_entry *e = vid_entry_of(VID_COMM, (int32_t)vcomm);
     if (e == NULL || e->refs != 1)
         return; /* the application holds it still */
-    for (uint32_t i = 0; i < s->ncomms; i++) {
-        if (s->comms[i].vcomm != (int32_t)vcomm || !members[i].ghost_ref)
-            continue;
-        if (has_attributes((int32_t)vcomm)) {
-            release_ghost_ref(c, i);
-            return;
-        }
-        uint32_t old = kept_comms[kept_next];
-        kept_comms[kept_next] = i + 1;
-        kept_next = (kept_next + 1) % MANA_KEPT_COMMS;
-        if (old != 0)
-            release_ghost_ref(c, old - 1);
+    int found = comm_find((int32_t)vcomm);
+    if (found < 0 || !members[found].ghost_ref)
+        return;
+    uint32_t i = (uint32_t)found;
+    if (has_attributes((int32_t)vcomm)) {
+        release_ghost_ref(c, i);
         return;
     }
+    uint32_t old = kept_comms[kept_next];
+    kept_comms[kept_next] = i + 1;
+    kept_next = (kept_next + 1) % MANA_KEPT_COMMS;
+    if (old != 0)
+        release_ghost_ref(c, old - 1);
 }
 
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot)

@@ -123,6 +123,10 @@ void mana_coll_ghost(struct mana_crossing *c, MPI_Comm vcomm, mana_coll_repost_f
  * can post them, until MANA_KEPT_COMMS later such communicators (or
  * attributes whose delete callbacks must run now) free it. */
 void mana_coll_comm_dropped(struct mana_crossing *c, MPI_Comm vcomm);
+/* The application's last reference to VCOMM is gone and its id is
+ * released: its entry's counts stay, under no id (the id may come back
+ * for another communicator). */
+void mana_coll_comm_freed(int32_t vcomm);
 /* Communicator entry SLOT's ghosts (MANA_GHOSTS of them), or NULL. */
 struct mana_coll_ghost *mana_coll_ghosts_of(uint32_t slot);
 /* Whether COUNT of VTYPE is more than mana_inplace_save keeps, by the

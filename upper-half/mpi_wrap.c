@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt_sync.h"
 #include "crossing.h"
 
 struct rl_log *mana_rl;
@@ -274,6 +275,8 @@ void mana_handle_freed(enum vid_kind kind, int32_t virt)
 {
     if (kind == VID_REQUEST)
         mana_request_info_clear(virt);
+    if (kind == VID_COMM)
+        mana_coll_comm_freed(virt);
     rl_mark_freed(mana_rl, virt);
     vid_release(kind, virt);
 }

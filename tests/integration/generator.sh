@@ -19,6 +19,12 @@ if python3 "$gen" "$fixtures/gen_api_small.txt" "$WORK/out" 2>"$WORK/err"; then
   check "its repost translates its arrays of handles anew" \
     grep -q 'r_sendtypes = mana_wrap_handles_in(VID_DATATYPE, (const int32_t \*)sendtypes, n_sendtypes, NULL' \
     "$WORK/out/upper_mpi_exports.c"
+  check "a rooted collective whose ghost would be over 64 KiB takes an arrival barrier before it" \
+    awk '/^int MPI_Bcast\(/ { in_bcast = 1 } in_bcast && /mana_ghost_large\(&c, comm, / { g = NR }
+         in_bcast && /mana_lower->mpi.MPI_Ibcast\(/ { i = NR; in_bcast = 0 } END { exit !(g && i && g < i) }' \
+    "$WORK/out/upper_mpi_exports.c"
+  check "MPI_Comm_idup is described so that a restart posts it again instead of replaying it" \
+    grep -q 'mana_idup_describe(&d, comm, MPI_INFO_NULL, 0, \*newcomm);' "$WORK/out/upper_mpi_exports.c"
   check "a collective constructor's barrier comes before its handles are translated" \
     awk '/mana_coll_barrier\(&c, comm_old\)/ { b = NR } /vid_real\(VID_COMM, comm_old, &r_comm_old\)/ { t = NR }
          END { exit !(b && t && b < t) }' "$WORK/out/upper_mpi_exports.c"
