@@ -975,20 +975,20 @@ int mana_intercomm_barrier(struct mana_crossing *c, MPI_Comm vlocal, int local_l
         return await_blocking_go(c, tree_barrier(c, leader, 0, NULL));
     /* The leaders: the one of the lower world rank is the root, the
      * other its child; each has its own group's other members as
-     * children. */
+     * children. A leader with no valid peer (the call reports it) still
+     * lets its own group go. */
     int other = world_rank_of(c, vpeer, remote_leader);
-    if (other < 0 || other == leader)
-        return MPI_SUCCESS;
-    int32_t *child = malloc((size_t)m->nlocal * sizeof *child);
+    int paired = other >= 0 && other != leader;
+    int32_t *child = malloc(((size_t)m->nlocal + 1) * sizeof *child);
     if (child == NULL)
         return MPI_ERR_NO_MEM;
     int nchild = 0;
     for (int k = 0; k < m->nlocal; k++)
         if (k != local_leader)
             child[nchild++] = m->local[k];
-    if (leader < other)
+    if (paired && leader < other)
         child[nchild++] = other;
-    int rc = tree_barrier(c, leader < other ? -1 : other, nchild, child);
+    int rc = tree_barrier(c, paired && other < leader ? other : -1, nchild, child);
     free(child);
     return await_blocking_go(c, rc);
 }
