@@ -341,6 +341,11 @@ static void __attribute__((noreturn)) restore_main(char **argv, const char *imag
     fill_call_table(table, &paths);
     atomic_store(table->upper_lock_word, 0);
     *table->upper_holder_fs = 0;
+    /* Before any upper code runs: the application may call malloc first
+     * thing, and its heap grows by sbrk, which must fail here as it did
+     * before the checkpoint (mmap takes over). */
+    if (table->upper_curbrk != NULL)
+        *table->upper_curbrk = (void *)(uintptr_t)brk_guard_current();
     /* The checkpoint that saved this image is over; the first MPI call
      * rebuilds MPI's objects, and test loops post their requests again. */
     struct mana_ckpt_sync *sync = &table->sync;

@@ -67,6 +67,10 @@ static struct mana_call_table *table_from_environment(void)
     return t;
 }
 
+/* glibc's cached program break, which sbrk trusts (exported, not
+ * declared by its headers). */
+extern void *__curbrk;
+
 __attribute__((constructor(101))) static void libmana_start(void)
 {
     struct mana_call_table *t = table_from_environment();
@@ -76,6 +80,7 @@ __attribute__((constructor(101))) static void libmana_start(void)
     mana_lower = t;
     t->upper_lock_word = &mana_lower_lock_word;
     t->upper_holder_fs = &mana_holder_upper_fs;
+    t->upper_curbrk = &__curbrk;
     mana_upper_env_hide(t->stub_dir);
     mana_threads_register_first();
     on_exit(exit_through_lower_half, NULL);

@@ -12,7 +12,7 @@
 #include "mana_mpi_table.h" /* generated from mpi-wrappers/mpi_api.txt */
 
 #define MANA_CALL_TABLE_MAGIC 0x3142544341434e4dULL /* "MNCACTB1" */
-#define MANA_CALL_TABLE_VERSION 7
+#define MANA_CALL_TABLE_VERSION 8
 
 /* How libmana learns the table's address: the lower half puts it in the
  * upper half's environment, and libmana removes it at start-up so child
@@ -170,6 +170,13 @@ struct mana_call_table {
      * while it stops it, and the holder's %fs word the lock goes with. */
     _Atomic int *upper_lock_word;
     volatile uint64_t *upper_holder_fs;
+    /* The upper glibc's cached program break (its __curbrk): a restart
+     * sets it to the new process's break, where the guard page is
+     * (brk_guard.h). Left at the old process's, the upper sbrk asks the
+     * kernel for a break that lies below the new one, gets the new one
+     * back and, taking a higher break for success, hands out memory at
+     * the old address, which nothing maps. */
+    void **upper_curbrk;
 
     /* The signals the lower half keeps for checkpoints (the checkpoint
      * request, the stop signal): libmana does not let the application
