@@ -62,7 +62,7 @@ UPPER_SRC  := upper-half/ckpt_sync.c upper-half/libmana_init.c upper-half/upper_
               upper-half/mpi_time.c upper-half/mpi_callbacks.c upper-half/virtual_ids.c upper-half/record_log.c \
               upper-half/mpi_blob.c upper-half/request_info.c upper-half/mpi_wrap.c upper-half/mpi_replay.c \
               upper-half/mpi_type_contents.c upper-half/thread_wrappers.c upper-half/mpi_lang.c upper-half/mpi_idup.c \
-              upper-half/drain_store.c upper-half/ckpt_drain.c
+              upper-half/drain_store.c upper-half/ckpt_drain.c upper-half/u64_map.c
 
 LOWER_OBJ  = $(patsubst %.c,$(BUILD)/obj/lower/%.o,$(LOWER_SRC) lower-half/mpich_calls.c) \
              $(BUILD)/obj/lower/gen/lower_mpi_table_fill.o
@@ -309,7 +309,7 @@ UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/check_*.c)))
 UNIT_MODULES := loader/elf_image.c loader/elf_map.c loader/upper_stack.c loader/app_check.c \
                 lower-half/region_registry.c lower-half/proc_maps.c lower-half/upper_env_build.c \
                 lower-half/vdso_symbol.c
-UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c $(COORD_UNIT_MODULES) \
+UNIT_MODULES += $(IMAGE_SRC) upper-half/virtual_ids.c upper-half/record_log.c upper-half/u64_map.c $(COORD_UNIT_MODULES) \
                 upper-half/mpi_blob.c upper-half/request_info.c lower-half/sigsys_open.c lower-half/ckpt_files.c \
                 lower-half/ckpt_state.c restart/trust.c upper-half/drain_store.c lower-half/gap_rule.c
 UNIT_CFLAGS = -std=gnu11 -O1 -g $(WARN) $(MPI_WARN) $(MPICH_INC) -Iinclude -I$(GEN_DIR) -Iloader -Ilower-half -Irestart \

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "u64_map.h"
+
 struct rl_rec {
     struct rl_record pub; /* first: rl_record pointers convert back */
     struct rl_rec **links;
@@ -13,12 +15,22 @@ struct rl_rec {
     uint32_t n_link;
     uint32_t n_dependants;
     size_t slot;
+    /* The next older record with the same unfreed output, per output
+     * (only the first of equal outputs is chained). */
+    struct rl_rec *older[RL_MAX_OUT];
+    uint64_t stamp; /* the append that last took it as a link */
 };
 
 struct rl_log {
     struct rl_rec **recs; /* by seq; NULL holes where records were dropped */
     size_t n_slots, cap, n_live;
     uint64_t next_seq;
+    uint64_t last_stamp;
+    /* Each id that is an unfreed output of some record: the newest such
+     * record, whose older[] chain holds the rest. Appends and frees then
+     * cost the records of their ids, not a scan of the whole log, which
+     * a program creating and freeing objects in a loop makes long. */
+    struct u64_map producers;
 };
 
 #define RL_MAX_BLOB (1u << 30)
@@ -177,6 +189,7 @@ void rl_destroy(struct rl_log *log)
     for (size_t i = 0; i < log->n_slots; i++)
         rec_free(log->recs[i]);
     free(log->recs);
+    u64_map_free(&log->producers);
     free(log);
 }
 
@@ -238,44 +251,93 @@ static int outputs(const struct rl_rec *r, int32_t vid, int only_unfreed)
     return 0;
 }
 
+/* The index of R's first output VID (R has it). */
+static unsigned first_output(const struct rl_rec *r, int32_t vid)
+{
+    unsigned i = 0;
+    while (r->pub.out[i] != vid)
+        i++;
+    return i;
+}
+
+static struct rl_rec *newest_producer(const struct rl_log *log, int32_t vid)
+{
+    const uint64_t *v = u64_map_get(&log->producers, (uint64_t)(uint32_t)vid);
+    return v ? (struct rl_rec *)(uintptr_t)*v : NULL;
+}
+
+static struct rl_rec *older_producer(const struct rl_rec *r, int32_t vid)
+{
+    return r->older[first_output(r, vid)];
+}
+
+/* Makes R the newest producer of each of its unfreed outputs. */
+static int chain_outputs(struct rl_log *log, struct rl_rec *r)
+{
+    for (unsigned i = 0; i < r->pub.n_out; i++) {
+        int32_t vid = r->pub.out[i];
+        if ((r->pub.out_freed & (1u << i)) || first_output(r, vid) != i)
+            continue;
+        r->older[i] = newest_producer(log, vid);
+        if (u64_map_put(&log->producers, (uint64_t)(uint32_t)vid, (uint64_t)(uintptr_t)r) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Undoes chain_outputs for R, which did not make it into the log. */
+static void unchain_new(struct rl_log *log, struct rl_rec *r)
+{
+    for (unsigned i = 0; i < r->pub.n_out; i++) {
+        int32_t vid = r->pub.out[i];
+        if ((r->pub.out_freed & (1u << i)) || first_output(r, vid) != i || newest_producer(log, vid) != r)
+            continue;
+        if (r->older[i])
+            u64_map_put(&log->producers, (uint64_t)(uint32_t)vid, (uint64_t)(uintptr_t)r->older[i]);
+        else
+            u64_map_del(&log->producers, (uint64_t)(uint32_t)vid);
+    }
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    uint64_t x = (*(struct rl_rec *const *)a)->pub.seq, y = (*(struct rl_rec *const *)b)->pub.seq;
+    return x < y ? -1 : x > y;
+}
+
 int rl_append(struct rl_log *log, enum rl_op op, const int32_t *out, unsigned n_out, const int32_t *dep,
               unsigned n_dep, const void *blob, size_t blob_len, uint64_t *seq)
 {
     if (!log || !rl_op_name((unsigned)op) || n_out == 0 || n_out > RL_MAX_OUT || !out || (n_dep && !dep) ||
         blob_len > RL_MAX_BLOB || (blob_len && !blob))
         return -1;
-    /* Count the links first: every present record that outputs a dep,
-     * unfreed. A record linked through two deps is linked once. */
+    /* The links: every present record that outputs a dep, unfreed, once
+     * even when it outputs two deps, in the order of the log. */
+    uint64_t stamp = ++log->last_stamp;
     uint32_t n_link = 0;
-    for (size_t s = 0; s < log->n_slots; s++) {
-        struct rl_rec *p = log->recs[s];
-        if (!p)
-            continue;
-        for (unsigned j = 0; j < n_dep; j++)
-            if (outputs(p, dep[j], 1)) {
+    for (unsigned j = 0; j < n_dep; j++)
+        for (struct rl_rec *p = newest_producer(log, dep[j]); p; p = older_producer(p, dep[j]))
+            if (p->stamp != stamp) {
+                p->stamp = stamp;
                 n_link++;
-                break;
             }
-    }
     struct rl_rec *r = rec_new((unsigned)op, out, n_out, dep, n_dep, blob, blob_len, n_link);
     if (!r)
         return -1;
     uint32_t k = 0;
-    for (size_t s = 0; s < log->n_slots && k < n_link; s++) {
-        struct rl_rec *p = log->recs[s];
-        if (!p)
-            continue;
-        for (unsigned j = 0; j < n_dep; j++)
-            if (outputs(p, dep[j], 1)) {
-                r->links[k] = p;
-                r->link_seqs[k] = p->pub.seq;
-                k++;
-                break;
+    for (unsigned j = 0; j < n_dep; j++)
+        for (struct rl_rec *p = newest_producer(log, dep[j]); p; p = older_producer(p, dep[j]))
+            if (p->stamp == stamp) {
+                p->stamp = 0; /* taken: not again through another dep */
+                r->links[k++] = p;
             }
-    }
+    qsort(r->links, n_link, sizeof *r->links, by_seq);
+    for (uint32_t i = 0; i < n_link; i++)
+        r->link_seqs[i] = r->links[i]->pub.seq;
     r->n_link = n_link;
     r->pub.seq = log->next_seq;
-    if (push_slot(log, r) != 0) {
+    if (chain_outputs(log, r) != 0 || push_slot(log, r) != 0) {
+        unchain_new(log, r);
         rec_free(r);
         return -1;
     }
@@ -337,29 +399,24 @@ unsigned rl_mark_freed(struct rl_log *log, int32_t vid)
     if (!log)
         return 0;
     unsigned n = 0;
-    for (size_t s = 0; s < log->n_slots; s++) {
-        struct rl_rec *r = log->recs[s];
-        if (!r)
-            continue;
-        int hit = 0;
-        for (unsigned i = 0; i < r->pub.n_out; i++)
-            if (r->pub.out[i] == vid && !(r->pub.out_freed & (1u << i))) {
-                r->pub.out_freed |= (uint8_t)(1u << i);
-                hit = 1;
-            }
-        if (hit) {
-            n++;
-            if (all_freed(r))
-                r->pub.flags |= RL_REC_FREED;
+    struct rl_rec *hit = newest_producer(log, vid);
+    u64_map_del(&log->producers, (uint64_t)(uint32_t)vid);
+    while (hit) {
+        struct rl_rec *older = older_producer(hit, vid);
+        for (unsigned i = 0; i < hit->pub.n_out; i++)
+            if (hit->pub.out[i] == vid)
+                hit->pub.out_freed |= (uint8_t)(1u << i);
+        n++;
+        if (all_freed(hit)) {
+            hit->pub.flags |= RL_REC_FREED;
+            /* Dropping it may drop what it links to, never what the
+             * chain still holds: those output VID, unfreed until now. */
+            prune_from(log, hit);
         }
+        hit = older;
     }
-    if (n) {
-        for (size_t s = log->n_slots; s-- > 0;)
-            if (log->recs[s])
-                prune_from(log, log->recs[s]);
-        if (log->n_slots - log->n_live > 32 && log->n_slots - log->n_live > log->n_live)
-            compact(log);
-    }
+    if (n && log->n_slots - log->n_live > 32 && log->n_slots - log->n_live > log->n_live)
+        compact(log);
     return n;
 }
 
@@ -639,8 +696,10 @@ struct rl_log *rl_deserialize(const void *buf, size_t len, char *err, size_t err
             r->n_link = (uint32_t)j + 1;
         }
         in.off += blob_len;
-        if (push_slot(log, r) != 0)
+        if (chain_outputs(log, r) != 0 || push_slot(log, r) != 0) {
+            unchain_new(log, r);
             FAIL("record log: out of memory");
+        }
         for (uint32_t j = 0; j < r->n_link; j++)
             r->links[j]->n_dependants++;
         r = NULL;

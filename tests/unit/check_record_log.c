@@ -450,6 +450,64 @@ START_TEST(random_pruning_model)
 }
 END_TEST
 
+/* Ids come back in loops (virtual ids are reused): a record depending on
+ * an id links to exactly the records of its present object, never to
+ * those of an earlier object with the same id, also a freed
+ * communicator's record, which stays. */
+START_TEST(reused_ids_link_to_their_present_object)
+{
+    const int32_t T = (int32_t)0xcc000010, D = (int32_t)0xcc000011, C = (int32_t)0xc4000010;
+    int32_t w = WORLD;
+    for (int it = 0; it < 20000; it++) {
+        uint64_t made = app(RL_TYPE_CONTIGUOUS, T, NULL, 0, NULL, 0);
+        uint64_t commit = app(RL_TYPE_COMMIT, T, NULL, 0, NULL, 0);
+        uint64_t dup = app(RL_COMM_DUP, C, &w, 1, NULL, 0);
+        int32_t deps[3] = {T, C, T};
+        uint64_t d = app(RL_TYPE_DUP, D, deps, 3, NULL, 0);
+        const uint64_t *links;
+        REQUIRE(rl_links(log_, rl_find(log_, d), &links) == 3, "iteration %d: %zu links", it,
+                rl_links(log_, rl_find(log_, d), &links));
+        REQUIRE(links[0] == made && links[1] == commit && links[2] == dup, "iteration %d: links to other objects",
+                it);
+        REQUIRE(rl_mark_freed(log_, T) == 2, "iteration %d: the type's two records", it);
+        REQUIRE(rl_mark_freed(log_, D) == 1 && rl_mark_freed(log_, C) == 1, "iteration %d: free", it);
+        REQUIRE(!present(made) && !present(commit) && !present(d), "iteration %d: freed type records kept", it);
+        REQUIRE(present(dup), "iteration %d: a freed dup's record must stay", it);
+    }
+    ck_assert_uint_eq(rl_count(log_), 20000); /* the dups */
+}
+END_TEST
+
+/* A parsed log binds new records and frees as the one it came from. */
+START_TEST(parsed_log_binds_like_the_original)
+{
+    const int32_t T = (int32_t)0xcc000010, U = (int32_t)0xcc000012;
+    uint64_t made = app(RL_TYPE_VECTOR, T, NULL, 0, NULL, 0);
+    uint64_t commit = app(RL_TYPE_COMMIT, T, NULL, 0, NULL, 0);
+    app(RL_TYPE_CONTIGUOUS, U, NULL, 0, NULL, 0);
+    REQUIRE(rl_mark_freed(log_, U) == 1, "free U");
+    uint8_t *buf;
+    size_t len;
+    ck_assert_int_eq(rl_serialize(log_, &buf, &len), 0);
+    char err[256];
+    struct rl_log *x = rl_deserialize(buf, len, err, sizeof err);
+    free(buf);
+    REQUIRE(x != NULL, "parse: %s", err);
+    int32_t out = (int32_t)0xcc000013;
+    uint64_t seq;
+    ck_assert_int_eq(rl_append(x, RL_TYPE_DUP, &out, 1, &T, 1, NULL, 0, &seq), 0);
+    const uint64_t *links;
+    ck_assert_uint_eq(rl_links(x, rl_find(x, seq), &links), 2);
+    ck_assert_uint_eq(links[0], made);
+    ck_assert_uint_eq(links[1], commit);
+    ck_assert_uint_eq(rl_mark_freed(x, U), 0);
+    ck_assert_uint_eq(rl_mark_freed(x, T), 2);
+    ck_assert_uint_eq(rl_mark_freed(x, out), 1);
+    ck_assert_uint_eq(rl_count(x), 0);
+    rl_destroy(x);
+}
+END_TEST
+
 static Suite *record_log_suite(void)
 {
     Suite *s = suite_create("record_log");
@@ -467,6 +525,8 @@ static Suite *record_log_suite(void)
     tcase_add_test(tc, bit_flips_rejected);
     tcase_add_test(tc, structural_corruption_with_valid_crc);
     tcase_add_test(tc, random_pruning_model);
+    tcase_add_test(tc, reused_ids_link_to_their_present_object);
+    tcase_add_test(tc, parsed_log_binds_like_the_original);
     suite_add_tcase(s, tc);
     return s;
 }
