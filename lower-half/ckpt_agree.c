@@ -90,25 +90,63 @@ void ckpt_agree_cancel(struct mana_call_table *t)
     next_round(&t->sync);
 }
 
+struct gid_word {
+    uint64_t gid, word;
+};
+
 /* What every rank said in a round: its in_collective and inside_gid,
- * then its (gid, count) pairs. */
+ * then its (gid, word) pairs; and each rank's pairs sorted by gid, so
+ * that a program that has made many communicators (each keeps an entry)
+ * costs a search per lookup, not a scan. */
 struct round_view {
     const uint64_t *all;
     const int *counts, *displs; /* per rank, in uint64_t */
+    const struct gid_word *sorted;
+    const size_t *first, *npairs; /* per rank, in sorted */
     int nranks;
 };
 
 enum { HEADER = 2 };
 
+static int by_gid(const void *a, const void *b)
+{
+    uint64_t x = ((const struct gid_word *)a)->gid, y = ((const struct gid_word *)b)->gid;
+    return x < y ? -1 : x > y;
+}
+
+/* Fills V's sorted pairs; -1 without memory. */
+static int sort_pairs(struct round_view *v, struct gid_word **sorted, size_t **first, size_t **npairs)
+{
+    size_t total = 0;
+    for (int r = 0; r < v->nranks; r++)
+        total += v->counts[r] > HEADER ? (size_t)(v->counts[r] - HEADER) / 2 : 0;
+    *sorted = malloc((total + 1) * sizeof **sorted);
+    *first = malloc((size_t)v->nranks * sizeof **first);
+    *npairs = malloc((size_t)v->nranks * sizeof **npairs);
+    if (*sorted == NULL || *first == NULL || *npairs == NULL)
+        return -1;
+    size_t at = 0;
+    for (int r = 0; r < v->nranks; r++) {
+        const uint64_t *p = v->all + v->displs[r];
+        (*first)[r] = at;
+        for (int k = HEADER; k + 1 < v->counts[r]; k += 2)
+            (*sorted)[at++] = (struct gid_word){p[k], p[k + 1]};
+        (*npairs)[r] = at - (*first)[r];
+        qsort(*sorted + (*first)[r], (*npairs)[r], sizeof **sorted, by_gid);
+    }
+    v->sorted = *sorted;
+    v->first = *first;
+    v->npairs = *npairs;
+    return 0;
+}
+
 /* World rank R's word on GID (gap_rule.h): 0 if it has no entry (never
  * used it). */
 static uint64_t word_of(const struct round_view *v, int r, uint64_t gid)
 {
-    const uint64_t *p = v->all + v->displs[r];
-    for (int k = HEADER; k + 1 < v->counts[r]; k += 2)
-        if (p[k] == gid)
-            return p[k + 1];
-    return 0;
+    struct gid_word key = {gid, 0};
+    const struct gid_word *hit = bsearch(&key, v->sorted + v->first[r], v->npairs[r], sizeof key, by_gid);
+    return hit ? hit->word : 0;
 }
 
 static uint64_t count_of(const struct round_view *v, int r, uint64_t gid)
@@ -164,6 +202,8 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
     uint64_t *mine = malloc(((size_t)n2 + 1) * sizeof *mine);
     int *counts = malloc((size_t)nranks * sizeof *counts), *displs = malloc((size_t)nranks * sizeof *displs);
     uint64_t *all = NULL;
+    struct gid_word *sorted = NULL;
+    size_t *first = NULL, *npairs = NULL;
     int must_move = 0;
     uint32_t inside = atomic_load(&s->in_collective);
     if (s->mark_open_collectives != NULL)
@@ -187,7 +227,9 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
         /* Everyone takes part even without memory, so no rank waits. */
         MPI_Allgatherv(mine, n2, MPI_UINT64_T, all ? all : mine, counts, displs, MPI_UINT64_T, comm);
         struct round_view v = {.all = all, .counts = counts, .displs = displs, .nranks = nranks};
-        for (uint32_t i = 0; all && i < s->ncomms; i++) {
+        if (all != NULL && sort_pairs(&v, &sorted, &first, &npairs) != 0)
+            *failed = 1;
+        for (uint32_t i = 0; all && v.sorted && i < s->ncomms; i++) {
             uint64_t target = s->comms[i].count;
             for (int r = 0; r < nranks; r++) {
                 uint64_t n = count_of(&v, r, s->comms[i].gid);
@@ -211,6 +253,9 @@ static int agree_targets(struct mana_ckpt_sync *s, MPI_Comm comm, int nranks, in
     free(counts);
     free(displs);
     free(all);
+    free(sorted);
+    free(first);
+    free(npairs);
     atomic_store(&s->targets_valid, 1);
     return must_move;
 }

@@ -13,6 +13,7 @@
 #include "mpi_wrap.h"
 #include "record_log.h"
 #include "request_info.h"
+#include "u64_map.h"
 #include "virtual_ids.h"
 
 void mana_signals_after_restart(void); /* signal_wrappers.c */
@@ -29,6 +30,12 @@ struct comm_members {
 };
 
 static struct comm_members *members;
+/* How many entries have been made for each set of members (by hash):
+ * the next one's ordinal. Every member makes its entries in the same
+ * order, so the ordinal tells apart communicators of the same members
+ * alike on all of them, and a map keeps it one lookup for a program
+ * that makes communicators in a loop. */
+static struct u64_map ordinals;
 /* The ghosts of each communicator's latest collectives of GHOSTS
  * (gen_wrappers.py) this rank completed, MANA_GHOSTS per entry of
  * sync->comms, by count modulo MANA_GHOSTS. */
@@ -171,25 +178,28 @@ static int comm_index(struct mana_crossing *c, MPI_Comm vcomm)
     uint64_t hl = fnv1a(0xcbf29ce484222325ULL, m.local, (size_t)m.nlocal * sizeof *m.local);
     uint64_t hr = inter ? fnv1a(0xcbf29ce484222325ULL, m.remote, (size_t)m.nremote * sizeof *m.remote) : 0;
     m.hash = inter ? (hl < hr ? hl * 31 + hr : hr * 31 + hl) : hl;
-    uint64_t ordinal = 0;
-    for (uint32_t i = 0; i < s->ncomms; i++)
-        ordinal += members[i].hash == m.hash;
-    uint32_t i = s->ncomms;
-    members[i] = m;
     /* Every member, for the agreement to see who has entered what. */
     int32_t *all = m.local;
     uint32_t nall = (uint32_t)m.nlocal;
     if (inter) {
         all = malloc(((size_t)m.nlocal + (size_t)m.nremote) * sizeof *all);
-        if (all == NULL) {
-            free(m.local);
-            free(m.remote);
-            return -1;
+        if (all != NULL) {
+            memcpy(all, m.local, (size_t)m.nlocal * sizeof *all);
+            memcpy(all + m.nlocal, m.remote, (size_t)m.nremote * sizeof *all);
+            nall += (uint32_t)m.nremote;
         }
-        memcpy(all, m.local, (size_t)m.nlocal * sizeof *all);
-        memcpy(all + m.nlocal, m.remote, (size_t)m.nremote * sizeof *all);
-        nall += (uint32_t)m.nremote;
     }
+    const uint64_t *made = u64_map_get(&ordinals, m.hash);
+    uint64_t ordinal = made ? *made : 0;
+    if (all == NULL || u64_map_put(&ordinals, m.hash, ordinal + 1) != 0) {
+        if (all != m.local)
+            free(all);
+        free(m.local);
+        free(m.remote);
+        return -1;
+    }
+    uint32_t i = s->ncomms;
+    members[i] = m;
     s->comms[i] = (struct mana_comm_count){.vcomm = (int32_t)vcomm,
                                            .gid = fnv1a(m.hash, &ordinal, sizeof ordinal),
                                            .members = all,
