@@ -149,7 +149,11 @@ void mana_replay_out(struct mana_replay *x, const struct rl_record *r, unsigned 
 /* Frees, on the lower half, the object a freed record made again. */
 static void free_again(struct mana_replay *x, const struct rl_record *r, const struct mana_replay_op *op)
 {
-    uint64_t real = slot_of(x, r->seq)->real[0];
+    struct mana_replay_slot *slot = slot_of(x, r->seq);
+    if (slot->freed_again)
+        return;
+    slot->freed_again = 1;
+    uint64_t real = slot->real[0];
     MPI_Comm comm = (MPI_Comm)real;
     MPI_Group group = (MPI_Group)real;
     MPI_Datatype type = (MPI_Datatype)real;
@@ -196,6 +200,43 @@ static void free_again(struct mana_replay *x, const struct rl_record *r, const s
     mana_cross_to_upper(&x->c);
 }
 
+/* A communicator the application has freed is freed again right after
+ * the last record made from it (its latest dependant), not at the end:
+ * MPI has a few thousand communicators at most (MPICH: 2048 context ids),
+ * and a program that makes and frees them in a loop leaves the record of
+ * each (record_log.c, collective_constructor). DUE[j] lists, by
+ * NEXT_DUE, the records to free after record j, latest first. Other
+ * kinds wait for the end, as they always did. */
+static int plan_early_frees(struct mana_replay *x, const struct rl_record **recs, long *due, long *next_due)
+{
+    size_t *last_use = malloc((x->n_slots ? x->n_slots : 1) * sizeof *last_use);
+    if (!last_use)
+        return -1;
+    for (size_t i = 0; i < x->n_slots; i++) {
+        last_use[i] = i;
+        due[i] = -1;
+    }
+    for (size_t j = 0; j < x->n_slots; j++) {
+        const uint64_t *seqs;
+        size_t n = rl_links(x->log, recs[j], &seqs);
+        for (size_t k = 0; k < n; k++) {
+            struct mana_replay_slot *s = slot_of(x, seqs[k]);
+            if (s)
+                last_use[s - x->slots] = j;
+        }
+    }
+    for (size_t i = 0; i < x->n_slots; i++) {
+        const struct mana_replay_op *op = op_of(recs[i]->op);
+        next_due[i] = -1;
+        if (op && op->kind == VID_COMM && !op->mutator && (recs[i]->flags & RL_REC_FREED)) {
+            next_due[i] = due[last_use[i]];
+            due[last_use[i]] = (long)i;
+        }
+    }
+    free(last_use);
+    return 0;
+}
+
 int mana_mpi_replay(char *err, size_t errlen)
 {
     struct mana_replay x;
@@ -208,16 +249,19 @@ int mana_mpi_replay(char *err, size_t errlen)
     size_t n = rl_count(x.log);
     const struct rl_record **recs = calloc(n ? n : 1, sizeof *recs);
     x.slots = calloc(n ? n : 1, sizeof *x.slots);
-    if (!recs || !x.slots) {
-        free(recs);
-        free(x.slots);
-        failf(&x, NULL, "out of memory for %zu records", n);
-        return -1;
-    }
+    long *due = malloc((n ? n : 1) * sizeof *due), *next_due = malloc((n ? n : 1) * sizeof *next_due);
     size_t cursor = 0;
-    for (const struct rl_record *r; x.n_slots < n && (r = rl_iter_next(x.log, &cursor)) != NULL;) {
+    for (const struct rl_record *r; recs && x.slots && x.n_slots < n && (r = rl_iter_next(x.log, &cursor)) != NULL;) {
         recs[x.n_slots] = r;
         x.slots[x.n_slots++].seq = r->seq;
+    }
+    if (!recs || !x.slots || !due || !next_due || plan_early_frees(&x, recs, due, next_due) != 0) {
+        free(recs);
+        free(x.slots);
+        free(due);
+        free(next_due);
+        failf(&x, NULL, "out of memory for %zu records", n);
+        return -1;
     }
     /* MANA_DEBUG=replay-trace names each record as it is replayed. */
     const char *debug = getenv("MANA_DEBUG");
@@ -237,6 +281,9 @@ int mana_mpi_replay(char *err, size_t errlen)
             fprintf(stderr, "MANA: replay: record %llu %s\n", (unsigned long long)r->seq, op->function);
         op->replay(&x, r);
         mana_replay_arrays_done(&x);
+        for (long i = due[x.cur]; i >= 0 && !x.failed; i = next_due[i])
+            if (x.slots[i].done)
+                free_again(&x, recs[i], op_of(recs[i]->op));
     }
     if (!x.failed)
         mana_keyval_proxies_replay(&x.c);
@@ -250,5 +297,7 @@ int mana_mpi_replay(char *err, size_t errlen)
     mana_cross_unlock(&x.c);
     free(recs);
     free(x.slots);
+    free(due);
+    free(next_due);
     return x.failed ? -1 : 0;
 }

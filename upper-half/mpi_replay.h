@@ -40,6 +40,7 @@ struct mana_replay_slot {
     uint64_t seq;
     uint64_t real[RL_MAX_OUT];
     uint8_t done;
+    uint8_t freed_again; /* an object the application had freed, freed again */
 };
 
 struct mana_replay {
