@@ -12,6 +12,13 @@
  * ghost), over that an MPI_Ibarrier before it (an arrival barrier).
  * Each loop lasts about BENCH_COLL_MS milliseconds (default 100), its
  * length found by a doubling calibration on rank 0 and shared.
+ *
+ * It also prints comm_churn_us=..: the median time per MPI_Comm_dup,
+ * MPI_Allreduce of one int on the new communicator and MPI_Comm_free, in
+ * loops of BENCH_COLL_COMMS (default 5000) of them, one after the other.
+ * Not calibrated by time: what MANA keeps per communicator made (its
+ * record, its entry of collective counts) grows with how many were made,
+ * so the loop has a fixed length, and the repetitions add to the count.
  */
 #include <mpi.h>
 #include <stdio.h>
@@ -42,6 +49,24 @@ static double timed_loop(int reduce, int count, long iters, double *buf, double 
             MPI_Reduce(buf, out, count, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         else
             MPI_Bcast(buf, count, MPI_DOUBLE, (int)(i % 2), MPI_COMM_WORLD);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    t = MPI_Wtime() - t;
+    MPI_Bcast(&t, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    return t;
+}
+
+/* ITERS communicators made, used once and freed; seconds, as timed_loop. */
+static double churn_loop(long iters)
+{
+    MPI_Barrier(MPI_COMM_WORLD);
+    double t = MPI_Wtime();
+    for (long i = 0; i < iters; i++) {
+        MPI_Comm c;
+        int one = 1, sum;
+        MPI_Comm_dup(MPI_COMM_WORLD, &c);
+        MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, c);
+        MPI_Comm_free(&c);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     t = MPI_Wtime() - t;
@@ -86,11 +111,16 @@ int main(int argc, char **argv)
         qsort(t, (size_t)reps, sizeof *t, cmp_double);
         result[k] = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
     }
+    long comms = env_int("BENCH_COLL_COMMS", 5000);
+    for (int r = 0; r < reps; r++)
+        t[r] = churn_loop(comms) / (double)comms * 1e6;
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    double churn = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
     if (rank == 0) {
         printf("COLL_RESULT");
         for (int k = 0; k < NCASES; k++)
             printf(" %s_us=%.3f", cases[k].name, result[k]);
-        printf("\n");
+        printf(" comm_churn_us=%.3f\n", churn);
     }
     free(buf);
     free(out);

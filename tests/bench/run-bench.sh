@@ -17,7 +17,10 @@
 #   * coll_cost (tests/bench/coll_cost.c), 2 ranks: microseconds per
 #     MPI_Bcast and MPI_Reduce of 16 KiB (under MANA: a ghost, a copy of the
 #     input kept after the call) and of 128 KiB (an arrival barrier before
-#     it), for information (docs/checkpoint-protocol.md);
+#     it), for information (docs/checkpoint-protocol.md); and per
+#     MPI_Comm_dup + MPI_Allreduce on it + MPI_Comm_free, in loops of
+#     BENCH_COLL_COMMS (default 5000), which shows what MANA's tables of
+#     communicators cost as they grow;
 #   * checkpoint/restart (tests/bench/ckpt_memory.c), 2 ranks under the
 #     launcher with BENCH_CKPT_MIB MiB each (default 1024: 1/2 zeros, 1/4
 #     random, 1/4 text): the wall time of "mana-ckpt --checkpoint --exit"
@@ -137,7 +140,8 @@
 #                   repetitions of BENCH_CALL_MS (default 100) ms per loop.
 #   BENCH_COLL_PAIRS  native/mana pairs of coll_cost (default 7); each run
 #                   reports the median of BENCH_COLL_REPS (default 7) loops
-#                   of BENCH_COLL_MS (default 100) ms per case.
+#                   of BENCH_COLL_MS (default 100) ms per case, and of
+#                   BENCH_COLL_COMMS (default 5000) communicators made.
 #   BENCH_CKPT_MIB  MiB per rank for the checkpoint part (default 1024;
 #                   64 for a quick smoke test).
 #   BENCH_CKPT_REPS checkpoint/restart repetitions (default 3).
@@ -464,7 +468,7 @@ call_run() {
 
 # coll_run MODE: one coll_cost run with 2 ranks; sets meas to the per-call
 # times in us ("coll_bcast_16k", "coll_bcast_128k", "coll_reduce_16k",
-# "coll_reduce_128k").
+# "coll_reduce_128k", "coll_comm_churn").
 coll_run() {
     local mode=$1 line k v
     prog_for "$mode" coll_cost
@@ -475,7 +479,7 @@ coll_run() {
         exit 1
     }
     meas=()
-    for k in bcast_16k bcast_128k reduce_16k reduce_128k; do
+    for k in bcast_16k bcast_128k reduce_16k reduce_128k comm_churn; do
         v=$(sed -n "s/.* ${k}_us=\([0-9.]*\).*/\1/p" <<<"$line")
         [[ -n $v ]] || die "FAILED: malformed result line in $last_log: $line"
         meas+=("coll_$k $v")
@@ -586,8 +590,8 @@ measure() {
         BENCH_CALL_REPS=1 BENCH_CALL_MS=10 call_run mana
     fi
     if want_part coll; then
-        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 coll_run native
-        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 coll_run mana
+        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 BENCH_COLL_COMMS=100 coll_run native
+        BENCH_COLL_REPS=1 BENCH_COLL_MS=10 BENCH_COLL_COMMS=100 coll_run mana
     fi
     ref_checksum=
 
@@ -808,7 +812,8 @@ call_type_free_ns call_free lo - -
 coll_bcast_16KiB_us coll_bcast_16k lo - -
 coll_bcast_128KiB_us coll_bcast_128k lo - -
 coll_reduce_16KiB_us coll_reduce_16k lo - -
-coll_reduce_128KiB_us coll_reduce_128k lo - -"
+coll_reduce_128KiB_us coll_reduce_128k lo - -
+coll_comm_dup_use_free_us coll_comm_churn lo - -"
 # Per flavour: a heading line ("# title", which results.txt gets as a comment)
 # and the base metrics, name and sample key with the flavour's prefix.
 metrics=
