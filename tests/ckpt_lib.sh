@@ -75,6 +75,27 @@ wait_step() {
   return 1
 }
 
+# kill_lower_halves: kill -9 of the job's ranks (not of mpirun, which
+# forwards what they printed).
+kill_lower_halves() {
+  local p
+  for p in $(descendants "$JOB"); do
+    [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
+  done
+}
+
+# wait_output NAME TEXT [SECONDS]: until $WORK/NAME.out has TEXT (30 s
+# unless SECONDS); fails at once when the job has ended before that.
+wait_output() {
+  local _
+  for _ in $(seq $((${3:-30} * 10))); do
+    grep -q "$2" "$WORK/$1.out" 2>/dev/null && return 0
+    kill -0 "$JOB" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 launch() { # NAME CKPT_DIR [LAUNCH OPTIONS]: the program under mana-launch
   local name=$1 dir=$2
   shift 2

@@ -16,25 +16,6 @@ require_ckpt_tools
 BUSY=$BUILD/tests/progs/ckpt_busy
 NP=3
 
-wait_line() { # NAME TEXT: until $WORK/NAME.out has TEXT (30 s)
-  local _
-  for _ in $(seq 300); do
-    grep -q "$2" "$WORK/$1.out" 2>/dev/null && return 0
-    kill -0 "$JOB" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-# kill_lower_halves: kill -9 of the job's ranks (not of mpirun, which
-# forwards what they printed).
-kill_lower_halves() {
-  local p
-  for p in $(descendants "$JOB"); do
-    [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-  done
-}
-
 # timed_checkpoint DIR: mana-ckpt --checkpoint; its exit status in rc,
 # how long it took in ms.
 timed_checkpoint() {
@@ -48,7 +29,7 @@ timed_checkpoint() {
 # (a) The others in MPI_Recv: the checkpoint does not wait for rank 1.
 dir=$WORK/p2p.ckpt
 start_job p2p "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" p2p 40
-if wait_line p2p computing; then
+if wait_output p2p computing; then
   sleep 1
   timed_checkpoint "$dir"
   # What the coordinator measured of the write: from the start of the
@@ -100,7 +81,7 @@ for mode in coll inplace biginplace nbcs rootreduce rootscan rootgatherv split g
   dir=$WORK/$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job $mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" $mode 30 \
     "$WORK/$mode.stop"
-  if wait_line $mode computing; then
+  if wait_output $mode computing; then
     sleep 1
     timed_checkpoint "$dir"
     check "$mode: checkpoint with two ranks waiting in a collective and rank 1 computing succeeds in ${ms} ms" \
@@ -127,7 +108,7 @@ for mode in nbcs ghostreduce; do
   dir=$WORK/twice.$mode.ckpt
   MANA_TEST_CKPT_EXIT=hold start_job twice.$mode "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" \
     $mode 60 "$WORK/twice.$mode.stop"
-  if wait_line twice.$mode computing && sleep 1 && checkpoint "$dir"; then
+  if wait_output twice.$mode computing && sleep 1 && checkpoint "$dir"; then
     kill_lower_halves
     finish_job
     MANA_TEST_CKPT_EXIT=hold start_job twice.$mode.r1 "$MPIRUN_MPICH" -np $NP "$RESTART" "$dir"
@@ -156,7 +137,7 @@ done
 # mana-ckpt --status says so.
 dir=$WORK/big.ckpt
 start_job big "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbcinplace 6
-if wait_line big computing; then
+if wait_output big computing; then
   sleep 0.5
   timeout 60 "$CKPT" --ckpt-dir "$dir" --checkpoint >"$WORK/big.ckpt.out" 2>&1 &
   ck=$!
@@ -184,7 +165,7 @@ fi
 # collectives pending: MPI still has them, and rank 1 joins them later.
 dir=$WORK/goon.ckpt
 start_job goon "$MPIRUN_MPICH" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$BUSY" nbcs 6
-if wait_line goon computing; then
+if wait_output goon computing; then
   sleep 0.5
   timed_checkpoint "$dir"
   check "goon: the checkpoint leaves the nonblocking collectives pending and succeeds in ${ms} ms" \

@@ -14,16 +14,10 @@ NP=2
 dir=$WORK/heap.ckpt
 
 start_job heap "${LAUNCH_MPIRUN[@]}" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$HEAP" 250
-for _ in $(seq 300); do
-  grep -q ready "$WORK/heap.out" 2>/dev/null && break
-  kill -0 "$JOB" 2>/dev/null || break
-  sleep 0.1
-done
+check "the job starts" wait_output heap ready
 sleep 1
 check "checkpoint while the heap grows" checkpoint "$dir"
-for p in $(descendants "$JOB"); do
-  [ "$(ps -o comm= -p "$p")" = mana-lh-mpich ] && kill -9 "$p" 2>/dev/null
-done
+kill_lower_halves
 finish_job
 for run in 1 2; do
   restart_job restarted$run "$dir"

@@ -14,11 +14,7 @@ NP=2
 dir=$WORK/churn.ckpt
 
 start_job churn "${LAUNCH_MPIRUN[@]}" -np $NP "$MANA_LAUNCH" --ckpt-dir "$dir" "$CHURN" 3000 300
-for _ in $(seq 600); do
-  grep -q ready "$WORK/churn.out" 2>/dev/null && break
-  kill -0 "$JOB" 2>/dev/null || break
-  sleep 0.1
-done
+wait_output churn ready 60
 check "3000 communicators made and freed under MANA" grep -q '^made and freed 3000 communicators; ready$' "$WORK/churn.out"
 check "checkpoint after them, and the job stops" checkpoint "$dir" --exit
 finish_job
