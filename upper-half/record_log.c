@@ -243,10 +243,10 @@ static struct rl_rec *rec_new(unsigned op, const int32_t *out, unsigned n_out, c
     return r;
 }
 
-static int outputs(const struct rl_rec *r, int32_t vid, int only_unfreed)
+static int outputs(const struct rl_rec *r, int32_t vid)
 {
     for (unsigned i = 0; i < r->pub.n_out; i++)
-        if (r->pub.out[i] == vid && !(only_unfreed && (r->pub.out_freed & (1u << i))))
+        if (r->pub.out[i] == vid)
             return 1;
     return 0;
 }
@@ -683,7 +683,7 @@ struct rl_log *rl_deserialize(const void *buf, size_t len, char *err, size_t err
                      (unsigned long long)ls);
             int ok = 0;
             for (uint32_t d = 0; d < r->pub.n_dep && !ok; d++)
-                ok = outputs(p, r->pub.dep[d], 0);
+                ok = outputs(p, r->pub.dep[d]);
             if (!ok)
                 FAIL("record log: record %llu: linked record %llu produces none of its dependencies",
                      (unsigned long long)seq, (unsigned long long)ls);
